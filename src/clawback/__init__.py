@@ -1,0 +1,82 @@
+"""clawback: cut Claude API spend without losing quality or data.
+
+Everything public is re-exported here and imported lazily, so ``import clawback`` does no work
+and pulls in nothing heavy until a name is used::
+
+    from clawback import Anthropic          # drop-in client (issue: client)
+    from clawback import load_catalogue, price_usage, parse_usage
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "BatchJobError": "clawback.errors",
+    "CacheEngine": "clawback.cache.rules",
+    "CacheRuleError": "clawback.errors",
+    "Catalogue": "clawback.pricing.catalogue",
+    "CatalogueError": "clawback.errors",
+    "ClawbackError": "clawback.errors",
+    "CostBreakdown": "clawback.pricing.cost",
+    "InputFileError": "clawback.errors",
+    "ModelInfo": "clawback.pricing.catalogue",
+    "PricingError": "clawback.errors",
+    "RequestShape": "clawback.shapes",
+    "Settings": "clawback.settings",
+    "StoreError": "clawback.errors",
+    "TokenCounter": "clawback.token_counter",
+    "UnknownModelError": "clawback.errors",
+    "UpstreamError": "clawback.errors",
+    "Usage": "clawback.pricing.cost",
+    "UsageError": "clawback.errors",
+    "Workload": "clawback.estimate",
+    "estimate_text_tokens": "clawback.tokens",
+    "estimate_workload": "clawback.estimate",
+    "load_catalogue": "clawback.pricing.loader",
+    "parse_usage": "clawback.pricing.cost",
+    "price_usage": "clawback.pricing.cost",
+    "request_shape": "clawback.shapes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clawback' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from clawback.cache.rules import CacheEngine
+    from clawback.errors import (
+        BatchJobError,
+        CacheRuleError,
+        CatalogueError,
+        ClawbackError,
+        InputFileError,
+        PricingError,
+        StoreError,
+        UnknownModelError,
+        UpstreamError,
+        UsageError,
+    )
+    from clawback.estimate import Workload, estimate_workload
+    from clawback.pricing.catalogue import Catalogue, ModelInfo
+    from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_usage
+    from clawback.pricing.loader import load_catalogue
+    from clawback.settings import Settings
+    from clawback.shapes import RequestShape, request_shape
+    from clawback.token_counter import TokenCounter
+    from clawback.tokens import estimate_text_tokens

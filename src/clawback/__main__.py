@@ -1,0 +1,5 @@
+"""``python -m clawback``."""
+
+from clawback.cli.main import run
+
+run()

@@ -1,0 +1,57 @@
+"""Helpers shared by the CLI command modules: consoles, settings, catalogue, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from clawback.errors import UsageError
+from clawback.pricing.catalogue import Catalogue
+from clawback.pricing.loader import load_catalogue
+from clawback.settings import Settings
+
+__all__ = ["catalogue_for", "console", "err_console", "parse_date", "print_json", "settings"]
+
+
+def console() -> Console:
+    """The standard-output console; 160 columns when not a terminal, so piped tables stay readable."""
+    probe = Console()
+    return Console(highlight=False, soft_wrap=False, width=None if probe.is_terminal else 160)
+
+
+def err_console() -> Console:
+    """The standard-error console, for progress and warnings."""
+    return Console(stderr=True, highlight=False)
+
+
+def settings() -> Settings:
+    """Settings from the process environment (the one place the CLI reads it)."""
+    return Settings.from_env()
+
+
+def catalogue_for(prices: Sequence[Path] | None = None) -> Catalogue:
+    """The catalogue with ``CLAWBACK_PRICES`` and ``--prices`` overrides applied."""
+    s = settings()
+    return load_catalogue([*s.price_files, *(prices or ())])
+
+
+def parse_date(text: str | None, flag: str = "--at") -> date | None:
+    """A YYYY-MM-DD date from a flag, with a one-line error otherwise."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} must be a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def print_json(data: Any) -> None:
+    """JSON on standard output, newline-terminated."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

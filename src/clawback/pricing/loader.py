@@ -1,0 +1,70 @@
+"""Reading price catalogues from disk: the bundled file plus the user's own overrides.
+
+Precedence, later wins: the bundled ``data/catalogue.toml``; each file named in ``CLAWBACK_PRICES``
+(separated by ``os.pathsep``); each file passed explicitly. Files are TOML or JSON with the bundled
+file's schema; see ``docs/prices.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from clawback.errors import CatalogueError, InputFileError
+from clawback.pricing.catalogue import Catalogue, build_catalogue
+
+__all__ = ["BUNDLED_NAME", "load_catalogue", "price_files_from_env"]
+
+BUNDLED_NAME = "clawback/pricing/data/catalogue.toml"
+
+
+@functools.cache
+def _bundled() -> dict[str, Any]:
+    text = resources.files("clawback.pricing").joinpath("data/catalogue.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def price_files_from_env(env: Mapping[str, str]) -> list[Path]:
+    """The override files named by ``CLAWBACK_PRICES`` in ``env``."""
+    raw = env.get("CLAWBACK_PRICES", "")
+    return [Path(part) for part in raw.split(os.pathsep) if part.strip()]
+
+
+def load_catalogue(files: Sequence[str | Path] = (), *, env: Mapping[str, str] | None = None) -> Catalogue:
+    """The bundled catalogue overridden by ``CLAWBACK_PRICES`` files, then by ``files``."""
+    paths = [*price_files_from_env(env or {}), *(Path(f) for f in files)]
+    if not paths:
+        return _default()
+    documents: list[tuple[str, Mapping[str, Any]]] = [(BUNDLED_NAME, _bundled())]
+    documents.extend((str(path), _read(path)) for path in paths)
+    return build_catalogue(documents)
+
+
+@functools.cache
+def _default() -> Catalogue:
+    return build_catalogue([(BUNDLED_NAME, _bundled())])
+
+
+def _read(path: Path) -> Mapping[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"cannot read price file {path}: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CatalogueError(f"price file {path} is not valid {kind}: {first_line}") from exc
+    if not isinstance(data, dict):
+        raise CatalogueError(f"price file {path}: expected a table with a 'models' list")
+    return data

@@ -1,0 +1,347 @@
+"""Request fingerprints ("shapes"): the cacheable blocks of a Messages request, without the text (pure).
+
+A shape lists a request's blocks in the order the API caches them — tools, then system, then
+messages — each with its level, position, a hash of its own content, a hash of the whole prefix
+up to and including it, a token estimate, and the ``cache_control`` TTL set on it. The ledger, the
+cache planner, the audit's simulator and the emulator all work from shapes; none of them keeps
+prompt text.
+
+Hashes ignore what the API ignores when it matches a cached prefix: where ``cache_control`` sits,
+and whether content is a plain string or a list holding one text block. Object keys are sorted,
+except inside ``tool_use.input``, which the API matches byte for byte. Parameters that invalidate
+a cache level (``tool_choice``, ``thinking``, images, ``speed``, web search, effort and output
+format) are folded into the prefix hash where that level begins, so changing one of them changes
+the hashes of that level and every later one, exactly as the cache rules say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from clawback import tokens as _tokens
+
+__all__ = [
+    "BlockShape",
+    "Level",
+    "RequestShape",
+    "Ttl",
+    "request_shape",
+    "shape_from_hash_blocks",
+]
+
+Level = Literal["tools", "system", "messages"]
+Ttl = Literal["5m", "1h"]
+Tokenizer = Literal["pre-4.7", "4.7+"]
+
+_UNCACHEABLE_KINDS = frozenset({"thinking", "redacted_thinking"})
+_DEFAULT_EFFORT = {"claude-opus-5-5": "medium", "claude-haiku-5-5": "medium"}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockShape:
+    """One cacheable position of a request."""
+
+    level: Level
+    position: int
+    kind: str
+    content_hash: str
+    prefix_hash: str
+    tokens: int
+    cache_ttl: Ttl | None = None
+    cacheable: bool = True
+    message_index: int | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """The ordered blocks of one request plus what is billed outside them."""
+
+    model: str
+    blocks: tuple[BlockShape, ...]
+    auto_cache_ttl: Ttl | None = None
+    overhead_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Estimated input tokens of the whole request."""
+        return self.overhead_tokens + sum(b.tokens for b in self.blocks)
+
+    @property
+    def breakpoints(self) -> tuple[int, ...]:
+        """Positions that carry an explicit ``cache_control``."""
+        return tuple(b.position for b in self.blocks if b.cache_ttl is not None)
+
+    def prefix_tokens(self, position: int) -> int:
+        """Tokens up to and including ``position`` (request overhead counts as prefix)."""
+        return self.overhead_tokens + sum(b.tokens for b in self.blocks[: position + 1])
+
+    def with_breakpoints(self, marks: Mapping[int, Ttl], *, auto: Ttl | None = None) -> RequestShape:
+        """A copy whose explicit breakpoints are exactly ``marks`` (position -> TTL)."""
+        blocks = tuple(replace(b, cache_ttl=marks.get(b.position)) for b in self.blocks)
+        return replace(self, blocks=blocks, auto_cache_ttl=auto)
+
+    def level_hash(self, level: Level) -> str | None:
+        """The prefix hash at the last block of ``level`` (None if the level is empty)."""
+        found = None
+        for b in self.blocks:
+            if b.level == level:
+                found = b.prefix_hash
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        """A compact JSON form (no text) for the ledger."""
+        return {
+            "v": 1,
+            "model": self.model,
+            "auto": self.auto_cache_ttl,
+            "overhead": self.overhead_tokens,
+            "blocks": [
+                [
+                    b.level[0],
+                    b.kind,
+                    b.content_hash,
+                    b.prefix_hash,
+                    b.tokens,
+                    b.cache_ttl,
+                    b.cacheable,
+                    b.message_index,
+                    b.role,
+                ]
+                for b in self.blocks
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RequestShape:
+        """Inverse of :meth:`to_json`."""
+        levels: dict[str, Level] = {"t": "tools", "s": "system", "m": "messages"}
+        blocks = tuple(
+            BlockShape(
+                level=levels[row[0]],
+                position=i,
+                kind=row[1],
+                content_hash=row[2],
+                prefix_hash=row[3],
+                tokens=row[4],
+                cache_ttl=row[5],
+                cacheable=row[6],
+                message_index=row[7],
+                role=row[8],
+            )
+            for i, row in enumerate(data["blocks"])
+        )
+        return cls(
+            model=data["model"],
+            blocks=blocks,
+            auto_cache_ttl=data.get("auto"),
+            overhead_tokens=int(data.get("overhead", 0)),
+        )
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def _canonical(value: Any, *, keep_order: bool = False) -> Any:
+    if isinstance(value, Mapping):
+        items = [(k, v) for k, v in value.items() if k != "cache_control"]
+        if not keep_order:
+            items.sort(key=lambda kv: kv[0])
+        return {k: _canonical(v, keep_order=keep_order or k == "input") for k, v in items}
+    if isinstance(value, list):
+        return [_canonical(v, keep_order=keep_order) for v in value]
+    return value
+
+
+def _block_json(block: Mapping[str, Any]) -> str:
+    if block.get("type") == "tool_use":
+        head = {k: v for k, v in block.items() if k not in ("input", "cache_control")}
+        body = {"head": _canonical(head), "input": _canonical(block.get("input"), keep_order=True)}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(_canonical(block), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _ttl_of(block: Mapping[str, Any]) -> Ttl | None:
+    control = block.get("cache_control")
+    if not isinstance(control, Mapping):
+        return None
+    return "1h" if control.get("ttl") == "1h" else "5m"
+
+
+def _as_blocks(content: Any) -> list[Mapping[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, Mapping):
+        return [content]
+    return [b if isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content]
+
+
+def _has_images(body: Mapping[str, Any]) -> bool:
+    for message in body.get("messages") or ():
+        if not isinstance(message, Mapping):
+            continue
+        for block in _as_blocks(message.get("content")):
+            if block.get("type") == "image":
+                return True
+            if block.get("type") == "tool_result" and any(
+                b.get("type") == "image" for b in _as_blocks(block.get("content"))
+            ):
+                return True
+    return False
+
+
+def _system_salt(body: Mapping[str, Any]) -> str:
+    tools = body.get("tools") or ()
+    web = sorted(
+        str(t.get("type")) for t in tools if isinstance(t, Mapping) and "web_search" in str(t.get("type"))
+    )
+    citations = any(
+        isinstance(b, Mapping) and isinstance(b.get("citations"), Mapping) and b["citations"].get("enabled")
+        for m in body.get("messages") or ()
+        if isinstance(m, Mapping)
+        for b in _as_blocks(m.get("content"))
+    )
+    return json.dumps(
+        {"speed": body.get("speed") or "standard", "web": web, "citations": citations}, sort_keys=True
+    )
+
+
+def _messages_salt(body: Mapping[str, Any], model: str) -> str:
+    output_config = body.get("output_config") or {}
+    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
+    if effort is not None and effort == _DEFAULT_EFFORT.get(model, "high"):
+        effort = None
+    fmt = output_config.get("format") if isinstance(output_config, Mapping) else None
+    return json.dumps(
+        {
+            "tool_choice": _canonical(body.get("tool_choice")),
+            "thinking": _canonical(body.get("thinking")),
+            "images": _has_images(body),
+            "effort": effort,
+            "format": _canonical(fmt),
+        },
+        sort_keys=True,
+    )
+
+
+class _Builder:
+    def __init__(self, count: Callable[[Mapping[str, Any]], int]) -> None:
+        self.count = count
+        self.chain = _digest("clawback-shape-v1")
+        self.blocks: list[BlockShape] = []
+
+    def fold(self, *parts: str) -> None:
+        self.chain = _digest(self.chain, *parts)
+
+    def add(
+        self,
+        level: Level,
+        block: Mapping[str, Any],
+        *,
+        extra_tokens: int = 0,
+        message_index: int | None = None,
+        role: str | None = None,
+    ) -> None:
+        content_hash = _digest(_block_json(block))
+        self.fold(level, role or "", content_hash)
+        kind = str(block.get("type") or ("tool" if level == "tools" else "text"))
+        empty_text = kind == "text" and not block.get("text")
+        self.blocks.append(
+            BlockShape(
+                level=level,
+                position=len(self.blocks),
+                kind=kind,
+                content_hash=content_hash,
+                prefix_hash=self.chain,
+                tokens=self.count(block) + extra_tokens,
+                cache_ttl=_ttl_of(block),
+                cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
+                message_index=message_index,
+                role=role,
+            )
+        )
+
+
+def request_shape(
+    body: Mapping[str, Any],
+    *,
+    tokenizer: Tokenizer = "pre-4.7",
+    count: Callable[[Mapping[str, Any]], int] | None = None,
+) -> RequestShape:
+    """The shape of a Messages API request body.
+
+    ``count`` estimates one block's tokens; by default the offline estimator for ``tokenizer``.
+    """
+    counter = count or (lambda block: _tokens.estimate_block_tokens(block, tokenizer))
+    model = str(body.get("model", ""))
+    builder = _Builder(counter)
+    tools = [t for t in body.get("tools") or () if isinstance(t, Mapping)]
+    tool_choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), Mapping) else None
+    overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
+    for i, tool in enumerate(tools):
+        builder.add("tools", tool, extra_tokens=overhead if i == 0 else 0)
+    builder.fold("system-level", _system_salt(body))
+    for block in _as_blocks(body.get("system")):
+        builder.add("system", block)
+    builder.fold("messages-level", _messages_salt(body, model))
+    for index, message in enumerate(body.get("messages") or ()):
+        if not isinstance(message, Mapping):
+            continue
+        role = str(message.get("role", "user"))
+        for j, block in enumerate(_as_blocks(message.get("content"))):
+            framing = _tokens.MESSAGE_FRAMING_TOKENS if j == 0 else 0
+            builder.add("messages", block, extra_tokens=framing, message_index=index, role=role)
+    auto = body.get("cache_control")
+    auto_ttl: Ttl | None = None
+    if isinstance(auto, Mapping):
+        auto_ttl = "1h" if auto.get("ttl") == "1h" else "5m"
+    return RequestShape(
+        model=model,
+        blocks=tuple(builder.blocks),
+        auto_cache_ttl=auto_ttl,
+        overhead_tokens=_tokens.REQUEST_FRAMING_TOKENS,
+    )
+
+
+def shape_from_hash_blocks(
+    model: str,
+    hash_ids: Sequence[int | str],
+    input_length: int,
+    *,
+    block_tokens: int = 512,
+    namespace: str = "trace",
+) -> RequestShape:
+    """A shape from a prefix-hash trace (Mooncake style): one block per hash id.
+
+    Each id names one ``block_tokens``-token block whose identity already encodes its prefix, so
+    equal ids mean equal prefixes. The last block holds whatever of ``input_length`` remains.
+    """
+    blocks: list[BlockShape] = []
+    remaining = input_length
+    count = len(hash_ids)
+    for i, hid in enumerate(hash_ids):
+        size = block_tokens if i < count - 1 else max(0, remaining)
+        remaining -= size
+        key = f"{namespace}:{hid}"
+        blocks.append(
+            BlockShape(
+                level="messages", position=i, kind="text", content_hash=key, prefix_hash=key, tokens=size
+            )
+        )
+    return RequestShape(model=model, blocks=tuple(blocks))
+
+
+def iter_prefix_hashes(shape: RequestShape) -> Iterable[str]:
+    """Every block's prefix hash, in order."""
+    return (b.prefix_hash for b in shape.blocks)

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clawback.errors import PricingError, UsageError
+from clawback.pricing.cost import Usage, format_usd, parse_usage, price_usage
+from clawback.pricing.loader import load_catalogue
+
+CAT = load_catalogue()
+TODAY = date(2026, 11, 25)
+
+
+def test_article_baseline_call() -> None:
+    info = CAT.resolve("claude-3-5-sonnet-20241022")
+    b = price_usage(Usage(input_tokens=1_800, output_tokens=50), info)
+    assert b.total == Decimal("0.00615")  # x 50,000 calls = $307.50 a day
+    assert b.total * 50_000 == Decimal("307.50")
+
+
+@pytest.mark.parametrize(
+    ("model", "usage", "expected"),
+    [
+        # Opus 5.5 reads at 0.05x, not 0.1x: 1M reads = $0.20
+        ("claude-opus-5-5", Usage(cache_read_input_tokens=1_000_000), "0.20"),
+        # Fable 5.1 reads at 0.025x
+        ("claude-fable-5-1", Usage(cache_read_input_tokens=1_000_000), "0.25"),
+        # a 1-hour write is 2x, not 1.25x
+        ("claude-sonnet-4-6", Usage(cache_write_1h_input_tokens=1_000_000), "6.00"),
+        ("claude-sonnet-4-6", Usage(cache_write_5m_input_tokens=1_000_000), "3.75"),
+        ("claude-haiku-5-5", Usage(input_tokens=100_000, output_tokens=1_000), "0.0105"),
+        # 100,001 prompt tokens: whole request at the >100k tier, output included
+        ("claude-haiku-5-5", Usage(input_tokens=100_001, output_tokens=1_000), "0.0525005"),
+    ],
+)
+def test_known_prices(model: str, usage: Usage, expected: str) -> None:
+    assert price_usage(usage, CAT.resolve(model), at=TODAY).total == Decimal(expected)
+
+
+def test_haiku_tier_counts_cache_reads_and_writes_in_the_prompt() -> None:
+    info = CAT.resolve("claude-haiku-5-5")
+    usage = Usage(input_tokens=10, cache_read_input_tokens=90_000, cache_write_5m_input_tokens=10_000)
+    b = price_usage(usage, info, at=TODAY)
+    assert usage.prompt_tokens == 100_010
+    assert [m.name for m in b.modifiers] == ["prompt_tier"]
+    assert b.cache_read == Decimal("90000") * Decimal("0.05") / 1_000_000
+
+
+def test_sonnet_5_5_priced_by_date() -> None:
+    info = CAT.resolve("claude-sonnet-5-5")
+    reads = Usage(cache_read_input_tokens=1_000_000)
+    assert price_usage(reads, info, at=date(2026, 10, 6)).total == Decimal("0.20")
+    assert price_usage(reads, info, at=date(2026, 10, 7)).total == Decimal("0.10")
+
+
+def test_parse_usage_split_and_legacy_writes() -> None:
+    split = parse_usage(
+        {
+            "input_tokens": 3,
+            "output_tokens": 5,
+            "cache_creation_input_tokens": 700,
+            "cache_creation": {"ephemeral_5m_input_tokens": 200, "ephemeral_1h_input_tokens": 500},
+        }
+    )
+    assert (split.cache_write_5m_input_tokens, split.cache_write_1h_input_tokens) == (200, 500)
+    legacy = parse_usage({"input_tokens": 3, "output_tokens": 5, "cache_creation_input_tokens": 700})
+    assert (legacy.cache_write_5m_input_tokens, legacy.cache_write_1h_input_tokens) == (700, 0)
+    nulls = parse_usage(
+        {
+            "input_tokens": 3,
+            "output_tokens": 5,
+            "cache_creation_input_tokens": None,
+            "cache_read_input_tokens": None,
+            "cache_creation": None,
+            "service_tier": "batch",
+        }
+    )
+    assert nulls.cache_creation_input_tokens == 0 and nulls.service_tier == "batch"
+
+
+def test_batch_service_tier_in_usage_means_batch() -> None:
+    info = CAT.resolve("claude-sonnet-5-5")
+    std = price_usage(parse_usage({"input_tokens": 1000, "output_tokens": 100}), info, at=TODAY)
+    bat = price_usage(
+        parse_usage({"input_tokens": 1000, "output_tokens": 100, "service_tier": "batch"}), info, at=TODAY
+    )
+    assert bat.total * 2 == std.total
+    assert [m.name for m in bat.modifiers] == ["batch"]
+
+
+def test_thinking_is_part_of_output() -> None:
+    usage = parse_usage(
+        {"input_tokens": 10, "output_tokens": 1000, "output_tokens_details": {"thinking_tokens": 800}}
+    )
+    b = price_usage(usage, CAT.resolve("claude-opus-5-5"), at=TODAY)
+    assert b.output == Decimal("0.02")
+    with pytest.raises(UsageError, match="thinking"):
+        parse_usage(
+            {"input_tokens": 1, "output_tokens": 10, "output_tokens_details": {"thinking_tokens": 11}}
+        )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"input_tokens": -1}, "input_tokens must be a non-negative integer"),
+        ({"input_tokens": 1.5}, "input_tokens must be a non-negative integer"),
+        ({"input_tokens": "12"}, "input_tokens must be a non-negative integer"),
+        ({"input_tokens": True}, "input_tokens must be a non-negative integer"),
+        ([1, 2], "usage must be a JSON object"),
+        (
+            {"cache_creation_input_tokens": 5, "cache_creation": {"ephemeral_1h_input_tokens": 9}},
+            "splits 9 tokens",
+        ),
+    ],
+)
+def test_malformed_usage_is_rejected(raw: object, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_usage(raw)
+
+
+def test_modifier_errors() -> None:
+    with pytest.raises(PricingError, match="fast mode cannot be combined"):
+        price_usage(Usage(input_tokens=1), CAT.resolve("claude-opus-5-5"), batch=True, fast=True)
+    with pytest.raises(PricingError, match="not offered"):
+        price_usage(Usage(input_tokens=1), CAT.resolve("claude-sonnet-5-5"), fast=True)
+    with pytest.raises(PricingError, match="4.6 and later"):
+        price_usage(Usage(input_tokens=1), CAT.resolve("claude-sonnet-4-5"), inference_geo="us")
+
+
+def test_fast_mode_uses_fast_rates_and_model_multipliers() -> None:
+    b = price_usage(
+        Usage(input_tokens=1_000_000, output_tokens=1_000_000, cache_read_input_tokens=1_000_000),
+        CAT.resolve("claude-opus-5-5"),
+        fast=True,
+    )
+    assert b.uncached_input == Decimal(8) and b.output == Decimal(40)
+    assert b.cache_read == Decimal("0.40")  # 0.05 x $8
+
+
+def test_web_search_is_billed_per_request() -> None:
+    usage = parse_usage(
+        {"input_tokens": 0, "output_tokens": 0, "server_tool_use": {"web_search_requests": 3}}
+    )
+    assert price_usage(usage, CAT.resolve("claude-sonnet-5-5")).total == Decimal("0.03")
+
+
+def test_format_usd_is_plain_and_at_least_cents() -> None:
+    assert format_usd(Decimal("307.5")) == "307.50"
+    assert format_usd(Decimal("0.000123")) == "0.000123"
+    assert format_usd(Decimal("1E+2")) == "100.00"
+    assert format_usd(Decimal("-2")) == "-2.00"
+
+
+def test_breakdown_json_has_decimal_strings() -> None:
+    b = price_usage(Usage(input_tokens=1000, output_tokens=10), CAT.resolve("claude-haiku-5-5"), batch=True)
+    data = b.to_json()
+    assert Decimal(data["total_usd"]) == b.total == Decimal("0.0000525")
+    assert (
+        Decimal(data["base_total_usd"]) + sum(Decimal(m["delta_usd"]) for m in data["modifiers"]) == b.total
+    )
+
+
+# ---- invariants --------------------------------------------------------------------------------
+
+counts = st.integers(min_value=0, max_value=2_000_000)
+usages = st.builds(
+    Usage,
+    input_tokens=counts,
+    output_tokens=counts,
+    cache_read_input_tokens=counts,
+    cache_write_5m_input_tokens=counts,
+    cache_write_1h_input_tokens=counts,
+)
+models = st.sampled_from(list(CAT.models))
+dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
+FIELDS = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_write_5m_input_tokens",
+    "cache_write_1h_input_tokens",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(usages, models, dates, st.sampled_from(FIELDS), st.integers(min_value=1, max_value=1000))
+def test_cost_is_monotone_in_every_count(usage: Usage, model, when, field: str, extra: int) -> None:  # type: ignore[no-untyped-def]
+    before = price_usage(usage, model, at=when).total
+    after = price_usage(replace(usage, **{field: getattr(usage, field) + extra}), model, at=when).total
+    assert after >= before
+
+
+@settings(max_examples=300, deadline=None)
+@given(usages, models, dates)
+def test_batch_is_exactly_half(usage: Usage, model, when) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        price_usage(usage, model, at=when, batch=True).total * 2 == price_usage(usage, model, at=when).total
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(usages, models, dates)
+def test_us_geo_is_ten_percent_more_where_offered(usage: Usage, model, when) -> None:  # type: ignore[no-untyped-def]
+    if not model.inference_geo_us:
+        return
+    assert price_usage(usage, model, at=when, inference_geo="us").total == price_usage(
+        usage, model, at=when
+    ).total * Decimal("1.1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(models, dates, st.integers(min_value=1, max_value=3_000_000))
+def test_token_kinds_are_ordered(model, when, n: int) -> None:  # type: ignore[no-untyped-def]
+    def one(**kw: int) -> Decimal:
+        return price_usage(Usage(**kw), model, at=when).total
+
+    read, uncached = one(cache_read_input_tokens=n), one(input_tokens=n)
+    w5, w1 = one(cache_write_5m_input_tokens=n), one(cache_write_1h_input_tokens=n)
+    assert read <= uncached <= w5 <= w1
+
+
+@settings(max_examples=200, deadline=None)
+@given(usages, models, dates, st.booleans())
+def test_lines_sum_to_total_and_base_plus_deltas(usage: Usage, model, when, batch: bool) -> None:  # type: ignore[no-untyped-def]
+    b = price_usage(usage, model, at=when, batch=batch)
+    assert (
+        b.total
+        == b.uncached_input + b.cache_write_5m + b.cache_write_1h + b.cache_read + b.output + b.web_search
+    )
+    assert b.total == b.base_total + sum((m.delta for m in b.modifiers), Decimal(0))
+    assert b.total >= 0
