@@ -55,6 +55,8 @@ class BlockShape:
     cacheable: bool = True
     message_index: int | None = None
     role: str | None = None
+    index: int = 0
+    """Index within its container: the ``tools`` list, the ``system`` list, or the message's content."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +271,7 @@ class _Builder:
                 cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
                 message_index=message_index,
                 role=role,
+                index=index,
             )
         )
 
@@ -290,10 +293,10 @@ def request_shape(
     tool_choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), Mapping) else None
     overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
     for i, tool in enumerate(tools):
-        builder.add("tools", tool, extra_tokens=overhead if i == 0 else 0)
+        builder.add("tools", tool, index=i, extra_tokens=overhead if i == 0 else 0)
     builder.fold("system-level", _system_salt(body))
-    for block in _as_blocks(body.get("system")):
-        builder.add("system", block)
+    for j, block in enumerate(_as_blocks(body.get("system"))):
+        builder.add("system", block, index=j)
     builder.fold("messages-level", _messages_salt(body, model))
     for index, message in enumerate(body.get("messages") or ()):
         if not isinstance(message, Mapping):
@@ -301,7 +304,7 @@ def request_shape(
         role = str(message.get("role", "user"))
         for j, block in enumerate(_as_blocks(message.get("content"))):
             framing = _tokens.MESSAGE_FRAMING_TOKENS if j == 0 else 0
-            builder.add("messages", block, extra_tokens=framing, message_index=index, role=role)
+            builder.add("messages", block, index=j, extra_tokens=framing, message_index=index, role=role)
     auto = body.get("cache_control")
     auto_ttl: Ttl | None = None
     if isinstance(auto, Mapping):
