@@ -92,7 +92,15 @@ def test_tool_use_input_key_order_matters_elsewhere_it_does_not() -> None:
 
 
 def test_shape_keeps_no_text_and_round_trips() -> None:
-    shape = request_shape(body(cache_control={"type": "ephemeral"}))
+    shape = request_shape(
+        body(
+            cache_control={"type": "ephemeral"},
+            messages=[
+                {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+            ],
+        )
+    )
+    assert [b.index for b in shape.blocks] == [0, 0, 0, 1]
     data = json.dumps(shape.to_json())
     assert "classifier" not in data and "order 1234" not in data
     assert RequestShape.from_json(json.loads(data)) == shape

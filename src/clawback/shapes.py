@@ -113,6 +113,7 @@ class RequestShape:
                     b.cacheable,
                     b.message_index,
                     b.role,
+                    b.index,
                 ]
                 for b in self.blocks
             ],
@@ -134,6 +135,7 @@ class RequestShape:
                 cacheable=row[6],
                 message_index=row[7],
                 role=row[8],
+                index=row[9],
             )
             for i, row in enumerate(data["blocks"])
         )
@@ -251,6 +253,7 @@ class _Builder:
         level: Level,
         block: Mapping[str, Any],
         *,
+        index: int,
         extra_tokens: int = 0,
         message_index: int | None = None,
         role: str | None = None,
