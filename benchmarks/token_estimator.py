@@ -18,7 +18,13 @@ from pathlib import Path
 
 from clawback.tokens import MESSAGE_FRAMING_TOKENS, REQUEST_FRAMING_TOKENS, estimate_text_tokens
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routerarena-cached" / "claude-3-haiku-20240307.jsonl"
+DATA = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "routerarena-cached"
+    / "claude-3-haiku-20240307.jsonl"
+)
 
 
 def _errors(pairs: list[tuple[int, int]]) -> dict[str, float]:
@@ -64,7 +70,9 @@ def main() -> int:
         print("| text | n | median abs error | p90 abs error | median bias |")
         print("|---|---:|---:|---:|---:|")
         for name, r in results.items():
-            print(f"| {name} | {r['n']} | {r['median_abs_pct']:.1f}% | {r['p90_abs_pct']:.1f}% | {r['bias_pct']:+.1f}% |")
+            print(
+                f"| {name} | {r['n']} | {r['median_abs_pct']:.1f}% | {r['p90_abs_pct']:.1f}% | {r['bias_pct']:+.1f}% |"
+            )
         print(f"\nMedian characters per token on these prompts: {_errors(chars)['chars_per_token']:.2f}")
     else:
         print(json.dumps(results, indent=2))
