@@ -1,0 +1,167 @@
+"""One request/response pair on an API endpoint: ids, caller, body limits, headers, logging.
+
+Every ``/v1`` handler is wrapped by :func:`api`, which gives it an :class:`Exchange`, turns an
+:class:`~clawback.emulator.wire.ApiError` into the documented error response, turns anything
+unexpected into a 500 ``api_error`` (the server keeps serving), and logs the outcome. Every
+response carries ``request-id`` and ``anthropic-organization-id``; responses to identified
+callers also carry the ``anthropic-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clawback.emulator.params import check_version
+from clawback.emulator.records import params_hash
+from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request, new_id
+
+if TYPE_CHECKING:
+    from clawback.emulator.state import Caller, EmulatorState
+
+__all__ = ["ORGANIZATION_ID", "Exchange", "api", "read_json"]
+
+ORGANIZATION_ID = "emulator-org-00000000-0000-0000-0000-000000000000"
+_JSON = "application/json"
+log = logging.getLogger("clawback.emulator")
+
+
+async def _drain(request: Request) -> None:
+    async for _ in request.stream():
+        pass
+
+
+async def read_json(request: Request, limit: int) -> tuple[Any, bytes]:
+    """The parsed JSON body and its bytes; 413 ``request_too_large`` past ``limit``, 400 if not JSON."""
+    declared = request.headers.get("content-length")
+    too_large = ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _drain(request)
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            await _drain(request)
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        raise invalid_request("request body is empty; expected a JSON object")
+    try:
+        return json.loads(raw), raw
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_request(f"request body is not valid JSON: {str(exc).splitlines()[0]}") from exc
+
+
+class Exchange:
+    """The context of one API request."""
+
+    __slots__ = (
+        "batch_id",
+        "caller",
+        "endpoint",
+        "model",
+        "params_hash",
+        "request",
+        "request_id",
+        "start",
+        "state",
+        "stream",
+    )
+
+    def __init__(self, state: EmulatorState, request: Request, endpoint: str) -> None:
+        self.state = state
+        self.request = request
+        self.endpoint = endpoint
+        self.request_id = new_id("req")
+        self.start = state.clock.now()
+        self.caller: Caller | None = None
+        self.model: str | None = None
+        self.params_hash: str | None = None
+        self.stream = False
+        self.batch_id: str | None = None
+
+    def authenticate(self) -> Caller:
+        """The caller; 401 when auth is on and the key is missing or wrong."""
+        self.caller = self.state.caller(self.request.headers)
+        return self.caller
+
+    def version(self) -> str:
+        """The request's ``anthropic-version`` (400 if missing or unknown)."""
+        return check_version(self.request.headers.get("anthropic-version"))
+
+    def note_body(self, body: Any, raw: bytes) -> None:
+        """Remember the model and a hash of a Messages body (its bytes) for the log."""
+        self.params_hash = params_hash(raw)
+        if isinstance(body, Mapping):
+            model = body.get("model")
+            self.model = model if isinstance(model, str) else None
+            self.stream = body.get("stream") is True
+
+    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The headers every response carries, plus ``extra``."""
+        out = {"request-id": self.request_id, "anthropic-organization-id": ORGANIZATION_ID}
+        if self.caller is not None:
+            out.update(self.state.limiter.headers(self.caller.workspace, self.start))
+        if extra:
+            out.update(extra)
+        return out
+
+    def json(self, payload: Any, status: int = 200) -> Response:
+        """A JSON response, logged."""
+        self.finish(status)
+        return Response(dumps(payload), status, self.headers(), _JSON)
+
+    def error(self, err: ApiError) -> Response:
+        """The documented error response for ``err``, logged."""
+        self.finish(err.status)
+        return Response(error_body(err, self.request_id), err.status, self.headers(err.headers), _JSON)
+
+    def finish(self, status: int) -> None:
+        """Log the outcome and count it."""
+        state = self.state
+        state.stats.count(self.endpoint, status)
+        state.log.add(
+            at=self.start,
+            endpoint=self.endpoint,
+            method=self.request.method,
+            path=self.request.url.path,
+            status=status,
+            request_id=self.request_id,
+            key=self.caller.key if self.caller is not None else "<none>",
+            model=self.model,
+            params_hash=self.params_hash,
+            stream=self.stream,
+            batch_id=self.batch_id,
+        )
+
+
+Handler = Callable[[Exchange], Awaitable[Response]]
+
+
+def api(endpoint: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler taking an :class:`Exchange` into a Starlette endpoint."""
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint_fn(request: Request) -> Response:
+            exchange = Exchange(request.app.state.emulator, request, endpoint)
+            try:
+                return await handler(exchange)
+            except ApiError as err:
+                return exchange.error(err)
+            except Exception:
+                log.exception("emulator: unexpected error on %s %s", request.method, request.url.path)
+                return exchange.error(ApiError(500, "Internal server error"))
+
+        endpoint_fn.__name__ = handler.__name__
+        endpoint_fn.__doc__ = handler.__doc__
+        return endpoint_fn
+
+    return wrap

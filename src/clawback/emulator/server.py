@@ -1,0 +1,92 @@
+"""Serving the emulator over HTTP: :func:`serve` for the CLI, :func:`running` for tests.
+
+Both bind the listening socket themselves, so a port in use is a one-line
+:class:`~clawback.errors.UsageError` rather than a server log, and :func:`running` knows its port
+(``0`` picks a free one) before the server starts.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+
+from clawback.errors import UpstreamError, UsageError
+
+__all__ = ["bind", "running", "serve"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; a one-line error when that is impossible."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def _server(app: Starlette, log_level: str) -> uvicorn.Server:
+    config = uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False, timeout_keep_alive=30)
+    return uvicorn.Server(config)
+
+
+def serve(
+    app: Starlette,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    log_level: str = "warning",
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``app`` until interrupted; ``on_ready`` gets the base URL once the port is bound."""
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    if on_ready is not None:
+        on_ready(f"http://{_url_host(host)}:{bound}")
+    try:
+        _server(app, log_level).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@contextmanager
+def running(app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warning") -> Iterator[str]:
+    """Run ``app`` with uvicorn in a background thread on a free loopback port; yields the base URL."""
+    sock = bind(host, 0)
+    port = sock.getsockname()[1]
+    server = _server(app, log_level)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    try:
+        if not server.started:
+            raise UpstreamError(f"the emulator did not start on {host}:{port}")
+        yield f"http://{_url_host(host)}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,130 @@
+"""What the emulator puts on the wire besides messages: API errors, their JSON shape, and ids.
+
+Every error the Claude API returns has the shape::
+
+    {"type": "error", "error": {"type": "invalid_request_error", "message": "..."}, "request_id": "req_..."}
+
+:class:`ApiError` carries the HTTP status, the error type and any extra headers (``retry-after``);
+the core raises it and the HTTP layer renders it with :func:`error_body`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any, Final
+
+from clawback.errors import ClawbackError
+
+__all__ = [
+    "ERROR_TYPES",
+    "ApiError",
+    "dumps",
+    "error_body",
+    "invalid_request",
+    "new_id",
+    "not_found",
+    "page_body",
+    "paginate",
+    "parse_limit",
+]
+
+ERROR_TYPES: Final[dict[int, str]] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+class ApiError(ClawbackError):
+    """An error the emulator answers with, in the Claude API's own terms."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.http_status = status
+        self.error_type = error_type or ERROR_TYPES.get(status, "api_error")
+        self.message = message
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def to_error(self) -> dict[str, str]:
+        """The inner ``error`` object."""
+        return {"type": self.error_type, "message": self.message}
+
+
+def invalid_request(message: str) -> ApiError:
+    """A 400 ``invalid_request_error``."""
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    """A 404 ``not_found_error``."""
+    return ApiError(404, message)
+
+
+def error_body(error: ApiError, request_id: str) -> bytes:
+    """The JSON body of an error response."""
+    return dumps({"type": "error", "error": error.to_error(), "request_id": request_id})
+
+
+def new_id(prefix: str) -> str:
+    """A fresh opaque id such as ``msg_01…`` or ``req_01…`` (24 characters after the prefix)."""
+    return f"{prefix}_01{secrets.token_hex(11)}"
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(data: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return _ENCODER.encode(data).encode("utf-8")
+
+
+def parse_limit(value: str | None, *, default: int = 20, maximum: int = 1000) -> int:
+    """The ``limit`` query parameter of a list endpoint, 1 to ``maximum``."""
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise invalid_request(f"limit: Input should be an integer from 1 to {maximum}")
+    return int(value)
+
+
+def paginate(
+    ids: list[str], *, limit: int, after_id: str | None = None, before_id: str | None = None
+) -> tuple[list[str], bool]:
+    """One page of ``ids`` (newest first) and whether more exist in that direction."""
+    if before_id is not None:
+        end = ids.index(before_id) if before_id in ids else 0
+        start = max(0, end - limit)
+        return ids[start:end], start > 0
+    start = ids.index(after_id) + 1 if after_id in ids else (0 if after_id is None else len(ids))
+    return ids[start : start + limit], start + limit < len(ids)
+
+
+def page_body(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """The list-endpoint envelope: ``data``, ``has_more``, ``first_id``, ``last_id``."""
+    return {
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
