@@ -1,0 +1,112 @@
+"""The per-token prices that decide whether caching pays, and what a call saved (pure).
+
+A cache write costs more than plain input (1.25x for 5 minutes, 2x for an hour) and a read costs
+less (0.1x on most models, 0.05x on Sonnet 5.5 and Opus 5.5, 0.025x on Fable 5.1). Every decision
+the planner, the keep-alive arithmetic and the history's savings account make comes down to three
+numbers per model and date: the write *premium* over plain input for each TTL and the read
+*saving* under plain input. They are taken from the catalogue (``ModelInfo.rates_at``), never
+hard-coded, and Haiku 5.5's long-prompt tier is honoured: over 100,000 prompt tokens the whole
+request moves to the tier's rates.
+
+Money stays in :class:`~decimal.Decimal`; :meth:`CacheRates.ratios` gives float ratios for the
+planner's expected-value comparisons, which decide but never account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from clawback.pricing.catalogue import ModelInfo
+from clawback.pricing.cost import Usage, price_usage
+from clawback.shapes import Ttl
+
+__all__ = ["CacheRates", "Ratios", "realized_saving"]
+
+_MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Ratios:
+    """Write premiums and read saving as fractions of the plain input price (floats, for decisions)."""
+
+    premium_5m: float
+    premium_1h: float
+    read_saving: float
+    read: float
+
+    def premium(self, ttl: Ttl) -> float:
+        """Extra cost of writing one token at ``ttl``, per token of plain input."""
+        return self.premium_1h if ttl == "1h" else self.premium_5m
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRates:
+    """USD per token of plain input, both cache writes and a cache read, on one model and date."""
+
+    input: Decimal
+    write_5m: Decimal
+    write_1h: Decimal
+    read: Decimal
+    output: Decimal
+
+    @classmethod
+    def of(cls, info: ModelInfo, *, at: date | None = None, prompt_tokens: int = 0) -> CacheRates:
+        """The rates in force on ``at``, the long-prompt tier's when ``prompt_tokens`` passes it."""
+        rates = info.rates_at(at)
+        tier = info.prompt_tier_at(at)
+        if tier is not None and prompt_tokens > tier.threshold_prompt_tokens:
+            rates = tier.rates
+        return cls(
+            input=rates.input / _MILLION,
+            write_5m=rates.cache_write_5m / _MILLION,
+            write_1h=rates.cache_write_1h / _MILLION,
+            read=rates.cache_read / _MILLION,
+            output=rates.output / _MILLION,
+        )
+
+    def write(self, ttl: Ttl) -> Decimal:
+        """Price of writing one token at ``ttl``."""
+        return self.write_1h if ttl == "1h" else self.write_5m
+
+    def premium(self, ttl: Ttl) -> Decimal:
+        """What writing one token at ``ttl`` costs beyond sending it as plain input."""
+        return self.write(ttl) - self.input
+
+    @property
+    def read_saving(self) -> Decimal:
+        """What reading one token from the cache saves against plain input."""
+        return self.input - self.read
+
+    def extra(self, *, read: int = 0, write_5m: int = 0, write_1h: int = 0) -> Decimal:
+        """Cost of these cache token counts beyond sending the same tokens uncached (may be negative)."""
+        return write_5m * self.premium("5m") + write_1h * self.premium("1h") - read * self.read_saving
+
+    def ratios(self) -> Ratios:
+        """Premiums and read saving relative to plain input, as floats."""
+        base = self.input or Decimal(1)
+        return Ratios(
+            premium_5m=float(self.premium("5m") / base),
+            premium_1h=float(self.premium("1h") / base),
+            read_saving=float(self.read_saving / base),
+            read=float(self.read / base),
+        )
+
+
+def realized_saving(usage: Usage, info: ModelInfo, *, at: date | None = None) -> Decimal:
+    """What ``usage`` cost less than the same call with nothing cached (negative when it cost more).
+
+    Both sides go through :func:`~clawback.pricing.cost.price_usage`, so batch, ``inference_geo``,
+    fast mode and long-prompt tiers apply exactly as on the bill.
+    """
+    uncached = Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.output_tokens,
+        thinking_tokens=usage.thinking_tokens,
+        service_tier=usage.service_tier,
+        inference_geo=usage.inference_geo,
+        speed=usage.speed,
+    )
+    actual = price_usage(usage, info, at=at).input_total
+    return price_usage(uncached, info, at=at).input_total - actual

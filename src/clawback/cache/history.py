@@ -1,0 +1,356 @@
+"""What the planner knows about past calls: a bounded, in-memory record of prefixes (pure).
+
+:class:`PrefixHistory` is fed after every call with the request's shape, what the cache did
+(a :class:`~clawback.cache.rules.CacheOutcome` from the emulator or replay, or the
+:class:`~clawback.pricing.cost.Usage` the API returned) and the call's start time. Per
+``(workspace, model)`` it keeps:
+
+* **prefixes** — for the prefix hash at level ends, message boundaries, the last three blocks,
+  every eighth block and every breakpoint: when it was seen, the gaps between sightings (which
+  choose the TTL), which block followed it (a slot whose next block differs on every call is a
+  branch point: what follows it is volatile), our view of its cache entry (written when, expires
+  when, read since?) and how many writes in a row were never read;
+* **classes** — for prefixes seen for the first time (a conversation's new tail, a new system
+  prompt), how often such a prefix was seen again within 5 minutes and within an hour, per
+  system prompt ("root") and kind. Learning costs nothing: a prefix is "seen again" whether or not
+  it was cached, so the planner learns from sightings, not from paid writes;
+* **a savings account** — what the calls actually saved against sending them uncached, exact to
+  the cent through the cost engine. The planner never risks more than this balance plus a small
+  exploration allowance, which is what bounds its cost by the no-caching cost (see
+  :mod:`clawback.cache.planner`).
+
+Memory is bounded: at most ``max_prefixes`` prefix records (least recently seen evicted first),
+``max_contexts`` workspace/model pairs and a fixed number of classes. Times are seconds on any
+monotonic clock; calls should be observed in start-time order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+from clawback.cache.economics import CacheRates, realized_saving
+from clawback.cache.prefixes import (
+    FIVE_MIN,
+    LATTICE,
+    MAX_GAP_SAMPLES,
+    ONE_HOUR,
+    ClassStats,
+    PrefixRecord,
+    book_write,
+    cumulative,
+    infer_effects,
+    marks_of,
+    origins_of,
+    refresh,
+    root_of,
+    usage_of,
+)
+from clawback.cache.rules import TTL_SECONDS, CacheOutcome
+from clawback.pricing.catalogue import ModelInfo
+from clawback.pricing.cost import Usage, parse_usage, price_usage
+from clawback.shapes import RequestShape, Ttl
+
+__all__ = ["ClassStats", "PrefixHistory", "PrefixRecord", "SeedRecord"]
+
+_GAP_WINDOW: Final = 32.0
+_MAX_CLASSES: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class SeedRecord:
+    """One past call to seed the history with (e.g. a ledger row)."""
+
+    shape: RequestShape
+    usage: Usage
+    at: float
+    workspace: str = "default"
+    ttft: float = 0.0
+    """Seconds from the call's start to its first token (its new entries were readable from then)."""
+
+    @classmethod
+    def from_ledger(
+        cls,
+        shape_json: Mapping[str, Any],
+        usage: Mapping[str, Any],
+        at: float,
+        *,
+        workspace: str = "default",
+        ttft: float = 0.0,
+    ) -> SeedRecord:
+        """From what the ledger stores: ``RequestShape.to_json()``, the API's usage object, start time."""
+        return cls(RequestShape.from_json(shape_json), parse_usage(usage), at, workspace, ttft)
+
+
+@dataclass(slots=True)
+class _Context:
+    records: dict[str, PrefixRecord] = field(default_factory=dict)
+    classes: dict[tuple[str, str], ClassStats] = field(default_factory=dict)
+    pending_5m: deque[tuple[float, str, str, str]] = field(default_factory=deque)
+    pending_1h: deque[tuple[float, str, str, str]] = field(default_factory=deque)
+    saved: Decimal = Decimal(0)
+    calls: int = 0
+
+
+class PrefixHistory:
+    """Bounded in-memory record of prefixes, sightings, cache entries and savings, per workspace and model."""
+
+    def __init__(
+        self,
+        *,
+        max_prefixes: int = 100_000,
+        max_contexts: int = 64,
+        exploration_tokens: int = 200_000,
+    ) -> None:
+        self.max_prefixes = max_prefixes
+        self.max_contexts = max_contexts
+        self.exploration_tokens = exploration_tokens
+        self._contexts: dict[tuple[str, str], _Context] = {}
+        self._size = 0
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def records(self, workspace: str, model: str) -> Mapping[str, PrefixRecord]:
+        """Prefix records of one workspace and model, keyed by prefix hash (treat as read-only)."""
+        ctx = self._contexts.get((workspace, model))
+        return ctx.records if ctx is not None else {}
+
+    def class_rates(
+        self, workspace: str, model: str, root: str, origin: str, *, cautious: bool = False
+    ) -> tuple[float, float]:
+        """Chance that a first-seen prefix of kind ``origin`` under ``root`` is seen again in 5 min / 1 h.
+
+        The odds of the kind under this root, shrunk towards its odds under every root;
+        ``cautious`` lowers them by one standard deviation (see :meth:`ClassStats.rates`).
+        """
+        ctx = self._contexts.get((workspace, model))
+        stats = ctx.classes if ctx is not None else {}
+        overall = stats.get(("*", origin))
+        prior = overall.rates() if overall is not None else (0.5, 0.5)
+        own = stats.get((root, origin))
+        if own is None:
+            own = overall if overall is not None else ClassStats()
+            prior = (0.5, 0.5)
+        return own.rates(prior, cautious=cautious)
+
+    def saved(self, workspace: str, model: str) -> Decimal:
+        """USD the observed calls saved against sending them uncached (negative if they cost more)."""
+        ctx = self._contexts.get((workspace, model))
+        return ctx.saved if ctx is not None else Decimal(0)
+
+    def allowance(self, info: ModelInfo, *, at: date | None = None) -> Decimal:
+        """The exploration allowance in USD: ``exploration_tokens`` at the model's write premium."""
+        return self.exploration_tokens * CacheRates.of(info, at=at).input
+
+    def budget(self, workspace: str, info: ModelInfo, *, at: date | None = None) -> Decimal:
+        """How much beyond uncached cost a plan may still risk: savings so far plus the allowance."""
+        return self.saved(workspace, info.id) + self.allowance(info, at=at)
+
+    def __len__(self) -> int:
+        return self._size
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        shape: RequestShape,
+        result: CacheOutcome | Usage,
+        at: float,
+        *,
+        info: ModelInfo,
+        workspace: str = "default",
+        day: date | None = None,
+        visible_at: float | None = None,
+        ping: bool = False,
+        extra_output: int = 0,
+    ) -> None:
+        """Record one served call: its prefixes, what it read and wrote, and what it saved.
+
+        ``result`` is the engine's outcome (exact) or the API's usage, from which the read
+        position and the writes are inferred by token count. ``day`` prices the saving;
+        ``visible_at`` is when the call began responding (its new entries are readable from then;
+        ``at`` by default). A keep-alive ``ping`` refreshes entries but is not a sighting, and its
+        whole cost is booked against the savings (without it, no call would have been made),
+        including ``extra_output`` tokens when ``result`` is an outcome that does not count them.
+        """
+        ctx = self._context(workspace, shape.model)
+        self._resolve(ctx, at)
+        if not shape.blocks:
+            return
+        cum = cumulative(shape)
+        if isinstance(result, CacheOutcome):
+            hit = result.hit_position
+            written = [(bp.position, bp.ttl) for bp in result.written]
+            usage = usage_of(result)
+        else:
+            usage = result
+            hit, written = infer_effects(shape, usage, cum, info.min_cacheable_tokens)
+        if ping:
+            ctx.saved -= (
+                price_usage(usage, info, at=day).total + extra_output * CacheRates.of(info, at=day).output
+            )
+        else:
+            ctx.calls += 1
+            forced = {p for p, _ in written} | ({hit} if hit is not None else set())
+            self._sight(ctx, shape, at, cum=cum, forced=forced)
+            ctx.saved += realized_saving(usage, info, at=day)
+        visible = at if visible_at is None else visible_at
+        self._entries(ctx, shape, (hit, written), at=at, visible=visible)
+
+    def seed(self, rows: Iterable[SeedRecord], resolve: Callable[[str], ModelInfo]) -> int:
+        """Observe past calls in order (e.g. from the ledger); returns how many were read."""
+        count = 0
+        for row in rows:
+            info = resolve(row.shape.model)
+            self.observe(
+                row.shape, row.usage, row.at, info=info, workspace=row.workspace, visible_at=row.at + row.ttft
+            )
+            count += 1
+        return count
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _context(self, workspace: str, model: str) -> _Context:
+        key = (workspace, model)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            if len(self._contexts) >= self.max_contexts:
+                oldest = next(iter(self._contexts))
+                self._size -= len(self._contexts.pop(oldest).records)
+            ctx = self._contexts[key] = _Context()
+        else:
+            self._contexts[key] = self._contexts.pop(key)
+        return ctx
+
+    def _sight(
+        self, ctx: _Context, shape: RequestShape, at: float, *, cum: list[int], forced: set[int]
+    ) -> None:
+        blocks = shape.blocks
+        records = ctx.records
+        origins = origins_of(shape)
+        root = root_of(shape)
+        n = len(blocks)
+        for i, b in enumerate(blocks):
+            child = blocks[i + 1].content_hash if i + 1 < n else None
+            rec = records.pop(b.prefix_hash, None)
+            if rec is not None:
+                self._resight(ctx, rec, at, child)
+                records[b.prefix_hash] = rec
+                continue
+            origin = origins.get(i)
+            if not b.cacheable or not (origin or i % LATTICE == 0 or b.level != "messages" or i in forced):
+                continue
+            origin = origin or "mid"
+            rec = PrefixRecord(
+                tokens=cum[i],
+                first_seen=at,
+                last_seen=at,
+                parent=blocks[i - 1].prefix_hash if i else None,
+                origin=origin,
+                root=root,
+                last_child=child,
+                children=1 if child is not None else 0,
+            )
+            records[b.prefix_hash] = rec
+            self._size += 1
+            ctx.pending_5m.append((at + FIVE_MIN, b.prefix_hash, root, origin))
+            ctx.pending_1h.append((at + ONE_HOUR, b.prefix_hash, root, origin))
+        self._evict(ctx)
+
+    def _resight(self, ctx: _Context, rec: PrefixRecord, at: float, child: str | None) -> None:
+        gap = at - rec.last_seen
+        if gap >= 0:
+            if rec.sightings == 1:
+                rec.first_gap = gap
+                parent = ctx.records.get(rec.parent) if rec.parent is not None else None
+                if parent is not None:
+                    parent.continued_children += 1
+            rec.gaps += 1
+            rec.within_5m += gap < FIVE_MIN
+            rec.within_1h += gap < ONE_HOUR
+            if rec.gaps > _GAP_WINDOW:
+                scale = _GAP_WINDOW / rec.gaps
+                rec.gaps, rec.within_5m, rec.within_1h = (
+                    _GAP_WINDOW,
+                    rec.within_5m * scale,
+                    rec.within_1h * scale,
+                )
+            samples = rec.recent_gaps if rec.recent_gaps is not None else []
+            samples.append(gap)
+            rec.recent_gaps = samples[-MAX_GAP_SAMPLES:]
+            rec.last_seen = at
+        rec.sightings += 1
+        if child is not None:
+            rec.children += 1
+            if rec.last_child is not None and child != rec.last_child:
+                rec.child_changes += 1
+            rec.last_child = child
+
+    def _class(self, ctx: _Context, root: str, origin: str, stage: Ttl, *, hit: bool) -> None:
+        for key in ((root, origin), ("*", origin)):
+            stats = ctx.classes.get(key)
+            if stats is None:
+                if len(ctx.classes) >= _MAX_CLASSES:
+                    del ctx.classes[next(iter(ctx.classes))]
+                stats = ctx.classes[key] = ClassStats()
+            stats.add(stage, hit)
+
+    def _resolve(self, ctx: _Context, now: float) -> None:
+        """Score first-seen prefixes whose 5-minute or 1-hour window has closed: seen again in it or not.
+
+        Hits and misses are both counted when the window closes, never earlier: counting a quick
+        re-sighting at once while misses wait for the window would make young classes look far
+        better than they are.
+        """
+        records = ctx.records
+        for stage, pending in (("5m", ctx.pending_5m), ("1h", ctx.pending_1h)):
+            limit = TTL_SECONDS[stage]
+            while pending and pending[0][0] <= now:
+                _, prefix, root, origin = pending.popleft()
+                rec = records.get(prefix)
+                if rec is not None:
+                    hit = rec.first_gap is not None and rec.first_gap < limit
+                    self._class(ctx, root, origin, stage, hit=hit)  # type: ignore[arg-type]
+
+    def _entries(
+        self,
+        ctx: _Context,
+        shape: RequestShape,
+        effects: tuple[int | None, list[tuple[int, Ttl]]],
+        *,
+        at: float,
+        visible: float,
+    ) -> None:
+        """Apply what the call read (refresh) and wrote (new entries) to our view of the cache."""
+        hit, written = effects
+        records = ctx.records
+        blocks = shape.blocks
+        if hit is not None:
+            rec = records.get(blocks[hit].prefix_hash)
+            if rec is not None:
+                rec.reads += 1
+                rec.read_since_write = True
+                rec.unread_writes = 0
+                refresh(rec, at)
+            for position, _ in marks_of(shape):
+                below = records.get(blocks[position].prefix_hash) if position < hit else None
+                if below is not None and below.live_at(at):
+                    refresh(below, at)
+        for position, ttl in written:
+            rec = records.get(blocks[position].prefix_hash)
+            if rec is not None:
+                book_write(rec, ttl, at, visible=visible)
+
+    def _evict(self, ctx: _Context) -> None:
+        records = ctx.records
+        while self._size > self.max_prefixes and records:
+            del records[next(iter(records))]
+            self._size -= 1
+        limit = 2 * self.max_prefixes
+        for pending in (ctx.pending_5m, ctx.pending_1h):
+            while len(pending) > limit:
+                pending.popleft()

@@ -1,0 +1,253 @@
+"""Per-prefix and per-kind records the history keeps, and how a call's effects are read (pure).
+
+:class:`PrefixRecord` is what :class:`~clawback.cache.history.PrefixHistory` knows about one
+prefix; :class:`ClassStats` the odds that a first-seen prefix of one kind is seen again;
+:func:`origins_of` names those kinds; the rest turns an engine outcome or an API usage object
+into "read here, wrote there".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from clawback.cache.rules import TTL_SECONDS, CacheOutcome
+from clawback.pricing.cost import Usage
+from clawback.shapes import RequestShape, Ttl
+
+__all__ = [
+    "FIVE_MIN",
+    "LATTICE",
+    "MAX_GAP_SAMPLES",
+    "ONE_HOUR",
+    "TAIL_DEPTH",
+    "ClassStats",
+    "PrefixRecord",
+    "book_write",
+    "cumulative",
+    "infer_effects",
+    "marks_of",
+    "origins_of",
+    "refresh",
+    "root_of",
+    "tail_offsets",
+    "usage_of",
+]
+
+FIVE_MIN: Final = TTL_SECONDS["5m"]
+ONE_HOUR: Final = TTL_SECONDS["1h"]
+TAIL_DEPTH: Final = 3
+LATTICE: Final = 8
+MAX_GAP_SAMPLES: Final = 8
+_CLASS_DECAY: Final = 0.995
+
+
+@dataclass(slots=True)
+class PrefixRecord:
+    """What is known about one prefix (owned and updated by :class:`PrefixHistory`; read-only to others)."""
+
+    tokens: int
+    first_seen: float
+    last_seen: float
+    parent: str | None
+    origin: str = "mid"
+    first_gap: float | None = None
+    root: str = ""
+    sightings: int = 1
+    gaps: float = 0.0
+    within_5m: float = 0.0
+    within_1h: float = 0.0
+    recent_gaps: list[float] | None = None
+    last_child: str | None = None
+    children: int = 0
+    child_changes: int = 0
+    continued_children: int = 0
+    expires_at: float = 0.0
+    visible_at: float = 0.0
+    entry_ttl: Ttl | None = None
+    writes: int = 0
+    reads: int = 0
+    read_since_write: bool = False
+    unread_writes: int = 0
+    written_at_sighting: int = 0
+
+    def live_at(self, now: float) -> bool:
+        """Whether, by our account of writes and reads, its cache entry is readable at ``now``."""
+        return self.visible_at <= now < self.expires_at
+
+    def unread_streak(self, now: float) -> int:
+        """Writes in a row that were never read, counting one whose entry has just lapsed."""
+        lapsed = self.writes > 0 and not self.read_since_write and self.expires_at <= now
+        return self.unread_writes + (1 if lapsed else 0)
+
+    def write_paused(self, now: float) -> bool:
+        """After k >= 2 unread writes in a row, no write until 2**k more sightings (then one retry)."""
+        streak = self.unread_streak(now)
+        return streak >= 2 and self.sightings - self.written_at_sighting < 2**streak
+
+    def slot_volatile(self) -> bool:
+        """The block after this prefix differed on every sighting and no such request was continued."""
+        return self.children >= 3 and self.child_changes >= self.children - 1 and not self.continued_children
+
+
+@dataclass(slots=True)
+class ClassStats:
+    """Decayed counts of first-seen prefixes of one kind seen again within 5 minutes / an hour."""
+
+    hit_5m: float = 0.0
+    miss_5m: float = 0.0
+    hit_1h: float = 0.0
+    miss_1h: float = 0.0
+
+    def rates(
+        self, prior: tuple[float, float] = (0.5, 0.5), weight: float = 2.0, *, cautious: bool = False
+    ) -> tuple[float, float]:
+        """Smoothed probabilities of being seen again within 5 minutes and within an hour.
+
+        ``cautious`` subtracts one standard deviation of the estimate, so that little evidence
+        means low odds: a guess is not a reason to pay for a write.
+        """
+        q5 = _smoothed(self.hit_5m, self.miss_5m, prior[0], weight, cautious=cautious)
+        q60 = _smoothed(self.hit_1h, self.miss_1h, prior[1], weight, cautious=cautious)
+        return q5, max(q5, q60)
+
+    def add(self, stage: Ttl, hit: bool) -> None:
+        """Count one outcome, letting older ones fade."""
+        self.hit_5m *= _CLASS_DECAY
+        self.miss_5m *= _CLASS_DECAY
+        self.hit_1h *= _CLASS_DECAY
+        self.miss_1h *= _CLASS_DECAY
+        if stage == "5m":
+            if hit:
+                self.hit_5m += 1
+            else:
+                self.miss_5m += 1
+        elif hit:
+            self.hit_1h += 1
+        else:
+            self.miss_1h += 1
+
+
+def _smoothed(hits: float, misses: float, prior: float, weight: float, *, cautious: bool) -> float:
+    n = hits + misses + weight
+    q = (hits + weight * prior) / n
+    return max(0.0, q - math.sqrt(q * (1 - q) / (n + 1))) if cautious else q
+
+
+def tail_offsets(shape: RequestShape) -> dict[int, int]:
+    """Position → offset from the end (0 = last) of the last three cacheable blocks."""
+    out: dict[int, int] = {}
+    for block in reversed(shape.blocks):
+        if block.cacheable:
+            out[block.position] = len(out)
+            if len(out) == TAIL_DEPTH:
+                break
+    return out
+
+
+def origins_of(shape: RequestShape) -> dict[int, str]:
+    """Positions whose first sighting is learned from, and the kind of each (a class).
+
+    Kinds: ``tools`` / ``system`` (where that level ends), ``turn`` (the end of the turn before
+    the last message) and ``tail0``-``tail2`` (the last three blocks); a level end keeps its kind
+    even among the last three blocks.
+    """
+    blocks = shape.blocks
+    out: dict[int, str] = {}
+    last_message = blocks[-1].message_index if blocks else None
+    for i, b in enumerate(blocks):
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if b.level != "messages" and (nxt is None or nxt.level != b.level):
+            out[b.position] = b.level
+        elif (
+            b.level == "messages"
+            and b.message_index is not None
+            and nxt is not None
+            and nxt.message_index != b.message_index
+            and nxt.message_index == last_message
+        ):
+            out[b.position] = "turn"
+    for position, offset in tail_offsets(shape).items():
+        if out.get(position) not in ("tools", "system"):
+            out[position] = f"tail{offset}"
+    return out
+
+
+def root_of(shape: RequestShape) -> str:
+    """The class root: the prefix hash where ``system`` (else ``tools``) ends, or ``""``."""
+    return shape.level_hash("system") or shape.level_hash("tools") or ""
+
+
+def book_write(rec: PrefixRecord, ttl: Ttl, at: float, *, visible: float) -> None:
+    """Book a write. It follows an unread write unless the earlier entry was not readable yet
+    (requests fanned out together all write): then the earlier write counts as wasted."""
+    pending = rec.expires_at > at and rec.visible_at > at
+    if rec.writes and not rec.read_since_write and not pending:
+        rec.unread_writes += 1
+    if rec.expires_at > at:
+        rec.expires_at = max(rec.expires_at, at + TTL_SECONDS[ttl])
+        rec.visible_at = min(rec.visible_at, visible)
+        if TTL_SECONDS[ttl] > TTL_SECONDS[rec.entry_ttl or "5m"]:
+            rec.entry_ttl = ttl
+    else:
+        rec.entry_ttl, rec.expires_at, rec.visible_at = ttl, at + TTL_SECONDS[ttl], visible
+    if not pending:
+        rec.writes += 1
+        rec.read_since_write = False
+        rec.written_at_sighting = rec.sightings
+
+
+def refresh(rec: PrefixRecord, at: float) -> None:
+    """A read at ``at`` extends a live entry by its TTL, as the engine does."""
+    if rec.live_at(at):
+        rec.expires_at = max(rec.expires_at, at + TTL_SECONDS[rec.entry_ttl or "5m"])
+
+
+def cumulative(shape: RequestShape) -> list[int]:
+    """Prefix tokens at every position (request overhead included)."""
+    out: list[int] = []
+    running = shape.overhead_tokens
+    for b in shape.blocks:
+        running += b.tokens
+        out.append(running)
+    return out
+
+
+def usage_of(outcome: CacheOutcome, output_tokens: int = 0) -> Usage:
+    """The usage object an engine outcome stands for (with ``output_tokens`` of output)."""
+    return Usage(
+        input_tokens=outcome.input_tokens,
+        output_tokens=output_tokens,
+        cache_read_input_tokens=outcome.cache_read_input_tokens,
+        cache_write_5m_input_tokens=outcome.cache_write_5m_input_tokens,
+        cache_write_1h_input_tokens=outcome.cache_write_1h_input_tokens,
+    )
+
+
+def marks_of(shape: RequestShape) -> list[tuple[int, Ttl]]:
+    """The request's breakpoints as (position, TTL), automatic caching's included."""
+    marks = {b.position: b.cache_ttl for b in shape.blocks if b.cache_ttl is not None}
+    if shape.auto_cache_ttl is not None:
+        last = next((b.position for b in reversed(shape.blocks) if b.cacheable), None)
+        if last is not None:
+            marks.setdefault(last, shape.auto_cache_ttl)
+    return sorted(marks.items())
+
+
+def infer_effects(
+    shape: RequestShape, usage: Usage, cum: list[int], min_tokens: int
+) -> tuple[int | None, list[tuple[int, Ttl]]]:
+    """The read position and the writes behind a usage object, matched by token counts."""
+    marks = marks_of(shape)
+    if not marks:
+        return None, []
+    hit: int | None = None
+    read = usage.cache_read_input_tokens
+    if read > 0:
+        hit = min(range(marks[-1][0] + 1), key=lambda p: abs(cum[p] - read))
+    written: list[tuple[int, Ttl]] = []
+    if usage.cache_creation_input_tokens > 0:
+        floor = -1 if hit is None else hit
+        written = [(p, ttl) for p, ttl in marks if p > floor and cum[p] >= min_tokens]
+    return hit, written
