@@ -1,0 +1,253 @@
+"""One ledger record per API call: what was asked, what was served, what it cost (pure).
+
+Privacy: a record holds no prompt or response text. The request shape carries hashes and token
+counts only; ``sample`` holds text only when the user opted in to retaining one. The API key is
+never stored: :func:`api_key_id` gives a short one-way hash plus the masked form.
+
+The JSON form (:meth:`CallRecord.to_json`) carries ``"v": 1``. Money is a decimal string. Readers
+accept records written by later versions: unknown keys land in ``extra``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from clawback.errors import ClawbackError, UsageError
+from clawback.pricing.cost import CostBreakdown, format_usd, parse_usage, price_usage
+from clawback.settings import mask_key
+
+if TYPE_CHECKING:
+    from clawback.pricing.catalogue import Catalogue
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CallError",
+    "CallRecord",
+    "TokenCounts",
+    "api_key_id",
+    "format_ts",
+    "new_record_id",
+    "price_call",
+]
+
+FORMAT_VERSION = 1
+MAX_ERROR_MESSAGE = 500
+_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}")
+
+
+def new_record_id(now_ns: int | None = None) -> str:
+    """A new time-ordered id (UUID version 7): sorts by creation time, unique across processes."""
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def api_key_id(key: str | None) -> str | None:
+    """A stable, non-reversible id for an API key: 12 hex of its SHA-256 and its masked form."""
+    if not key:
+        return None
+    return f"{hashlib.sha256(key.encode()).hexdigest()[:12]}:{mask_key(key)}"
+
+
+def format_ts(ts: datetime) -> str:
+    """A UTC time as fixed-width ISO 8601 (``2026-11-25T09:30:00.000000Z``), which sorts as text."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _mask_keys(text: str) -> str:
+    return _KEY_PATTERN.sub(lambda m: mask_key(m.group(0)), text)
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    """Why a call failed: the exception type, a short message (keys masked), the HTTP status."""
+
+    type: str
+    message: str
+    status: int | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> CallError:
+        """The error of ``exc``, its message cut to 500 characters with any API key masked."""
+        status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+        message = _mask_keys(str(exc))[:MAX_ERROR_MESSAGE]
+        return cls(type(exc).__name__, message, status if isinstance(status, int) else None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"type": self.type, "message": self.message, "status": self.status}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """The token counts of a usage object, by kind (cache writes split into 5-minute and 1-hour)."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+
+    @property
+    def cache_write(self) -> int:
+        """All cache writes."""
+        return self.cache_write_5m + self.cache_write_1h
+
+    @classmethod
+    def from_usage(cls, usage: Mapping[str, Any] | None) -> TokenCounts:
+        """Counts from an API usage object; tolerant (a bad or missing count is 0), never raises."""
+        if not usage:
+            return cls()
+        split = usage.get("cache_creation")
+        w5 = w1 = 0
+        if isinstance(split, Mapping):
+            w5 = _count(split.get("ephemeral_5m_input_tokens"))
+            w1 = _count(split.get("ephemeral_1h_input_tokens"))
+        writes = _count(usage.get("cache_creation_input_tokens"))
+        if writes > w5 + w1:
+            w5 += writes - w5 - w1
+        return cls(
+            _count(usage.get("input_tokens")),
+            _count(usage.get("output_tokens")),
+            _count(usage.get("cache_read_input_tokens")),
+            w5,
+            w1,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """Everything the ledger keeps about one API call (no prompt text unless ``sample`` is set).
+
+    ``total_usd`` is a decimal string, or None when the call is unpriced (``unpriced_reason`` says
+    why) or failed before any usage was reported.
+    """
+
+    id: str
+    ts: datetime
+    requested_model: str
+    served_model: str | None = None
+    task: str | None = None
+    api_key_id: str | None = None
+    shape: Mapping[str, Any] | None = None
+    usage: Mapping[str, Any] | None = None
+    cost: Mapping[str, Any] | None = None
+    total_usd: str | None = None
+    unpriced_reason: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    stop_reason: str | None = None
+    error: CallError | None = None
+    fallback_from: str | None = None
+    routing: Mapping[str, Any] | None = None
+    service_tier: str | None = None
+    request_id: str | None = None
+    sample: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.ts.tzinfo is None:
+            raise UsageError("CallRecord.ts must be timezone-aware (UTC)")
+        if self.ts.utcoffset():
+            object.__setattr__(self, "ts", self.ts.astimezone(UTC))
+
+    @classmethod
+    def create(
+        cls,
+        requested_model: str,
+        *,
+        breakdown: CostBreakdown | None = None,
+        ts: datetime | None = None,
+        record_id: str | None = None,
+        **fields: Any,
+    ) -> CallRecord:
+        """A new record: a fresh id, ``ts`` now unless given, cost fields from ``breakdown``."""
+        if breakdown is not None:
+            fields["cost"] = breakdown.to_json()
+            fields["total_usd"] = format_usd(breakdown.total)
+        return cls(
+            id=record_id or new_record_id(),
+            ts=ts or datetime.now(UTC),
+            requested_model=requested_model,
+            **fields,
+        )
+
+    @property
+    def model(self) -> str:
+        """The model that served the call, or the one requested when none did."""
+        return self.served_model or self.requested_model
+
+    @property
+    def total(self) -> Decimal | None:
+        """``total_usd`` as a Decimal."""
+        return None if self.total_usd is None else Decimal(self.total_usd)
+
+    @property
+    def unpriced(self) -> bool:
+        """True when the call could not be priced (``unpriced_reason`` is set)."""
+        return self.unpriced_reason is not None
+
+    def tokens(self) -> TokenCounts:
+        """Token counts from ``usage``."""
+        return TokenCounts.from_usage(self.usage)
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned JSON form (money as decimal strings, time as ISO 8601 UTC)."""
+        return {
+            "v": FORMAT_VERSION,
+            "id": self.id,
+            "ts": format_ts(self.ts),
+            "task": self.task,
+            "api_key_id": self.api_key_id,
+            "requested_model": self.requested_model,
+            "served_model": self.served_model,
+            "shape": self.shape,
+            "usage": self.usage,
+            "cost": self.cost,
+            "total_usd": self.total_usd,
+            "unpriced_reason": self.unpriced_reason,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "stop_reason": self.stop_reason,
+            "error": None if self.error is None else self.error.to_json(),
+            "fallback_from": self.fallback_from,
+            "routing": self.routing,
+            "service_tier": self.service_tier,
+            "request_id": self.request_id,
+            "sample": self.sample,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> CallRecord:
+        """A record from its JSON form (validated); :class:`UsageError` when it is malformed."""
+        from clawback.ledger._schema import parse_record
+
+        return parse_record(cls, data)
+
+
+def price_call(
+    catalogue: Catalogue, model: str, usage: Mapping[str, Any] | None, *, at: date | None = None
+) -> tuple[CostBreakdown | None, str | None]:
+    """The cost of one call, or None and the reason it can't be priced (never raises)."""
+    if usage is None:
+        return None, "no usage reported"
+    try:
+        return price_usage(parse_usage(usage), catalogue.resolve(model), at=at), None
+    except (ClawbackError, InvalidOperation, ArithmeticError) as exc:
+        return None, str(exc)

@@ -1,0 +1,175 @@
+"""The ledger in a SQLite file (WAL mode): the default store, at ``Settings.ledger_location``."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from clawback.errors import StoreError, UsageError
+from clawback.ledger.migrations import LEDGER_MIGRATIONS
+from clawback.ledger.record import CallRecord
+from clawback.ledger.store import COLUMNS, SUMMARY_COLUMNS, Query, record_row, where_clause
+from clawback.ledger.summary import SummaryRow
+from clawback.storage.sqlite import Synchronous, checkpoint_sqlite, connect_sqlite, migrate_sqlite
+
+__all__ = ["SqliteStore", "WalCheckpointer"]
+
+_INSERT = (
+    f"INSERT OR IGNORE INTO clawback_calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+_FETCH = 500
+
+
+class SqliteStore:
+    """One connection to a SQLite ledger; not thread-safe (the writer serialises its use)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        create: bool = True,
+        busy_timeout_ms: int = 5000,
+        synchronous: Synchronous = "NORMAL",
+        autocheckpoint: bool = True,
+    ) -> SqliteStore:
+        """Open (creating it if ``create``) and migrate the ledger at ``path``."""
+        conn = connect_sqlite(
+            path,
+            create=create,
+            busy_timeout_ms=busy_timeout_ms,
+            synchronous=synchronous,
+            autocheckpoint=autocheckpoint,
+        )
+        try:
+            migrate_sqlite(conn, LEDGER_MIGRATIONS)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @property
+    def display(self) -> str:
+        """The file path."""
+        return str(self._path)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise StoreError(f"the ledger at {self._path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"ledger {self._path}: {exc}") from exc
+
+    def insert(self, record: CallRecord) -> None:
+        """Write one record; in autocommit mode the statement is its own committed transaction."""
+        self.conn.execute(_INSERT, record_row(record))
+
+    def insert_many(self, records: Sequence[CallRecord]) -> None:
+        """Write ``records`` in one transaction."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_INSERT, [record_row(r) for r in records])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _select(self, columns: str, query: Query, suffix: str = "") -> Iterator[tuple[Any, ...]]:
+        where, params = where_clause(query, "?")
+        with self._errors():
+            cur = self.conn.execute(f"SELECT {columns} FROM clawback_calls{where}{suffix}", params)
+            try:
+                while rows := cur.fetchmany(_FETCH):
+                    yield from rows
+            finally:
+                cur.close()
+
+    def iter_records(self, query: Query) -> Iterator[CallRecord]:
+        """Matching records in time order, streamed."""
+        for rid, text in self._select("id, record", query, " ORDER BY ts, id"):
+            yield _parse(str(rid), str(text))
+
+    def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
+        """The summary facts of matching records, streamed (money parsed as Decimal)."""
+        for row in self._select(SUMMARY_COLUMNS, query):
+            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
+            yield SummaryRow(
+                ts=datetime.fromisoformat(str(ts)),
+                task=None if task is None else str(task),
+                model=str(served or requested),
+                total_usd=None if total is None else Decimal(str(total)),
+                input_tokens=int(inp),
+                output_tokens=int(out),
+                cache_read_tokens=int(cr),
+                cache_write_tokens=int(cw),
+                error=err is not None,
+                unpriced=unpriced is not None,
+            )
+
+    def tail(self, n: int) -> list[CallRecord]:
+        """The ``n`` latest records, oldest first."""
+        rows = list(self._select("id, record", Query(), f" ORDER BY ts DESC, id DESC LIMIT {int(n)}"))
+        return [_parse(str(rid), str(text)) for rid, text in reversed(rows)]
+
+    def count(self) -> int:
+        """How many records the ledger holds."""
+        with self._errors():
+            return int(self.conn.execute("SELECT count(*) FROM clawback_calls").fetchone()[0])
+
+    def ping(self) -> None:
+        """Raise unless the connection works."""
+        self.conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _parse(rid: str, text: str) -> CallRecord:
+    try:
+        return CallRecord.from_json(text)
+    except UsageError as exc:
+        raise StoreError(f"ledger record {rid} is unreadable: {exc}") from exc
+
+
+class WalCheckpointer:
+    """Checkpoints a ledger's WAL from its own connection, so no writer's commit pays for it.
+
+    The writer's background thread calls it about once a second while records are being written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        """One passive checkpoint (never waits on readers or writers)."""
+        if self._conn is None:
+            self._conn = connect_sqlite(self._path, busy_timeout_ms=0)
+        checkpoint_sqlite(self._conn)
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

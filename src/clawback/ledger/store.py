@@ -1,0 +1,180 @@
+"""What every ledger store does, and the row layout the stores share.
+
+A store is one connection to one ledger. Inserts are idempotent (a record whose id is already
+present is skipped), so a record retried after an ambiguous failure, or replayed from a pending
+file, is never written twice. Stores raise :class:`~clawback.errors.StoreError` or the driver's
+own errors; the writer decides what a failure means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from clawback.ledger.record import CallRecord, format_ts
+from clawback.ledger.summary import SummaryRow
+
+__all__ = [
+    "COLUMNS",
+    "SUMMARY_COLUMNS",
+    "LedgerStore",
+    "Query",
+    "clean_text",
+    "record_json",
+    "record_row",
+    "where_clause",
+]
+
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "ts",
+    "task",
+    "api_key_id",
+    "requested_model",
+    "served_model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "total_usd",
+    "unpriced_reason",
+    "latency_ms",
+    "stop_reason",
+    "error_type",
+    "service_tier",
+    "request_id",
+    "record",
+)
+
+SUMMARY_COLUMNS = (
+    "ts, task, requested_model, served_model, total_usd, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_5m_tokens + cache_write_1h_tokens, error_type, unpriced_reason"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Which records to read: ``since`` inclusive, ``until`` exclusive, one ``task`` or all."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    task: str | None = None
+
+
+class LedgerStore(Protocol):
+    """One connection to one ledger."""
+
+    @property
+    def display(self) -> str:
+        """Where the ledger is, with any password masked."""
+        ...
+
+    def insert(self, record: CallRecord) -> None:
+        """Write one record and commit (skipped if its id is present)."""
+        ...
+
+    def insert_many(self, records: Sequence[CallRecord]) -> None:
+        """Write records in one transaction (ids already present are skipped)."""
+        ...
+
+    def iter_records(self, query: Query) -> Iterator[CallRecord]:
+        """Matching records in time order, streamed."""
+        ...
+
+    def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
+        """The summary facts of matching records, streamed."""
+        ...
+
+    def tail(self, n: int) -> list[CallRecord]:
+        """The ``n`` latest records, oldest first."""
+        ...
+
+    def count(self) -> int:
+        """How many records the ledger holds."""
+        ...
+
+    def ping(self) -> None:
+        """Raise unless the connection works (``SELECT 1``)."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        ...
+
+
+def clean_text(text: str) -> str:
+    """``text`` as every database accepts it: a NUL becomes U+FFFD, a lone surrogate ``?``."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _clean(text: str | None) -> str | None:
+    return None if text is None else clean_text(text)
+
+
+def record_json(record: CallRecord) -> str:
+    """The record's compact JSON text, valid UTF-8; anything not JSON-serialisable becomes a string."""
+    text = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False, default=str)
+    if "\\u0000" in text:  # PostgreSQL's JSONB refuses an escaped NUL
+        text = text.replace("\\u0000", "\\ufffd")
+    return clean_text(text)
+
+
+def _money(record: CallRecord) -> Decimal | None:
+    amount = record.total  # decimal.InvalidOperation for a string that is not a number
+    if amount is not None and not amount.is_finite():
+        raise ValueError(f"total_usd must be a finite decimal string, got {record.total_usd!r}")
+    return amount
+
+
+def record_row(record: CallRecord, *, native: bool = False) -> tuple[Any, ...]:
+    """The column values of ``record`` in :data:`COLUMNS` order.
+
+    With ``native`` the time is a ``datetime`` and money a ``Decimal`` (PostgreSQL); otherwise
+    fixed-width ISO text and the decimal string (SQLite). A bad money string raises here.
+    """
+    amount = _money(record)
+    t = record.tokens()
+    return (
+        clean_text(record.id),
+        record.ts if native else format_ts(record.ts),
+        _clean(record.task),
+        _clean(record.api_key_id),
+        clean_text(record.requested_model),
+        _clean(record.served_model),
+        t.input,
+        t.output,
+        t.cache_read,
+        t.cache_write_5m,
+        t.cache_write_1h,
+        amount if native else record.total_usd,
+        _clean(record.unpriced_reason),
+        record.latency_ms,
+        _clean(record.stop_reason),
+        None if record.error is None else clean_text(record.error.type),
+        _clean(record.service_tier),
+        _clean(record.request_id),
+        record_json(record),
+    )
+
+
+def where_clause(query: Query, param: str, ts: Any = format_ts) -> tuple[str, list[Any]]:
+    """``WHERE …`` (or ``""``) for ``query``, with ``param`` placeholders and ``ts`` turning times into values."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if query.since is not None:
+        parts.append(f"ts >= {param}")
+        params.append(ts(query.since))
+    if query.until is not None:
+        parts.append(f"ts < {param}")
+        params.append(ts(query.until))
+    if query.task is not None:
+        parts.append(f"task = {param}")
+        params.append(query.task)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params
