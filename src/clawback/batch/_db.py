@@ -1,0 +1,183 @@
+"""One small SQL surface over SQLite and PostgreSQL for the journal, and a per-job runner lock.
+
+Connections, WAL mode and migrations come from :mod:`clawback.storage` (shared with the ledger).
+This module only evens out what the journal needs: ``?`` placeholders (turned into ``%s`` for
+psycopg), explicit transactions (``BEGIN IMMEDIATE`` on SQLite, ``conn.transaction()`` on
+PostgreSQL), driver errors turned into :class:`~clawback.errors.StoreError`, and a lock that the
+operating system or the server releases by itself when the process holding it dies — an ``flock``
+on a side file for SQLite, a session advisory lock for PostgreSQL — so a runner killed with
+SIGKILL never leaves a job locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from clawback.errors import BatchJobError, StoreError
+from clawback.storage.location import StoreLocation, parse_location
+from clawback.storage.migrations import Migrations
+
+__all__ = ["Database", "open_database"]
+
+
+class Database:
+    """A connection with the few operations the journal uses, the same on both dialects."""
+
+    def __init__(self, conn: Any, location: StoreLocation) -> None:
+        self.conn = conn
+        self.location = location
+        self.dialect = location.kind
+        self._depth = 0
+        self._pg_tx: Any = None
+        self._lock_file: Any = None
+
+    # -- statements -------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+
+    def _fail(self, exc: Exception) -> StoreError:
+        text = str(exc).strip().splitlines()
+        return StoreError(
+            f"batch journal at {self.location.display}: {self.location.scrub(text[0] if text else repr(exc))}"
+        )
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        try:
+            cur = self.conn.execute(self._sql(sql), tuple(params))
+            return int(cur.rowcount or 0)
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc) from None
+            raise
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row."""
+        if not rows:
+            return
+        try:
+            if self.dialect == "postgres":
+                with self.conn.cursor() as cur:
+                    cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+            else:
+                self.conn.executemany(sql, [tuple(r) for r in rows])
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc) from None
+            raise
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query."""
+        try:
+            cur = self.conn.execute(self._sql(sql), tuple(params))
+            return [tuple(r) for r in cur.fetchall()]
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc) from None
+            raise
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            if self.dialect == "postgres":
+                with self.conn.transaction():
+                    yield
+            else:
+                self.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.execute("COMMIT")
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc) from None
+            raise
+        finally:
+            self._depth = 0
+
+    # -- the runner lock ------------------------------------------------------------------------
+    def try_lock(self, name: str) -> bool:
+        """Take the lock for job ``name`` if no live process holds it."""
+        if self.dialect == "postgres":
+            key = zlib.crc32(f"clawback-batch:{name}".encode())
+            row = self.one("SELECT pg_try_advisory_lock(?)", (key,))
+            return bool(row and row[0])
+        import fcntl
+
+        folder = Path(self.location.target).parent / ".clawback-batch-locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.location.key()}-{zlib.crc32(name.encode()):08x}.lock"
+        handle = open(path, "a+b")  # noqa: SIM115 - held until release_lock or exit
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()).encode())
+        handle.flush()
+        self._lock_file = handle
+        return True
+
+    def release_lock(self, name: str) -> None:
+        """Release the lock taken by :meth:`try_lock`."""
+        if self.dialect == "postgres":
+            key = zlib.crc32(f"clawback-batch:{name}".encode())
+            with contextlib.suppress(StoreError):
+                self.execute("SELECT pg_advisory_unlock(?)", (key,))
+        elif self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def close(self) -> None:
+        """Close the connection (and drop any lock)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+def _is_driver_error(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("sqlite3", "psycopg"))
+
+
+def open_database(location: str | Path, migrations: Migrations, *, create: bool = True) -> Database:
+    """A migrated journal database at a path or ``postgresql://`` URL."""
+    where = parse_location(location)
+    if where.kind == "postgres":
+        from clawback.storage.postgres import connect_postgres, migrate_postgres
+
+        pg = connect_postgres(where, application_name="clawback-batch")
+        migrate_postgres(pg, migrations, where)
+        return Database(pg, where)
+    from clawback.storage.sqlite import connect_sqlite, migrate_sqlite
+
+    if not create and not where.path.exists():
+        raise BatchJobError(f"no batch journal at {where.display}")
+    conn = connect_sqlite(where.path, create=create)
+    migrate_sqlite(conn, migrations)
+    return Database(conn, where)

@@ -1,0 +1,360 @@
+"""``clawback batch``: run, resume, inspect and cancel durable Message Batches jobs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clawback.batch import views
+from clawback.batch.chunking import API_MAX_BATCH_BYTES, ITEM_FRAMING_BYTES, Limits
+from clawback.batch.ingest import invalid_message
+from clawback.batch.journal import Journal, default_journal_location
+from clawback.batch.machine import Backoff
+from clawback.batch.options import JobOptions
+from clawback.batch.report import JobSummary
+from clawback.batch.runner import BatchRunner
+from clawback.cli._common import catalogue_for, console, err_console, print_json, settings
+from clawback.errors import UsageError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="batch",
+    help="Durable half-price batches: nothing lost, nothing paid twice.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+JournalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--journal", help="Journal path or postgresql:// URL (default $CLAWBACK_JOURNAL or the data dir)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
+PollOpt = Annotated[
+    float, typer.Option("--poll-interval", help="Seconds before the first poll of a batch.", min=0.0)
+]
+MaxPollOpt = Annotated[
+    float, typer.Option("--max-poll-interval", help="Longest wait between polls, seconds.", min=0.0)
+]
+GraceOpt = Annotated[
+    float,
+    typer.Option(
+        "--recover-grace", hidden=True, min=0.0, help="Seconds a lost create may take to be listed."
+    ),
+]
+
+
+def _note(message: str) -> None:
+    sys.stderr.write(f"clawback: {message}\n")
+    sys.stderr.flush()
+
+
+def _journal(location: str | None, *, create: bool = True) -> Journal:
+    where = location or default_journal_location(settings(), os.environ)
+    return Journal.open(where, create=create)
+
+
+def _crash_hook() -> Callable[[str], None] | None:
+    raw = os.environ.get("CLAWBACK_BATCH_CRASH_AT")
+    if not raw:
+        return None
+    try:
+        target = int(raw)
+    except ValueError as exc:
+        raise UsageError(f"CLAWBACK_BATCH_CRASH_AT must be an integer, got {raw!r}") from exc
+    seen = [0]
+
+    def crash(label: str) -> None:
+        seen[0] += 1
+        if seen[0] == target:
+            os._exit(86)
+
+    return crash
+
+
+def _client() -> Any:
+    import anthropic
+
+    try:
+        # The runner owns retries (its back-off honours retry-after and is journaled), so the SDK's are off.
+        return anthropic.Anthropic(max_retries=0)
+    except anthropic.AnthropicError as exc:
+        raise UsageError(
+            f"cannot build the API client: {str(exc).splitlines()[0]} (set ANTHROPIC_API_KEY)"
+        ) from exc
+
+
+def _runner(
+    journal: Journal, *, poll: float, max_poll: float, grace: float, progress: Any = None
+) -> BatchRunner:
+    from clawback.batch.upstream import SdkUpstream
+
+    policy = Backoff(
+        first_poll=poll, max_poll=max(poll, max_poll), recover_grace=grace, retry_max=max(1.0, max_poll)
+    )
+    return BatchRunner(
+        journal,
+        SdkUpstream(_client()),
+        catalogue=catalogue_for(),
+        policy=policy,
+        crash=_crash_hook(),
+        progress=progress,
+    )
+
+
+@contextmanager
+def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[JobSummary], None] | None]:
+    if not enabled or not err_console().is_terminal:
+        yield None
+        return
+    with views.progress(total) as update:
+        yield update
+
+
+def _limits(batch_size: int, batch_bytes: int) -> Limits:
+    """Batch limits from the flags; one request may fill a batch, up to the Messages API's 32 MB."""
+    max_bytes = min(batch_bytes, API_MAX_BATCH_BYTES)
+    per_request = max(1, min(32_000_000, max_bytes - ITEM_FRAMING_BYTES - 16))
+    return Limits(max_requests=batch_size, max_bytes=max_bytes, max_request_bytes=per_request)
+
+
+def _parse_cost(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text.lstrip("$"))
+    except InvalidOperation as exc:
+        raise UsageError(f"--max-cost must be an amount in USD, got {text!r}") from exc
+
+
+def _check_paths(source: Path, out: Path, overwrite: bool) -> None:
+    if not source.is_file():
+        raise UsageError(f"input {source} does not exist or is not a file")
+    if out.exists() and source.resolve() == out.resolve():
+        raise UsageError("--out must not be the input file")
+    if out.exists() and out.stat().st_size > 0 and not overwrite:
+        raise UsageError(
+            f"output {out} already exists and is not empty; pick another --out or pass --overwrite"
+        )
+
+
+@app.command("run")
+def run(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT.jsonl",
+            help="JSONL input: one Messages request body (or {custom_id, params}) per line.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL output: one line per input line.")],
+    job: Annotated[
+        str | None, typer.Option("--job", help="Name the job (default: generated and printed).")
+    ] = None,
+    journal: JournalOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and estimate; send nothing.")] = False,
+    max_cost: Annotated[
+        str | None,
+        typer.Option(
+            "--max-cost", help="Refuse to submit if the upper-bound estimate is above this many USD."
+        ),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Send the valid lines; report invalid ones as outcome 'invalid'."
+        ),
+    ] = False,
+    warm_cache: Annotated[
+        bool,
+        typer.Option(
+            "--warm-cache",
+            help="Write each shared prefix to the cache (1h) with one request before submitting.",
+        ),
+    ] = False,
+    cache_plan: Annotated[
+        bool,
+        typer.Option(
+            "--cache-plan/--no-cache-plan", help="Group shared prefixes and add a breakpoint on them."
+        ),
+    ] = True,
+    cache_ttl: Annotated[str, typer.Option("--cache-ttl", help="TTL of added breakpoints: 1h or 5m.")] = "1h",
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", help="Tries per request for transient errors and expiries.")
+    ] = 3,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Requests per batch (API limit 100,000).")
+    ] = 10_000,
+    batch_bytes: Annotated[int, typer.Option("--batch-bytes", help="Bytes per batch body.")] = 240_000_000,
+    expected_output: Annotated[
+        int | None,
+        typer.Option(
+            "--expected-output",
+            help="Typical output tokens per request, for the estimate (default: half of max_tokens).",
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out file.")] = False,
+    poll: PollOpt = 10.0,
+    max_poll: MaxPollOpt = 60.0,
+    grace: GraceOpt = 60.0,
+    as_json: JsonOpt = False,
+    show_progress: ProgressOpt = True,
+) -> None:
+    """Validate INPUT, split it into batches, submit, and collect every result into --out."""
+    _check_paths(source, out, overwrite or dry_run)
+    options = JobOptions(
+        limits=_limits(batch_size, batch_bytes),
+        max_attempts=max_attempts,
+        cache_plan=cache_plan,
+        cache_ttl=cache_ttl,  # type: ignore[arg-type]
+        warm_cache=warm_cache,
+        skip_invalid=skip_invalid,
+        expected_output=expected_output,
+        max_cost=_parse_cost(max_cost),
+    )
+    if dry_run:
+        _dry_run(source, out, options, as_json)
+        return
+    with _journal(journal) as store:
+        runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
+        record = runner.new_job(source.resolve(), out.resolve(), name=job, options=options)
+        report = runner.create(record)
+        invalid = (
+            f", {report.invalid_count:,} invalid lines reported as invalid" if report.invalid_count else ""
+        )
+        _note(
+            f"batch job {record.name}: {report.valid:,} requests{invalid} (resume with: clawback batch resume {record.name})"
+        )
+        _run_to_end(runner, record.name, report.lines, show_progress=show_progress, as_json=as_json)
+
+
+def _dry_run(source: Path, out: Path, options: JobOptions, as_json: bool) -> None:
+    import tempfile
+
+    with (
+        tempfile.TemporaryDirectory(prefix="clawback-dry-") as tmp,
+        Journal.open(Path(tmp) / "dry.sqlite3") as store,
+    ):
+        runner = BatchRunner(store, _NoUpstream(), catalogue=catalogue_for())
+        record = runner.new_job(source.resolve(), out.resolve(), name="dry-run", options=options)
+        report = runner.create(record, strict=False)
+    over = options.max_cost is not None and report.estimate.upper_total > options.max_cost
+    if as_json:
+        print_json(views.dry_run_json(report, options, over))
+    else:
+        views.print_dry_run(console(), report, options, over)
+    if report.invalid_count and not options.skip_invalid:
+        raise UsageError(invalid_message(source, report.invalid_count, report.errors))
+    if over:
+        raise UsageError("the upper-bound estimate is over --max-cost; a real run would refuse to submit")
+
+
+def _run_to_end(runner: BatchRunner, name: str, total: int, *, show_progress: bool, as_json: bool) -> None:
+    with _progress_bar(show_progress, total) as update:
+        runner.progress = update
+        summary = runner.run(name)
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        views.print_summary(console(), summary)
+
+
+class _NoUpstream:
+    """The dry run's upstream: never called (creating a job sends nothing)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the dry run must not call the API ({name})")
+
+
+@app.command("resume")
+def resume(
+    name: Annotated[str, typer.Argument(help="The job to resume.")],
+    journal: JournalOpt = None,
+    poll: PollOpt = 10.0,
+    max_poll: MaxPollOpt = 60.0,
+    grace: GraceOpt = 60.0,
+    as_json: JsonOpt = False,
+    show_progress: ProgressOpt = True,
+) -> None:
+    """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost."""
+    with _journal(journal, create=False) as store:
+        runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
+        total = store.job(name).items
+        _run_to_end(runner, name, total, show_progress=show_progress, as_json=as_json)
+
+
+@app.command("status")
+def status(
+    name: Annotated[str | None, typer.Argument(help="The job (default: the most recent).")] = None,
+    journal: JournalOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a job's progress, outcomes and cost so far."""
+    from clawback.batch.report import summarize
+
+    with _journal(journal, create=False) as store:
+        if name is None:
+            recent = store.jobs(limit=1)
+            if not recent:
+                raise UsageError(f"no batch jobs in {store.display}")
+            name = recent[0].name
+        summary = summarize(store, name)
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        views.print_summary(console(), summary)
+
+
+@app.command("list")
+def list_jobs(
+    journal: JournalOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many jobs, newest first.", min=1)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    from clawback.batch.report import summarize
+
+    with _journal(journal, create=False) as store:
+        summaries = [summarize(store, job.name) for job in store.jobs(limit=limit)]
+        where = store.display
+    if as_json:
+        print_json([s.to_json() for s in summaries])
+    else:
+        views.print_list(console(), summaries, where)
+
+
+@app.command("cancel")
+def cancel(
+    name: Annotated[str, typer.Argument(help="The job to cancel.")],
+    journal: JournalOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Run to the end here, collecting what completed.")
+    ] = True,
+    poll: PollOpt = 10.0,
+    max_poll: MaxPollOpt = 60.0,
+    grace: GraceOpt = 60.0,
+    as_json: JsonOpt = False,
+    show_progress: ProgressOpt = True,
+) -> None:
+    """Cancel a job's batches and still collect every result that completed."""
+    with _journal(journal, create=False) as store:
+        store.job(name)
+        if not wait:
+            store.request_cancel(name)
+            _note(f"cancel of batch job {name} recorded; a running or resumed runner acts on it")
+            return
+        runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
+        if not runner.cancel(name):
+            _note(f"cancel of batch job {name} recorded; the process running it will cancel its batches")
+            return
+        _run_to_end(runner, name, store.job(name).items, show_progress=show_progress, as_json=as_json)

@@ -1,0 +1,229 @@
+"""``clawback batch`` as a user runs it: one-line errors, dry run, run, status, list, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from clawback.emulator.config import BatchConfig, EmulatorConfig
+from tests.batch.support import KEY, Emu, emulator, read_output, ticking, write_input
+from tests.cli.helpers import Result, assert_one_line_error, clawback
+
+FAST = ["--poll-interval", "0.05", "--max-poll-interval", "0.2", "--recover-grace", "0.2", "--no-progress"]
+
+
+def _bad_input(tmp_path: Path) -> Path:
+    source = tmp_path / "in.jsonl"
+    write_input(source, 3)
+    big = {
+        "model": "claude-haiku-5-5",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x" * 40_000}],
+    }
+    with source.open("a") as handle:
+        handle.write('{"model": "claude-haiku-5-5", "messages": [{"role": "user", "content": "x"}]}\n')
+        handle.write("{oops\n\n")
+        handle.write(json.dumps(big) + "\n")
+    return source
+
+
+def test_bad_lines_are_named_with_line_numbers_before_anything_is_sent(tmp_path: Path) -> None:
+    source = _bad_input(tmp_path)
+    result = clawback(
+        "batch",
+        "run",
+        str(source),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--journal",
+        str(tmp_path / "j.sqlite3"),
+        "--batch-bytes",
+        "30000",
+    )
+    assert_one_line_error(
+        result,
+        "3 invalid lines, nothing was sent",
+        "line 4: max_tokens: Field required",
+        "line 5: not valid JSON",
+        "line 7: request is",
+    )
+    assert result.code == 2 and not (tmp_path / "out.jsonl").exists()
+
+
+def test_dry_run_lists_problems_and_estimates(tmp_path: Path) -> None:
+    source = _bad_input(tmp_path)
+    result = clawback(
+        "batch",
+        "run",
+        str(source),
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        "--dry-run",
+        "--json",
+        "--skip-invalid",
+        "--max-cost",
+        "100",
+    )
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert (data["valid"], data["invalid"]) == (4, 2) and data["errors"][0]["line"] == 4
+    assert data["prefix_groups"] == 1 and data["breakpoints_added"] == 3 and not data["over_max_cost"]
+    assert float(data["upper_bound_usd"]) >= float(data["typical_usd"]) > 0
+
+
+def test_spend_cap_refuses(tmp_path: Path) -> None:
+    write_input(tmp_path / "in.jsonl", 3)
+    result = clawback(
+        "batch",
+        "run",
+        str(tmp_path / "in.jsonl"),
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        "--journal",
+        str(tmp_path / "j.sqlite3"),
+        "--max-cost",
+        "0.0000001",
+    )
+    assert_one_line_error(result, "over --max-cost", "nothing was sent")
+
+
+def test_duplicate_ids_and_other_usage_errors(tmp_path: Path) -> None:
+    body = {"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    (tmp_path / "dup.jsonl").write_text(
+        json.dumps({"id": "a", **body}) + "\n" + json.dumps({"id": "a", **body}) + "\n"
+    )
+    journal = ["--journal", str(tmp_path / "j.sqlite3")]
+    checks: list[tuple[Result, tuple[str, ...]]] = [
+        (
+            clawback("batch", "run", str(tmp_path / "dup.jsonl"), "--out", str(tmp_path / "o"), *journal),
+            ('id "a" appears on 2 lines (lines 1 and 2)',),
+        ),
+        (
+            clawback("batch", "run", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"), *journal),
+            ("does not exist",),
+        ),
+        (
+            clawback(
+                "batch", "run", str(tmp_path / "dup.jsonl"), "--out", str(tmp_path / "dup.jsonl"), *journal
+            ),
+            ("must not be the input",),
+        ),
+        (
+            clawback(
+                "batch",
+                "run",
+                str(tmp_path / "dup.jsonl"),
+                "--out",
+                str(tmp_path / "o"),
+                "--batch-size",
+                "0",
+                *journal,
+            ),
+            ("batch size must be between",),
+        ),
+        (clawback("batch", "status", "--journal", str(tmp_path / "missing.sqlite3")), ("no batch journal",)),
+        (
+            clawback("batch", "resume", "ghost", "--journal", str(tmp_path / "j.sqlite3")),
+            ("no batch job named 'ghost'",),
+        ),
+        (
+            clawback(
+                "batch",
+                "run",
+                str(tmp_path / "dup.jsonl"),
+                "--out",
+                str(tmp_path / "o"),
+                "--journal",
+                "mysql://x/y",
+            ),
+            ("unsupported store URL scheme",),
+        ),
+    ]
+    for result, fragments in checks:
+        assert_one_line_error(result, *fragments)
+
+
+def _env(emu: Emu) -> dict[str, str]:
+    return {"ANTHROPIC_BASE_URL": emu.base_url, "ANTHROPIC_API_KEY": KEY}
+
+
+def test_run_status_list_and_an_existing_output(tmp_path: Path) -> None:
+    write_input(tmp_path / "in.jsonl", 12)
+    journal = ["--journal", str(tmp_path / "j.sqlite3")]
+    with emulator() as emu, ticking(emu, step=5.0):
+        result = clawback(
+            "batch",
+            "run",
+            str(tmp_path / "in.jsonl"),
+            "--out",
+            str(tmp_path / "out.jsonl"),
+            "--batch-size",
+            "5",
+            "--warm-cache",
+            "--json",
+            *journal,
+            *FAST,
+            env=_env(emu),
+        )
+        assert result.code == 0, result.err
+        assert "clawback: batch job " in result.err and "resume with: clawback batch resume" in result.err
+        summary = json.loads(result.out)
+        again = clawback(
+            "batch",
+            "run",
+            str(tmp_path / "in.jsonl"),
+            "--out",
+            str(tmp_path / "out.jsonl"),
+            *journal,
+            env=_env(emu),
+        )
+    assert summary["state"] == "done" and summary["outcomes"] == {"succeeded": 12} and summary["batches"] == 3
+    assert summary["warmups"] == 1 and float(summary["saving_vs_standard_usd"]) > 0
+    assert len(read_output(tmp_path / "out.jsonl")) == 12
+    assert_one_line_error(again, "already exists and is not empty")
+    status = clawback("batch", "status", *journal)
+    assert status.code == 0 and summary["job"] in status.out and "saving" in status.out
+    listed = clawback("batch", "list", "--json", *journal)
+    assert [job["job"] for job in json.loads(listed.out)] == [summary["job"]]
+
+
+def test_cancel_collects_completed_results_and_cancels_the_rest(tmp_path: Path) -> None:
+    ids = write_input(tmp_path / "in.jsonl", 20)
+    journal = ["--journal", str(tmp_path / "j.sqlite3")]
+    with emulator(EmulatorConfig(clock="manual", batch=BatchConfig(seconds=1000))) as emu:
+        env = {**os.environ, **_env(emu), "CLAWBACK_BATCH_CRASH_AT": "12"}
+        first = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "clawback",
+                "batch",
+                "run",
+                str(tmp_path / "in.jsonl"),
+                "--out",
+                str(tmp_path / "out.jsonl"),
+                "--job",
+                "c",
+                "--batch-size",
+                "5",
+                *journal,
+                *FAST,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert first.returncode == 86, first.stderr
+        emu.clock.advance(400.0)  # about 40% of each batch has run
+        with ticking(emu, step=0.5):
+            result = clawback("batch", "cancel", "c", "--json", *journal, *FAST, env=_env(emu))
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    lines = read_output(tmp_path / "out.jsonl")
+    assert summary["state"] == "canceled" and len(lines) == len(ids)
+    assert {line["outcome"] for line in lines} == {"succeeded", "canceled"}
