@@ -1,0 +1,80 @@
+"""Which format a file is in, from its first bytes and first few lines (overridable with ``--format``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from clawback.errors import InputFileError
+
+__all__ = ["FORMATS", "detect_format"]
+
+FORMATS: tuple[str, ...] = ("ledger", "jsonl", "claude-code", "admin-usage", "admin-cost", "trace")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PROBE_LINES = 50
+_PROBE_BYTES = 4 << 20
+
+
+def _classify_line(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if "hash_ids" in obj and "input_length" in obj:
+        return "trace"
+    if isinstance(obj.get("data"), list):
+        return _classify_report(obj)
+    if "sessionId" in obj or "requestId" in obj or obj.get("type") in ("file-history-snapshot", "summary"):
+        return "claude-code"
+    keys = obj.keys()
+    if keys & {"request", "response", "request_body", "response_body", "usage", "result"}:
+        return "jsonl"
+    return None
+
+
+def _classify_report(doc: Any) -> str | None:
+    pages = doc if isinstance(doc, list) else [doc]
+    for page in pages:
+        if not isinstance(page, dict):
+            continue
+        for bucket in page.get("data") or ():
+            for result in (bucket or {}).get("results") or () if isinstance(bucket, dict) else ():
+                if not isinstance(result, dict):
+                    continue
+                if "amount" in result:
+                    return "admin-cost"
+                if "uncached_input_tokens" in result or "output_tokens" in result:
+                    return "admin-usage"
+    return None
+
+
+def detect_format(path: Path) -> str:
+    """The format name of ``path``; a one-line error naming ``--format`` when it can't be told."""
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory; pass the files in it (e.g. {path}/*.jsonl)")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_PROBE_BYTES)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if head.startswith(_SQLITE_MAGIC):
+        return "ledger"
+    votes: dict[str, int] = {}
+    for raw in head.splitlines()[:_PROBE_LINES]:
+        if not raw.strip():
+            continue
+        try:
+            kind = _classify_line(json.loads(raw))
+        except ValueError:
+            continue
+        if kind is not None:
+            votes[kind] = votes.get(kind, 0) + 1
+    if votes:
+        return max(votes.items(), key=lambda kv: kv[1])[0]
+    if head.lstrip()[:1] in (b"{", b"["):
+        try:
+            kind = _classify_report(json.loads(head))
+        except ValueError:
+            kind = None
+        if kind is not None:
+            return kind
+    raise InputFileError(f"can't tell the format of {path}; pass --format with one of: {', '.join(FORMATS)}")

@@ -1,0 +1,239 @@
+"""The audit's results as plain values: spend, techniques, policies, recommendations (pure).
+
+Everything here is computed already; the terminal renderer, ``--json`` and the HTML report only
+read it. Money is Decimal (USD) and goes to JSON as decimal strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from clawback.pricing.cost import format_usd
+
+__all__ = [
+    "KIND_LABELS",
+    "POLICIES",
+    "BreakpointAdvice",
+    "CachingReport",
+    "PolicyResult",
+    "Recommendation",
+    "SeriesPoint",
+    "Spend",
+    "SpendRow",
+    "Technique",
+    "UnpricedRow",
+    "usd",
+]
+
+KIND_LABELS: dict[str, str] = {
+    "uncached_input": "uncached input",
+    "cache_write_5m": "cache writes (5 min)",
+    "cache_write_1h": "cache writes (1 h)",
+    "cache_read": "cache reads",
+    "output": "output",
+    "web_search": "web search",
+}
+
+
+POLICIES: tuple[str, ...] = ("none", "auto", "planner", "clairvoyant")
+
+
+def usd(amount: Decimal) -> str:
+    """Dollars as a decimal string, rounded to a millionth of a cent for JSON."""
+    return format_usd(amount.quantize(Decimal("0.00000001")))
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """Calls, exact cost by token kind, and tokens for one task, model or day."""
+
+    key: str
+    calls: int
+    usd: Decimal
+    by_kind: dict[str, Decimal]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    unpriced_calls: int = 0
+
+    @property
+    def unpriced(self) -> bool:
+        """True when none of the row's calls has a price (its cost is unknown, not $0)."""
+        return self.calls > 0 and self.unpriced_calls == self.calls
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (money as decimal strings; ``usd`` is null when no call has a price)."""
+        return {
+            "calls": self.calls,
+            "usd": None if self.unpriced else usd(self.usd),
+            "by_kind": {k: usd(v) for k, v in self.by_kind.items()},
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "unpriced_calls": self.unpriced_calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedRow:
+    """Calls that could not be priced: never counted as $0, shown with their tokens and the reason."""
+
+    model: str
+    reason: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One time bucket of the charts: spend by model and by token kind, and the cache hit rate."""
+
+    start: datetime
+    by_model: dict[str, Decimal]
+    by_kind: dict[str, Decimal]
+    hit_rate: float | None
+    policy_hit_rates: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Where the money went."""
+
+    calls: int
+    buckets: int
+    total: Decimal
+    by_kind: dict[str, Decimal]
+    by_model: tuple[SpendRow, ...]
+    by_task: tuple[SpendRow, ...]
+    by_day: tuple[SpendRow, ...]
+    unpriced: tuple[UnpricedRow, ...]
+    first: datetime | None
+    last: datetime | None
+    bucket: str
+    series: tuple[SeriesPoint, ...]
+    hit_rate: float | None
+
+    @property
+    def unpriced_calls(self) -> int:
+        """How many calls (or buckets) have no price."""
+        return sum(row.calls for row in self.unpriced)
+
+
+@dataclass(frozen=True, slots=True)
+class Technique:
+    """One technique: what it saves alone and stacked, its assumptions, or why it can't apply."""
+
+    name: str
+    title: str
+    alone: Decimal
+    stacked: Decimal
+    applies: bool
+    assumptions: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    by_task: dict[str, Decimal] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON: savings over the audited window (decimal strings)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "applies": self.applies,
+            "saving_alone_usd": usd(self.alone),
+            "saving_stacked_usd": usd(self.stacked),
+            "by_task_usd": {k: usd(v) for k, v in self.by_task.items()},
+            "assumptions": list(self.assumptions),
+            "cannot_apply": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResult:
+    """The cost of the calls with request shapes under one caching policy (from the replay)."""
+
+    policy: str
+    cost: Decimal
+    hit_rate: float
+    calls: int
+    read_tokens: int
+    write_tokens: int
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "cost_usd": usd(self.cost),
+            "hit_rate": round(self.hit_rate, 6),
+            "calls": self.calls,
+            "cache_read_tokens": self.read_tokens,
+            "cache_write_tokens": self.write_tokens,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One change to make, with what it saves per month, the effort, and exactly what to change."""
+
+    technique: str
+    task: str
+    monthly_saving: Decimal
+    window_saving: Decimal
+    effort: str
+    change: str
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "technique": self.technique,
+            "task": self.task,
+            "monthly_saving_usd": usd(self.monthly_saving),
+            "window_saving_usd": usd(self.window_saving),
+            "effort": self.effort,
+            "change": self.change,
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BreakpointAdvice:
+    """Where the planner puts breakpoints for a task's typical request, and why."""
+
+    task: str
+    fields: tuple[str, ...]
+    ttl: str
+    prefix_tokens: int
+    calls: int
+    keepalive: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CachingReport:
+    """What the replay found: cost per policy, hit rates over time, advice per task, or why not."""
+
+    available: bool
+    shaped_calls: int = 0
+    policies: dict[str, PolicyResult] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    advice: dict[str, BreakpointAdvice] = field(default_factory=dict)
+    hit_series: dict[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
+    not_cached: dict[str, str] = field(default_factory=dict)
+    """Tasks the planner (almost) never cached, with the reason it gave most often."""

@@ -1,0 +1,217 @@
+"""The audit's DuckDB database: calls streamed in by batches, grouped into tasks, priced in SQL.
+
+Records arrive from the readers one at a time and go to DuckDB through its appender in batches,
+so memory stays flat however long the log is; the database lives in a temporary folder on disk
+(DuckDB spills its own work there too) and is removed on :meth:`AuditStore.close`. After loading,
+:meth:`AuditStore.prepare` loads the dated rates, finds prompt templates for unlabelled calls
+(:mod:`clawback.audit.tasks`) and builds the ``priced`` table: every call with its task and its
+exact cost by token kind (:mod:`clawback.audit.pricing_sql`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import UTC
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+
+from clawback.audit.pricing_sql import RATES_DDL, priced_select, rate_rows
+from clawback.audit.records import AuditRecord
+from clawback.audit.tasks import (
+    MIN_BRANCHES,
+    MIN_TEMPLATE_CALLS,
+    MIN_TEMPLATE_SHARE,
+    NO_TEMPLATE,
+    template_candidates,
+    template_name,
+)
+from clawback.errors import StoreError
+from clawback.pricing.catalogue import Catalogue
+
+__all__ = ["UNLABELLED", "AuditStore"]
+
+BATCH: Final = 20_000
+UNLABELLED: Final = "(unlabelled)"
+_CALLS_DDL: Final = """
+CREATE TABLE calls (
+    id BIGINT, ts TIMESTAMP, src INTEGER, line BIGINT, model VARCHAR, model_id VARCHAR,
+    label VARCHAR, tolerant BOOLEAN, workspace VARCHAR,
+    inp BIGINT, outp BIGINT, rd BIGINT, w5 BIGINT, w1 BIGINT, web BIGINT,
+    tier VARCHAR, geo VARCHAR, speed VARCHAR, max_tokens BIGINT, stop VARCHAR,
+    agg BOOLEAN, rep_usd DECIMAL(38,12), rep_kind VARCHAR,
+    shape VARCHAR, keys VARCHAR[], next_keys VARCHAR[], key_tokens BIGINT[]
+)
+"""
+
+
+class AuditStore:
+    """One audit's calls in DuckDB (a temporary on-disk database unless a path is given)."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, catalogue: Catalogue, *, cleanup: Path | None = None
+    ) -> None:
+        self.con = con
+        self.catalogue = catalogue
+        self._cleanup = cleanup
+        self._next_id = 0
+        self._models: dict[str, str | None] = {}
+        con.execute(_CALLS_DDL)
+
+    @classmethod
+    def open(
+        cls,
+        catalogue: Catalogue,
+        *,
+        workdir: Path | None = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> AuditStore:
+        """A fresh store in a temporary folder (under ``workdir`` if given), removed on close."""
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="clawback-audit-", dir=workdir))
+            con = duckdb.connect(":memory:")
+            con.execute(f"SET temp_directory = '{folder / 'spill'}'")
+            con.execute("SET preserve_insertion_order = false")
+            if memory_limit:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
+            if threads:
+                con.execute(f"SET threads = {int(threads)}")
+        except (OSError, duckdb.Error) as exc:
+            raise StoreError(f"cannot create the audit database: {exc}") from exc
+        return cls(con, catalogue, cleanup=folder)
+
+    def close(self) -> None:
+        """Close the connection and remove the temporary folder (idempotent)."""
+        try:
+            self.con.close()
+        finally:
+            if self._cleanup is not None:
+                shutil.rmtree(self._cleanup, ignore_errors=True)
+                self._cleanup = None
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _model_id(self, model: str) -> str | None:
+        if model not in self._models:
+            info = self.catalogue.get(model)
+            self._models[model] = info.id if info else None
+        return self._models[model]
+
+    def _row(self, r: AuditRecord) -> tuple[Any, ...]:
+        self._next_id += 1
+        shape = keys = following = key_tokens = None
+        if r.shape is not None:
+            shape = json.dumps(r.shape.to_json(), separators=(",", ":"))
+            keys, following, key_tokens = (
+                template_candidates(r.shape) if r.shape.blocks else (None, None, None)
+            )
+        ts = r.ts
+        if ts.tzinfo is not None:
+            ts = (ts if ts.tzinfo is UTC else ts.astimezone(UTC)).replace(tzinfo=None)
+        return (
+            self._next_id, ts, r.source, r.line, r.model, self._model_id(r.model),
+            r.task, r.latency_tolerant, r.workspace,
+            r.input_tokens, r.output_tokens, r.cache_read_input_tokens,
+            r.cache_write_5m_input_tokens, r.cache_write_1h_input_tokens, r.web_search_requests,
+            r.service_tier, r.inference_geo, r.speed, r.max_tokens, r.stop_reason,
+            r.aggregated, r.reported_usd, r.reported_kind, shape, keys, following, key_tokens,
+        )  # fmt: skip
+
+    def load(self, records: Iterable[AuditRecord], *, on_batch: Callable[[int], None] | None = None) -> int:
+        """Append ``records`` in batches; returns how many were loaded in all so far."""
+        appender = self.con.appender("calls")
+        pending = 0
+        for record in records:
+            appender.append_row(*self._row(record))
+            pending += 1
+            if pending >= BATCH:
+                appender.flush()
+                if on_batch is not None:
+                    on_batch(pending)
+                pending = 0
+        appender.flush()
+        if on_batch is not None and pending:
+            on_batch(pending)
+        return self._next_id
+
+    # -- preparing -------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Load the rates, assign tasks (labels, then templates) and build the priced table."""
+        con = self.con
+        con.execute(RATES_DDL)
+        appender = con.appender("rates")
+        appender.append_rows(list(rate_rows(self.catalogue)))
+        appender.flush()
+        self._find_templates()
+        usage = f"""(
+            SELECT c.* EXCLUDE (shape, keys, next_keys, key_tokens), CAST(c.ts AS DATE) AS day,
+                   (c.shape IS NOT NULL) AS shaped,
+                   coalesce(c.label, n.name, CASE WHEN c.keys IS NULL THEN '{UNLABELLED}' ELSE '{NO_TEMPLATE}' END)
+                     AS task
+            FROM calls c LEFT JOIN tpl_pick p ON p.id = c.id LEFT JOIN tpl_names n ON n.key = p.key
+        )"""
+        con.execute(f"CREATE OR REPLACE TABLE priced AS {priced_select(usage, keep='u.*')}")
+
+    def _find_templates(self) -> None:
+        con = self.con
+        unlabelled = con.execute(
+            "SELECT count(*) FROM calls WHERE label IS NULL AND keys IS NOT NULL"
+        ).fetchall()
+        least = max(MIN_TEMPLATE_CALLS, math.ceil(MIN_TEMPLATE_SHARE * int(unlabelled[0][0])))
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE tpl_stats AS
+            WITH k AS (
+                SELECT unnest(keys) AS key, unnest(next_keys) AS nxt, unnest(key_tokens) AS tokens
+                FROM calls WHERE label IS NULL AND keys IS NOT NULL
+            )
+            SELECT key, count(*) AS n, count(DISTINCT nxt) AS branches, max(tokens) AS tokens
+            FROM k GROUP BY key HAVING count(*) >= {least} AND count(DISTINCT nxt) >= {MIN_BRANCHES}
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE tpl_pick AS
+            WITH k AS (
+                SELECT id, unnest(keys) AS key, generate_subscripts(keys, 1) AS depth
+                FROM calls WHERE label IS NULL AND keys IS NOT NULL
+            )
+            SELECT k.id, arg_max(k.key, k.depth) AS key FROM k JOIN tpl_stats s USING (key) GROUP BY k.id
+            """
+        )
+        keys = [row[0] for row in con.execute("SELECT DISTINCT key FROM tpl_pick").fetchall()]
+        con.execute("CREATE OR REPLACE TABLE tpl_names (key VARCHAR, name VARCHAR)")
+        if keys:
+            appender = con.appender("tpl_names")
+            appender.append_rows([(key, template_name(key)) for key in keys])
+            appender.flush()
+
+    def shaped_calls(self) -> duckdb.DuckDBPyConnection:
+        """A cursor over calls with shapes, per model in time order (all workspaces interleaved).
+
+        Columns: ``id, ts, workspace, model_id, task, shape, prompt tokens, output tokens``.
+        """
+        cursor = self.con.cursor()
+        cursor.execute(
+            """
+            SELECT c.id, c.ts, c.workspace, p.model_id, p.task, c.shape,
+                   c.inp + c.rd + c.w5 + c.w1 AS prompt, c.outp
+            FROM calls c JOIN priced p ON p.id = c.id
+            WHERE c.shape IS NOT NULL AND p.model_id IS NOT NULL
+            ORDER BY p.model_id, c.ts, c.id
+            """
+        )
+        return cursor

@@ -1,0 +1,111 @@
+"""The whole audit as one value, and its ``--json`` form (pure).
+
+JSON keys (money as decimal strings in USD over the audited window unless named ``monthly``)::
+
+    calls, buckets, total_usd, unpriced_calls, unpriced[], window{first, last, seconds,
+    monthly_factor}, by_model{}, by_task{}, by_day{}, by_token_kind{}, savings{route, batch, cache,
+    output_cap, stacked}, policies{none, auto, planner, clairvoyant} (when calls have shapes),
+    recommendations[], inputs[], input_issues{}, warnings[]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from clawback.audit.results import CachingReport, PolicyResult, Recommendation, Spend, Technique, usd
+
+__all__ = ["AuditSummary", "InputFile"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One input and the format it was read as."""
+
+    path: str
+    format: str
+    records: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"path": self.path, "format": self.format, "records": self.records}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSummary:
+    """Everything the audit found, already computed; renderers only read it."""
+
+    inputs: tuple[InputFile, ...]
+    spend: Spend
+    techniques: tuple[Technique, ...]
+    stacked_saving: Decimal
+    recommendations: tuple[Recommendation, ...]
+    monthly_factor: Decimal
+    caching: CachingReport
+    issues: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    generated: datetime | None = None
+
+    @property
+    def stacked_total(self) -> Decimal:
+        """The audited window's cost with every applicable technique stacked."""
+        return self.spend.total - self.stacked_saving
+
+    @property
+    def policies(self) -> dict[str, PolicyResult]:
+        """Cost of the calls with shapes under each caching policy (empty when none have shapes)."""
+        return self.caching.policies
+
+    @property
+    def window_seconds(self) -> float:
+        """Seconds between the first and the last call."""
+        s = self.spend
+        return (s.last - s.first).total_seconds() if s.first and s.last else 0.0
+
+    def _savings_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {t.name: t.to_json() for t in self.techniques}
+        total = self.spend.total
+        out["stacked"] = {
+            "today_usd": usd(total),
+            "after_usd": usd(self.stacked_total),
+            "saving_usd": usd(self.stacked_saving),
+            "saving_pct": f"{(self.stacked_saving / total * 100):.2f}" if total else "0.00",
+            "monthly_saving_usd": usd(self.stacked_saving * self.monthly_factor),
+            "order": [t.name for t in self.techniques],
+        }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``--json`` document."""
+        s = self.spend
+        data: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "calls": s.calls,
+            "buckets": s.buckets,
+            "total_usd": usd(s.total),
+            "unpriced_calls": s.unpriced_calls,
+            "unpriced": [row.to_json() for row in s.unpriced],
+            "window": {
+                "first": s.first.isoformat() if s.first else None,
+                "last": s.last.isoformat() if s.last else None,
+                "seconds": self.window_seconds,
+                "monthly_factor": format(self.monthly_factor.quantize(Decimal("0.0001")), "f"),
+            },
+            "by_model": {row.key: row.to_json() for row in s.by_model},
+            "by_task": {row.key: row.to_json() for row in s.by_task},
+            "by_day": {row.key: row.to_json() for row in s.by_day},
+            "by_token_kind": {k: usd(v) for k, v in s.by_kind.items()},
+            "cache_hit_rate": None if s.hit_rate is None else round(s.hit_rate, 6),
+            "savings": self._savings_json(),
+            "recommendations": [r.to_json() for r in self.recommendations],
+            "inputs": [i.to_json() for i in self.inputs],
+            "input_issues": self.issues,
+            "warnings": list(self.warnings),
+        }
+        if self.caching.policies:
+            data["policies"] = {name: p.to_json() for name, p in self.caching.policies.items()}
+        return data

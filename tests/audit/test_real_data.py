@@ -1,0 +1,86 @@
+"""Real public data in ../shared/data: Claude Code transcripts priced to a hand-checked total, Mooncake traces."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from clawback.audit.engine import AuditOptions, run_audit
+from clawback.pricing import load_catalogue
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.shared_data
+CATALOGUE = load_catalogue()
+HAND_CHECKED_TOTAL = Decimal("51.74634805")
+
+
+def _transcripts() -> list[Path]:
+    spotter = shared_file("data", "claude-code-transcripts-spotter")
+    fasthooks = shared_file("data", "claude-code-transcripts-fasthooks")
+    files = sorted(spotter.rglob("*.jsonl"))
+    files += [fasthooks / "sample_main_transcript.jsonl", fasthooks / "sample_agent_sidechain.jsonl"]
+    return files
+
+
+def _hand_total(files: list[Path]) -> tuple[int, Decimal]:
+    """The transcripts' cost with plain Decimal arithmetic: one call per (message id, request id),
+    its usage from the line with the most output tokens, its date from the first line."""
+    calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]] = {}
+    for path in files:
+        for raw in path.read_text("utf-8").splitlines():
+            line = json.loads(raw)
+            message = line.get("message")
+            if not isinstance(message, dict) or "usage" not in message:
+                continue
+            key = (message["id"], line["requestId"])
+            use = message["usage"]
+            if key not in calls:
+                calls[key] = (message["model"], line["timestamp"][:10], use)
+            elif use["output_tokens"] > calls[key][2]["output_tokens"]:
+                calls[key] = (calls[key][0], calls[key][1], use)
+    total = Decimal(0)
+    for model, day, use in calls.values():
+        r = CATALOGUE.resolve(model).rates_at(date.fromisoformat(day))
+        split = use.get("cache_creation") or {}
+        total += (
+            use["input_tokens"] * r.input
+            + split.get("ephemeral_5m_input_tokens", 0) * r.cache_write_5m
+            + split.get("ephemeral_1h_input_tokens", 0) * r.cache_write_1h
+            + use["cache_read_input_tokens"] * r.cache_read
+            + use["output_tokens"] * r.output
+        ) / Decimal(1_000_000)
+    return len(calls), total
+
+
+def test_claude_code_transcripts_price_every_call_to_the_hand_checked_total() -> None:
+    files = _transcripts()
+    calls, hand = _hand_total(files)
+    assert (calls, hand) == (912, HAND_CHECKED_TOTAL)
+    summary = run_audit([str(f) for f in files], CATALOGUE)
+    data = summary.to_json()
+    assert data["calls"] == 912 and data["unpriced_calls"] == 0
+    assert summary.spend.total == HAND_CHECKED_TOTAL
+    assert data["input_issues"]["malformed"] == 0
+    assert data["input_issues"]["skipped"]["repeated line of an API call already counted"] == 1853 - 912
+    assert set(data["by_task"]) == {"claude-code/main", "claude-code/subagent", "claude-code/compaction"}
+    assert not summary.techniques[2].applies  # caching: transcripts carry no system prompt or tools
+
+
+def test_mooncake_trace_policies_and_hit_rates() -> None:
+    trace = shared_file("data", "mooncake", "synthetic_trace.jsonl")
+    options = AuditOptions(trace_model="claude-sonnet-5-5", trace_start=datetime(2026, 11, 1, tzinfo=UTC))
+    summary = run_audit([str(trace)], CATALOGUE, options)
+    policies = summary.policies
+    assert set(policies) == {"none", "auto", "planner", "clairvoyant"}
+    assert all(p.calls == 3993 for p in policies.values())
+    assert policies["none"].hit_rate == 0 and policies["none"].cost == summary.spend.total
+    assert 0 < policies["planner"].hit_rate < 1 and 0 < policies["clairvoyant"].hit_rate < 1
+    assert policies["planner"].cost < policies["none"].cost
+    assert policies["clairvoyant"].cost < policies["none"].cost
+    cache = next(t for t in summary.techniques if t.name == "cache")
+    assert cache.applies and cache.alone == policies["none"].cost - policies["planner"].cost
+    assert "policies" in summary.to_json()
