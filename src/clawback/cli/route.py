@@ -1,0 +1,100 @@
+"""``clawback route``: show the routing config, and the decision it makes for a request."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from clawback.cli._common import console, print_json
+from clawback.errors import InputFileError, UsageError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Routing: the rules, learned routers and per-task verdicts clawback applies per call.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--routing-config", help="Routing config ($CLAWBACK_ROUTING, else $CLAWBACK_HOME/routing.toml)."
+    ),
+]
+
+
+def _config_path(path: Path | None) -> Path:
+    from clawback.cli.eval import default_routing_config
+
+    return path or default_routing_config()
+
+
+@app.command("show")
+def show(routing_config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the routing config: verdicts with their evidence, learned routers, rules."""
+    from clawback.routing.config import read_routing_file
+
+    path = _config_path(routing_config)
+    spec = read_routing_file(path)
+    if as_json:
+        print_json(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return
+    out = console()
+    table = Table(title=f"task verdicts in {path}", title_justify="left")
+    for column in ("task", "verdict", "model", "escalate to", "agreement [95% CI]", "n", "decided"):
+        table.add_column(column)
+    for name, v in spec.tasks.items():
+        e = v.evidence
+        ci = f"{e.agreement:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]" if e else ""
+        table.add_row(
+            name, v.verdict, v.model or v.reference or "", v.escalate_to or "", ci,
+            str(e.sample_size) if e else "", e.decided.isoformat() if e else "",
+        )  # fmt: skip
+    out.print(table)
+    for task, s in spec.learned.items():
+        out.print(
+            f"learned router for {task}: {s.model_file} ({s.cheap} if P(cheap ok) >= {s.threshold:g}, else {s.strong})"
+        )
+    for i, r in enumerate(spec.rules, 1):
+        out.print(f"rule {i} {r.name!r}: -> {r.model}")
+    if spec.default_model:
+        out.print(f"default model: {spec.default_model}")
+
+
+def _body(text: str) -> Any:
+    raw = sys.stdin.read() if text == "-" else text
+    if text != "-" and not text.lstrip().startswith(("{", "[")):
+        try:
+            raw = Path(text).read_text("utf-8")
+        except OSError as exc:
+            raise InputFileError(f"cannot read request body {text}: {exc.strerror or exc}") from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"--body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise UsageError("--body must be a JSON object (a Messages request body)")
+    return body
+
+
+@app.command("decide")
+def decide(
+    body: Annotated[
+        str, typer.Option("--body", help="A Messages request body: JSON, a file, or - for stdin.")
+    ],
+    task: Annotated[str | None, typer.Option("--task", help="The call's task tag.")] = None,
+    routing_config: ConfigOpt = None,
+) -> None:
+    """Print the routing decision the client would make for one request (JSON)."""
+    from clawback.routing.config import load_routing_config
+    from clawback.routing.route import route
+
+    config = load_routing_config(_config_path(routing_config))
+    print_json(route(_body(body), task, config).to_json())
