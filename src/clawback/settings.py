@@ -8,6 +8,7 @@ Environment variables::
     CLAWBACK_HOME      data directory (default: $XDG_DATA_HOME/clawback or ~/.local/share/clawback)
     CLAWBACK_PRICES    price files overriding the bundled catalogue, separated by os.pathsep
     CLAWBACK_LEDGER    ledger path or postgresql:// URL (default: $CLAWBACK_HOME/ledger.sqlite3)
+    CLAWBACK_ROUTING   routing config the client follows (default: $CLAWBACK_HOME/routing.toml)
     ANTHROPIC_API_KEY  the API key, as the official SDK reads it (never printed)
     ANTHROPIC_BASE_URL the API base URL, as the official SDK reads it (e.g. the emulator)
 """
@@ -55,6 +56,7 @@ class Settings:
     home: Path
     price_files: tuple[Path, ...] = ()
     ledger: str | None = None
+    routing: str | None = None
     api_key: Secret | None = None
     base_url: str | None = None
 
@@ -74,6 +76,7 @@ class Settings:
             home=home,
             price_files=prices,
             ledger=env.get("CLAWBACK_LEDGER") or None,
+            routing=env.get("CLAWBACK_ROUTING") or None,
             api_key=Secret(key) if key else None,
             base_url=env.get("ANTHROPIC_BASE_URL") or None,
         )
@@ -82,6 +85,11 @@ class Settings:
     def ledger_location(self) -> str:
         """The ledger path or URL in effect."""
         return self.ledger or str(self.home / "ledger.sqlite3")
+
+    @property
+    def routing_location(self) -> Path:
+        """The routing config in effect (it need not exist)."""
+        return Path(self.routing) if self.routing else self.home / "routing.toml"
 
     def override(self, **changes: Any) -> Settings:
         """A copy with explicit arguments applied (None means 'not given')."""

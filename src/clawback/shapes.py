@@ -166,6 +166,20 @@ def _canonical(value: Any, *, keep_order: bool = False) -> Any:
     return value
 
 
+_PLAIN_TEXT_KEYS = frozenset({"type", "text", "cache_control"})
+
+
+def _block_digest(block: Mapping[str, Any]) -> str:
+    """The content hash of one block: plain text blocks hash their text directly (the hot path)."""
+    if (
+        block.get("type") == "text"
+        and _PLAIN_TEXT_KEYS.issuperset(block)
+        and isinstance(block.get("text"), str)
+    ):
+        return _digest("text", block["text"])
+    return _digest(_block_json(block))
+
+
 def _block_json(block: Mapping[str, Any]) -> str:
     if block.get("type") == "tool_use":
         head = {k: v for k, v in block.items() if k not in ("input", "cache_control")}
@@ -239,8 +253,27 @@ def _messages_salt(body: Mapping[str, Any], model: str) -> str:
     )
 
 
+_TOKEN_MEMO: dict[tuple[str, str], int] = {}
+_TOKEN_MEMO_LIMIT = 65_536
+
+
+def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], int]:
+    """The offline estimator, remembered by content hash (system prompts repeat on every call)."""
+
+    def count(block: Mapping[str, Any], content_hash: str) -> int:
+        key = (content_hash, tokenizer)
+        found = _TOKEN_MEMO.get(key)
+        if found is None:
+            if len(_TOKEN_MEMO) >= _TOKEN_MEMO_LIMIT:
+                _TOKEN_MEMO.clear()
+            found = _TOKEN_MEMO[key] = _tokens.estimate_block_tokens(block, tokenizer)
+        return found
+
+    return count
+
+
 class _Builder:
-    def __init__(self, count: Callable[[Mapping[str, Any]], int]) -> None:
+    def __init__(self, count: Callable[[Mapping[str, Any], str], int]) -> None:
         self.count = count
         self.chain = _digest("clawback-shape-v1")
         self.blocks: list[BlockShape] = []
@@ -258,7 +291,7 @@ class _Builder:
         message_index: int | None = None,
         role: str | None = None,
     ) -> None:
-        content_hash = _digest(_block_json(block))
+        content_hash = _block_digest(block)
         self.fold(level, role or "", content_hash)
         kind = str(block.get("type") or ("tool" if level == "tools" else "text"))
         empty_text = kind == "text" and not block.get("text")
@@ -269,7 +302,7 @@ class _Builder:
                 kind=kind,
                 content_hash=content_hash,
                 prefix_hash=self.chain,
-                tokens=self.count(block) + extra_tokens,
+                tokens=self.count(block, content_hash) + extra_tokens,
                 cache_ttl=_ttl_of(block),
                 cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
                 message_index=message_index,
@@ -289,7 +322,11 @@ def request_shape(
 
     ``count`` estimates one block's tokens; by default the offline estimator for ``tokenizer``.
     """
-    counter = count or (lambda block: _tokens.estimate_block_tokens(block, tokenizer))
+    if count is None:
+        counter = _memo_counter(tokenizer)
+    else:
+        given = count
+        counter = lambda block, _hash: given(block)  # noqa: E731
     model = str(body.get("model", ""))
     builder = _Builder(counter)
     tools = [t for t in body.get("tools") or () if isinstance(t, Mapping)]

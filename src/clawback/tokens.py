@@ -79,14 +79,61 @@ def _piece_tokens(piece: str) -> float:
     return 1.0
 
 
+_ALPHA_RUN = re.compile(r"[^\W\d_]+")
+_LONG_RUN = re.compile(rf"[^\W\d_]{{{_LONG_WORD + 1},}}")
+_DIGIT = re.compile(r"\d")
+_OTHER = re.compile(r"[^\w\s]|_")
+
+
+def _fast_total(text: str) -> float:
+    """The same sum as piece by piece, counted with C-level regex scans (no CJK text)."""
+    long_runs = _LONG_RUN.findall(text)
+    short = len(_ALPHA_RUN.findall(text)) - len(long_runs)
+    long_chars = sum(map(len, long_runs))
+    return (
+        short
+        + long_chars / _CHARS_PER_TOKEN_LONG_WORD
+        + len(_DIGIT.findall(text))
+        + text.count("\n")
+        + text.count("\t")
+        + len(_OTHER.findall(text))
+    )
+
+
+_ASCII_ALPHA_RUN = re.compile(rb"[A-Za-z]+")
+_ASCII_LONG_RUN = re.compile(rb"[A-Za-z]{%d,}" % (_LONG_WORD + 1))
+_ASCII_DIGIT = re.compile(rb"[0-9]")
+_ASCII_OTHER = re.compile(rb"[^A-Za-z0-9\s]")
+
+
+def _ascii_total(text: str) -> float:
+    """The same sum for ASCII text, scanned as bytes (about twice as fast again)."""
+    data = text.encode("ascii")
+    long_runs = _ASCII_LONG_RUN.findall(data)
+    return (
+        len(_ASCII_ALPHA_RUN.findall(data))
+        - len(long_runs)
+        + sum(map(len, long_runs)) / _CHARS_PER_TOKEN_LONG_WORD
+        + len(_ASCII_DIGIT.findall(data))
+        + data.count(b"\n")
+        + data.count(b"\t")
+        + len(_ASCII_OTHER.findall(data))
+    )
+
+
 def estimate_text_tokens(text: str, tokenizer: Tokenizer = "pre-4.7") -> int:
     """Estimated tokens for ``text`` under a tokenizer generation (at least 1 for non-empty text)."""
     if not text:
         return 0
-    total = sum(_piece_tokens(m.group(0)) for m in _PIECE.finditer(text))
+    if text.isascii():
+        total = _ascii_total(text)
+    elif not any(ord(ch) >= 0x2E80 for ch in text):
+        total = _fast_total(text)
+    else:
+        total = sum(_piece_tokens(m.group(0)) for m in _PIECE.finditer(text))
     if tokenizer == "4.7+":
         total *= NEW_TOKENIZER_FACTOR
-    return max(1, math.ceil(total))
+    return max(1, math.ceil(total - 1e-9))  # the tolerance absorbs float noise in the sum
 
 
 def _json_text(value: Any) -> str:

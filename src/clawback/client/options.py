@@ -1,0 +1,60 @@
+"""What the drop-in client does beyond the official SDK, as one frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from clawback.client.output_policy import OutputPolicySettings
+from clawback.ledger.options import Mode
+
+__all__ = ["CONCISE_INSTRUCTION", "ClientOptions"]
+
+CONCISE_INSTRUCTION = (
+    "Be concise. Return only what is asked. Do not add preamble, explanation, or closing remarks unless "
+    "explicitly requested. For structured tasks, return only the requested format."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Switches and limits for :class:`clawback.Anthropic`; every feature can be turned off.
+
+    * ``plan_cache`` — place cache breakpoints with the planner (the caller's own are kept).
+    * ``keep_alive_cap_usd`` — opt-in keep-alive pings, spending at most this much (None: off).
+    * ``output_caps`` — lower ``max_tokens`` to a task's learned cap; ``retry_truncated`` re-sends
+      once with the caller's ``max_tokens`` when a capped call is cut off, so a cap never loses an
+      answer.
+    * ``concise`` — append a concise-answer instruction to the system prompt (True for the
+      default text, or the text to use).
+    * ``fallbacks`` — models to try, in order, when a call still fails with 529 or another 5xx
+      after the SDK's own retries.
+    * ``routing`` — a routing config file (see ``docs/routing.md``) applied per call.
+    * ``retain_samples`` — keep the request body in the ledger (off: hashes and counts only).
+    * ``seed_from_ledger`` — learn caps and cache history from up to this many recent ledger rows.
+    * ``ledger_mode`` — ``sync`` (every returned call has its row) or ``async`` (see ``docs/ledger.md``).
+    * ``clock`` — seconds since the epoch (tests and benchmarks pass the emulator's clock).
+    """
+
+    plan_cache: bool = True
+    keep_alive_cap_usd: Decimal | None = None
+    output_caps: bool = True
+    retry_truncated: bool = True
+    output_policy: OutputPolicySettings = field(default_factory=OutputPolicySettings)
+    concise: bool | str = False
+    fallbacks: Sequence[str] = ()
+    routing: str | Path | None = None
+    retain_samples: bool = False
+    seed_from_ledger: int = 5000
+    ledger_mode: Mode = "sync"
+    prices: Sequence[str | Path] = ()
+    clock: Callable[[], float] | None = None
+
+    @property
+    def concise_text(self) -> str | None:
+        """The instruction to append, if any."""
+        if self.concise is True:
+            return CONCISE_INSTRUCTION
+        return self.concise or None

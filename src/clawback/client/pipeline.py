@@ -1,0 +1,343 @@
+"""The work the drop-in client does around each call, with no HTTP of its own.
+
+:meth:`CallPipeline.prepare` turns the caller's keyword arguments into the body to send: the
+routing decision, the concise-answer instruction, the learned output cap and the cache plan, in
+that order (the plan is made for the model that will serve the call). :meth:`CallPipeline.finish`
+turns what came back — usage, model, stop reason, or an error — into a ledger record and feeds the
+cache history and the output policy, so the next call is planned with what this one taught.
+
+Everything here runs under one lock, so a client shared between threads stays consistent; the
+work is small (tens to a few hundred microseconds per call, see ``docs/benchmarks.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from clawback.cache.apply import apply_plan
+from clawback.cache.history import PrefixHistory, SeedRecord
+from clawback.cache.plan import CachePlan
+from clawback.cache.planner import plan_breakpoints
+from clawback.cache.volatile import Finding, volatile_blocks
+from clawback.client.options import ClientOptions
+from clawback.client.output_policy import CapDecision, OutputPolicy
+from clawback.errors import ClawbackError
+from clawback.ledger.record import CallError, CallRecord, price_call
+from clawback.pricing.catalogue import Catalogue, ModelInfo
+from clawback.pricing.cost import parse_usage
+from clawback.routing.policies import RoutingDecision
+from clawback.routing.route import RoutingConfig, route
+from clawback.shapes import RequestShape, request_shape
+
+__all__ = ["REQUEST_OPTION_KEYS", "CallPipeline", "Outcome", "Prepared", "split_kwargs"]
+
+log = logging.getLogger("clawback.client")
+
+REQUEST_OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+
+
+def _given(value: Any) -> bool:
+    """False for the SDK's ``omit`` / ``NOT_GIVEN`` sentinels."""
+    return type(value).__name__ not in ("Omit", "NotGiven")
+
+
+def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """``(body, request options, task)`` from a ``messages.create`` call's keyword arguments."""
+    body: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    task: str | None = None
+    for key, value in kwargs.items():
+        if key == "task":
+            task = None if value is None else str(value)
+        elif key in REQUEST_OPTION_KEYS:
+            options[key] = value
+        elif _given(value):
+            body[key] = value
+    return body, options, task
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A call ready to send, and what was decided on the way."""
+
+    body: dict[str, Any]
+    requested_model: str
+    task: str | None
+    info: ModelInfo | None
+    shape: RequestShape | None
+    plan: CachePlan | None
+    routing: RoutingDecision | None
+    cap: CapDecision | None
+    original_max_tokens: int | None
+    started_at: float
+    source: Mapping[str, Any] = field(default_factory=dict)
+    """The caller's own body (before routing, caps and planning), for fallbacks and retries."""
+    started_perf: float = field(default_factory=time.perf_counter)
+
+    @property
+    def model(self) -> str:
+        """The model the body asks for."""
+        return str(self.body.get("model", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a call returned: usage (the API's JSON), the serving model, stop reason, or an error."""
+
+    usage: Mapping[str, Any] | None = None
+    served_model: str | None = None
+    stop_reason: str | None = None
+    request_id: str | None = None
+    error: BaseException | None = None
+    ttft_s: float | None = None
+
+
+class CallPipeline:
+    """Prepares bodies and turns outcomes into ledger records, learning as it goes."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        options: ClientOptions,
+        *,
+        workspace: str,
+        routing: RoutingConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.catalogue = catalogue
+        self.options = options
+        self.workspace = workspace
+        self.routing = routing
+        self.clock = clock
+        self.history = PrefixHistory()
+        self.outputs = OutputPolicy(options.output_policy)
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
+        self._volatile_memo: dict[str, tuple[Finding, ...]] = {}
+
+    # -- before the call ---------------------------------------------------------------------
+
+    def prepare(self, body: Mapping[str, Any], task: str | None, *, model: str | None = None) -> Prepared:
+        """The body to send for ``body`` (``model`` overrides routing, e.g. for a fallback)."""
+        now = self.clock()
+        out = dict(body)
+        requested = str(out.get("model", ""))
+        decision: RoutingDecision | None = None
+        if model is not None:
+            out["model"] = model
+        elif self.routing is not None and requested:
+            decision = route(out, task, self.routing)
+            out["model"] = decision.model
+        text = self.options.concise_text
+        if text:
+            out["system"] = _with_instruction(out.get("system"), text)
+        info = self.catalogue.get(str(out.get("model", "")))
+        with self._lock:
+            cap = self._cap(out, task)
+            shape, plan = self._plan(out, info, now)
+        if plan is not None and plan.added:
+            out = apply_plan(out, plan)
+        requested_max = body.get("max_tokens")
+        return Prepared(
+            out,
+            requested,
+            task,
+            info,
+            shape,
+            plan,
+            decision,
+            cap,
+            requested_max if isinstance(requested_max, int) else None,
+            now,
+            source=body,
+        )
+
+    def _cap(self, body: dict[str, Any], task: str | None) -> CapDecision | None:
+        requested = body.get("max_tokens")
+        if not self.options.output_caps or task is None or not isinstance(requested, int) or requested <= 0:
+            return None
+        decision = self.outputs.decide(task, requested)
+        if decision.capped:
+            body["max_tokens"] = decision.max_tokens
+        return decision
+
+    def _plan(
+        self, body: Mapping[str, Any], info: ModelInfo | None, now: float
+    ) -> tuple[RequestShape | None, CachePlan | None]:
+        if info is None:
+            return None, None
+        try:
+            shape = request_shape(body, tokenizer=info.tokenizer)
+        except (ClawbackError, TypeError, ValueError, KeyError) as exc:  # a body the API will reject anyway
+            log.debug("no shape for this request: %s", exc)
+            return None, None
+        if not self.options.plan_cache or body.get("max_tokens") == 0:
+            return shape, None
+        try:
+            plan = plan_breakpoints(
+                shape,
+                info,
+                self.history,
+                now=now,
+                workspace=self.workspace,
+                volatile=volatile_blocks(body, memo=self._volatile_memo),
+                day=_day(now),
+                keepalive=self.options.keep_alive_cap_usd is not None,
+            )
+        except ClawbackError as exc:  # e.g. the caller's own breakpoints break the rules: the API will say so
+            log.debug("no cache plan for this request: %s", exc)
+            return shape, None
+        return plan.apply_to(shape), plan
+
+    # -- after the call ----------------------------------------------------------------------
+
+    def finish(
+        self,
+        prepared: Prepared,
+        outcome: Outcome,
+        *,
+        fallback_from: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        learn: bool = True,
+    ) -> CallRecord:
+        """The ledger record of one attempt; successful calls also teach the history and caps."""
+        latency_ms = (time.perf_counter() - prepared.started_perf) * 1000
+        day = _day(prepared.started_at)
+        served = outcome.served_model or prepared.model
+        usage = dict(outcome.usage) if outcome.usage is not None else None
+        breakdown, reason = (
+            price_call(self.catalogue, served, usage, at=day) if usage is not None else (None, None)
+        )
+        record = CallRecord.create(
+            prepared.requested_model,
+            breakdown=breakdown,
+            ts=datetime.fromtimestamp(prepared.started_at, UTC),
+            served_model=served,
+            task=prepared.task,
+            api_key_id=self.workspace,
+            shape=prepared.shape.to_json() if prepared.shape is not None else None,
+            usage=usage,
+            unpriced_reason=reason,
+            latency_ms=round(latency_ms, 3),
+            ttft_ms=None if outcome.ttft_s is None else round(outcome.ttft_s * 1000, 3),
+            stop_reason=outcome.stop_reason,
+            error=CallError.from_exception(outcome.error) if outcome.error is not None else None,
+            fallback_from=fallback_from,
+            routing=prepared.routing.to_json() if prepared.routing is not None else None,
+            service_tier=(usage or {}).get("service_tier"),
+            request_id=outcome.request_id,
+            sample=json.dumps({"request": prepared.body}, default=str)
+            if self.options.retain_samples
+            else None,
+            extra=self._extra(prepared, extra),
+        )
+        if learn and usage is not None and outcome.error is None:
+            self._learn(prepared, usage, outcome)
+        return record
+
+    def _extra(self, prepared: Prepared, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = dict(extra or {})
+        if prepared.plan is not None and prepared.plan.added:
+            out["cache_plan"] = {str(p): prepared.plan.marks[p] for p in prepared.plan.added}
+        if prepared.cap is not None and prepared.cap.capped:
+            out["max_tokens_cap"] = {
+                "sent": prepared.cap.max_tokens,
+                "requested": prepared.original_max_tokens,
+            }
+        return out
+
+    def _learn(self, prepared: Prepared, usage: Mapping[str, Any], outcome: Outcome) -> None:
+        try:
+            parsed = parse_usage(usage)
+        except ClawbackError as exc:
+            log.warning("usage from the API could not be read: %s", exc)
+            return
+        with self._lock:
+            if prepared.shape is not None and prepared.info is not None:
+                visible = prepared.started_at + (outcome.ttft_s or 0.0)
+                self.history.observe(
+                    prepared.shape,
+                    parsed,
+                    prepared.started_at,
+                    info=prepared.info,
+                    workspace=self.workspace,
+                    day=_day(prepared.started_at),
+                    visible_at=visible,
+                )
+            if prepared.cap is None or not prepared.cap.capped or outcome.stop_reason != "max_tokens":
+                warning = self.outputs.observe(prepared.task, parsed.output_tokens, outcome.stop_reason)
+                if warning:
+                    self.warnings.append(warning)
+                    log.warning("%s", warning)
+
+    def note_ping(self, prepared: Prepared, usage: Mapping[str, Any]) -> None:
+        """Book a keep-alive ping's cost against the history's savings (it is not a sighting)."""
+        if prepared.shape is None or prepared.info is None:
+            return
+        try:
+            parsed = parse_usage(usage)
+        except ClawbackError:
+            return
+        with self._lock:
+            self.history.observe(
+                prepared.shape,
+                parsed,
+                prepared.started_at,
+                info=prepared.info,
+                workspace=self.workspace,
+                day=_day(prepared.started_at),
+                ping=True,
+            )
+
+    def seed(self, records: list[CallRecord]) -> int:
+        """Learn caps and cache history from earlier ledger rows of this workspace (oldest first)."""
+        seeds: list[SeedRecord] = []
+        for rec in records:
+            if rec.error is not None or rec.usage is None:
+                continue
+            if rec.task is not None:
+                self.outputs.observe(rec.task, int(rec.usage.get("output_tokens") or 0), rec.stop_reason)
+            if (
+                rec.shape is not None
+                and rec.api_key_id == self.workspace
+                and rec.served_model in self.catalogue
+            ):
+                try:
+                    seeds.append(
+                        SeedRecord.from_ledger(
+                            rec.shape,
+                            rec.usage,
+                            rec.ts.timestamp(),
+                            workspace=self.workspace,
+                            ttft=(rec.ttft_ms or 0.0) / 1000,
+                        )
+                    )
+                except (ClawbackError, KeyError, TypeError, ValueError, IndexError):
+                    continue
+        with self._lock:
+            self.outputs.reset_alerts()
+            return self.history.seed(seeds, self.catalogue.resolve)
+
+
+def _day(epoch_seconds: float) -> date:
+    return datetime.fromtimestamp(epoch_seconds, UTC).date()
+
+
+def _with_instruction(system: Any, text: str) -> list[dict[str, Any]] | str:
+    """``system`` with the instruction appended as its last block (a stable, cacheable suffix)."""
+    block = {"type": "text", "text": text}
+    if system is None or system == "":
+        return [block]
+    if isinstance(system, str):
+        return [{"type": "text", "text": system}, block]
+    blocks = list(system)
+    if blocks and isinstance(blocks[-1], Mapping) and blocks[-1].get("text") == text:
+        return blocks
+    return [*blocks, block]

@@ -1,0 +1,216 @@
+"""What the sync and async clients share: settings, catalogue, ledger writer, pipeline, keep-alive.
+
+:class:`ClientRuntime` is built once per client. It owns the ledger writer (a ledger that fails
+never fails a call: the writer keeps records pending and retries), turns SDK results into
+records, decides fallbacks and re-sends a call that a learned output cap cut short.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import anthropic
+
+from clawback.client.keepalive import KeepAlive, Pinger
+from clawback.client.options import ClientOptions
+from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+from clawback.errors import ClawbackError
+from clawback.ledger.api import open_ledger, open_writer
+from clawback.ledger.options import WriterOptions
+from clawback.ledger.record import CallRecord, api_key_id
+from clawback.ledger.writer import LedgerWriter
+from clawback.pricing.loader import load_catalogue
+from clawback.routing.cascade import response_text
+from clawback.routing.config import load_routing_config
+from clawback.routing.features import request_text
+from clawback.routing.route import RoutingConfig
+from clawback.settings import Settings
+
+__all__ = ["ClientRuntime", "is_fallback_error", "outcome_of"]
+
+log = logging.getLogger("clawback.client")
+
+
+def is_fallback_error(exc: BaseException) -> bool:
+    """529 overloaded or another 5xx, still failing after the SDK's own retries."""
+    return isinstance(exc, anthropic.APIStatusError) and (exc.status_code == 529 or exc.status_code >= 500)
+
+
+def outcome_of(message: Any) -> Outcome:
+    """An :class:`Outcome` from an SDK ``Message`` (or ``ParsedMessage``)."""
+    usage = getattr(message, "usage", None)
+    return Outcome(
+        usage=usage.model_dump(mode="json", exclude_none=True) if usage is not None else None,
+        served_model=getattr(message, "model", None),
+        stop_reason=getattr(message, "stop_reason", None),
+        request_id=getattr(message, "_request_id", None),
+    )
+
+
+class ClientRuntime:
+    """Per-client state and the steps around each call that do not depend on sync or async."""
+
+    def __init__(
+        self,
+        pipeline: CallPipeline,
+        writer: LedgerWriter | None,
+        options: ClientOptions,
+        keepalive: KeepAlive | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.writer = writer
+        self.options = options
+        self.keepalive = keepalive
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        api_key: str | None,
+        ledger: str | Path | bool | None,
+        options: ClientOptions | None,
+        fallbacks: list[str] | tuple[str, ...] | None,
+        routing: str | Path | None,
+        settings: Settings | None,
+        pinger: Pinger | None,
+    ) -> ClientRuntime:
+        """The runtime for a new client (reads the catalogue, opens the ledger, seeds the history)."""
+        settings = settings or Settings.from_env()
+        opts = options or ClientOptions()
+        if fallbacks is not None:
+            opts = replace(opts, fallbacks=tuple(fallbacks))
+        if routing is not None:
+            opts = replace(opts, routing=routing)
+        catalogue = load_catalogue([*settings.price_files, *opts.prices])
+        config = _routing(opts, settings)
+        pipeline = CallPipeline(
+            catalogue,
+            opts,
+            workspace=api_key_id(api_key) or "default",
+            routing=config,
+            clock=opts.clock or time.time,
+        )
+        writer = None
+        if ledger is not False:
+            location = None if ledger is None or ledger is True else ledger
+            writer = open_writer(location, settings=settings, options=WriterOptions(mode=opts.ledger_mode))
+            _seed(pipeline, location, settings, opts.seed_from_ledger)
+        keepalive = None
+        if opts.keep_alive_cap_usd is not None and pinger is not None:
+            keepalive = KeepAlive(pipeline, pinger, cap=opts.keep_alive_cap_usd, record=None)
+        runtime = cls(pipeline, writer, opts, keepalive)
+        if keepalive is not None:
+            keepalive.record = runtime.write
+        return runtime
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def write(self, record: CallRecord) -> None:
+        """Hand a record to the ledger writer (which never raises)."""
+        if self.writer is not None:
+            self.writer.record(record)
+
+    def record_message(self, prepared: Prepared, message: Any, *, fallback_from: str | None = None) -> None:
+        """Record a successful non-streaming call and let keep-alive see it."""
+        outcome = outcome_of(message)
+        self.write(self.pipeline.finish(prepared, outcome, fallback_from=fallback_from))
+        if self.keepalive is not None and outcome.usage is not None:
+            self.keepalive.note(prepared)
+
+    def record_failure(
+        self, prepared: Prepared, exc: BaseException, *, fallback_from: str | None = None
+    ) -> None:
+        """Record a call that raised before any usage came back."""
+        self.write(self.pipeline.finish(prepared, Outcome(error=exc), fallback_from=fallback_from))
+
+    def stream_recorder(
+        self, prepared: Prepared, fallback_from: str | None = None
+    ) -> Callable[[Outcome], None]:
+        """The callback a recording stream calls once when it ends."""
+
+        def on_end(outcome: Outcome) -> None:
+            self.write(self.pipeline.finish(prepared, outcome, fallback_from=fallback_from))
+            if self.keepalive is not None and outcome.error is None and outcome.usage is not None:
+                self.keepalive.note(prepared)
+
+        return on_end
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def fallbacks_for(self, prepared: Prepared) -> list[str]:
+        """Fallback models to try after ``prepared`` fails, in order (never the failing one)."""
+        return [m for m in self.options.fallbacks if m != prepared.model]
+
+    def fallback(self, prepared: Prepared, model: str) -> Prepared:
+        """``prepared`` re-planned for a fallback model (same caller, task and routing decision)."""
+        attempt = self.pipeline.prepare(self._original(prepared), prepared.task, model=model)
+        attempt.requested_model = prepared.requested_model
+        attempt.routing = prepared.routing
+        return attempt
+
+    def capped_short(self, prepared: Prepared, message: Any) -> Prepared | None:
+        """When a learned cap cut the answer off, the call to send again with the caller's limit."""
+        cap = prepared.cap
+        if not (self.options.retry_truncated and cap is not None and cap.capped):
+            return None
+        if getattr(message, "stop_reason", None) != "max_tokens" or prepared.original_max_tokens is None:
+            return None
+        again = replace(
+            prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
+        )
+        again.started_perf = time.perf_counter()
+        return again
+
+    def cascade_samples(self, prepared: Prepared) -> int:
+        """How many cheap answers a cascade asks for (more than one for an agreement check)."""
+        config = self.pipeline.routing
+        task = prepared.task
+        if config is None or task is None or task not in config.tasks:
+            return 1
+        return config.tasks[task].samples
+
+    def cascade_accepts(self, prepared: Prepared, responses: list[Any]) -> bool:
+        """Whether the task's validator accepts the cheap model's answers (no validator: accept)."""
+        config = self.pipeline.routing
+        validator = config.validator_for(prepared.task) if config is not None else None
+        if validator is None:
+            return True
+        verdict = validator.check([response_text(r) for r in responses], request_text(prepared.source))
+        return bool(verdict.ok)
+
+    @staticmethod
+    def _original(prepared: Prepared) -> Mapping[str, Any]:
+        return prepared.source or prepared.body
+
+    def close(self) -> None:
+        """Stop keep-alive and flush the ledger."""
+        if self.keepalive is not None:
+            self.keepalive.stop()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _routing(opts: ClientOptions, settings: Settings) -> RoutingConfig | None:
+    """The routing config: the one given, else the default file when it exists (verdicts land there)."""
+    if opts.routing is not None:
+        return load_routing_config(opts.routing)
+    default = settings.routing_location
+    return load_routing_config(default) if default.is_file() else None
+
+
+def _seed(pipeline: CallPipeline, location: str | Path | None, settings: Settings, limit: int) -> None:
+    """Learn from the ledger's most recent rows; a ledger that can't be read is only logged."""
+    if limit <= 0:
+        return
+    try:
+        with open_ledger(location, settings=settings, create=False) as ledger:
+            rows = ledger.tail(limit)
+    except (ClawbackError, OSError) as exc:
+        log.debug("no ledger history to learn from: %s", exc)
+        return
+    pipeline.seed(sorted(rows, key=lambda r: r.ts))
