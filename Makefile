@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck unit install dev bench clean
+.PHONY: demo demo-estimate test lint typecheck unit install dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 demo: install
+	$(BIN)/python -m clawback.audit.sample demo-out
+	$(BIN)/clawback audit demo-out/sample-log.jsonl --rules demo-out/audit-rules.toml --report report.html
+
+demo-estimate: install
 	$(BIN)/clawback estimate --calls-per-day 50000 --static-tokens 1500 --dynamic-tokens 300 \
 	  --output-tokens 50 --model claude-3-5-sonnet-20241022 --target-model claude-3-5-haiku-20241022 \
 	  --batch-share 1 --cache-hit-rate 0.85 --target-output-tokens 30 --at 2025-06-01

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pgserver import pg_database, pg_url  # noqa: F401  (PostgreSQL fixtures)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CLAWBACK_SHARED_DIR", REPO.parent / "shared"))
 

@@ -3,7 +3,7 @@
 Everything public is re-exported here and imported lazily, so ``import clawback`` does no work
 and pulls in nothing heavy until a name is used::
 
-    from clawback import Anthropic          # drop-in client (issue: client)
+    from clawback import Anthropic          # the drop-in client
     from clawback import load_catalogue, price_usage, parse_usage
 """
 
@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "Anthropic": "clawback.client.sync_client",
+    "AsyncAnthropic": "clawback.client.async_client",
     "BatchJobError": "clawback.errors",
     "CacheEngine": "clawback.cache.rules",
     "CacheRuleError": "clawback.errors",
+    "CallRecord": "clawback.ledger.record",
     "Catalogue": "clawback.pricing.catalogue",
     "CatalogueError": "clawback.errors",
     "ClawbackError": "clawback.errors",
+    "ClientOptions": "clawback.client.options",
     "CostBreakdown": "clawback.pricing.cost",
     "InputFileError": "clawback.errors",
+    "Ledger": "clawback.ledger.api",
     "ModelInfo": "clawback.pricing.catalogue",
     "PricingError": "clawback.errors",
     "RequestShape": "clawback.shapes",
@@ -37,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "estimate_text_tokens": "clawback.tokens",
     "estimate_workload": "clawback.estimate",
     "load_catalogue": "clawback.pricing.loader",
+    "open_ledger": "clawback.ledger.api",
     "parse_usage": "clawback.pricing.cost",
     "price_usage": "clawback.pricing.cost",
     "request_shape": "clawback.shapes",
@@ -60,6 +66,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from clawback.cache.rules import CacheEngine
+    from clawback.client.async_client import AsyncAnthropic
+    from clawback.client.options import ClientOptions
+    from clawback.client.sync_client import Anthropic
     from clawback.errors import (
         BatchJobError,
         CacheRuleError,
@@ -73,6 +82,8 @@ if TYPE_CHECKING:
         UsageError,
     )
     from clawback.estimate import Workload, estimate_workload
+    from clawback.ledger.api import Ledger, open_ledger
+    from clawback.ledger.record import CallRecord
     from clawback.pricing.catalogue import Catalogue, ModelInfo
     from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_usage
     from clawback.pricing.loader import load_catalogue

@@ -9,9 +9,16 @@ from collections.abc import Sequence
 import typer
 from typer.exceptions import TyperException
 
+from clawback.cli import audit as audit_cmd
+from clawback.cli import batch as batch_cmd
 from clawback.cli import cost as cost_cmd
+from clawback.cli import emulate as emulate_cmd
 from clawback.cli import estimate as estimate_cmd
+from clawback.cli import eval as eval_cmd
+from clawback.cli import ledger as ledger_cmd
+from clawback.cli import lint as lint_cmd
 from clawback.cli import models as models_cmd
+from clawback.cli import route as route_cmd
 from clawback.errors import ClawbackError
 
 __all__ = ["app", "run"]
@@ -27,6 +34,13 @@ app = typer.Typer(
 app.command("models")(models_cmd.models)
 app.command("cost")(cost_cmd.cost)
 app.command("estimate")(estimate_cmd.estimate)
+app.command("audit")(audit_cmd.audit)
+app.command("lint")(lint_cmd.lint)
+app.command("emulate")(emulate_cmd.emulate)
+app.add_typer(ledger_cmd.app, name="ledger")
+app.add_typer(batch_cmd.app, name="batch")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(route_cmd.app, name="route")
 
 
 def run(argv: Sequence[str] | None = None) -> None:
