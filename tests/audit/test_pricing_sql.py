@@ -113,3 +113,29 @@ def test_unknown_models_are_unpriced_never_zero() -> None:
     assert rows[0] == ("acme-llm-2", "unknown model", None)
     assert rows[1][1] == "fast mode cannot be combined with the Batch API"
     assert rows[2][1] == "US-only inference is not offered on this model" and rows[2][2] is None
+
+
+def test_retired_long_context_tier_only_while_it_lasted() -> None:
+    """Sonnet 4/4.5's >200K tier ($6/$22.50) applies before 2026-04-30 and never after, as in price_usage."""
+    records = [
+        AuditRecord(
+            ts=datetime(year, month, 15, tzinfo=UTC),
+            model=model,
+            input_tokens=150_000,
+            cache_read_input_tokens=40_000,
+            cache_write_1h_input_tokens=10_001,
+            output_tokens=2_000,
+            service_tier=tier,
+        )
+        for model in ("claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514")
+        for year, month in ((2026, 1), (2026, 5))
+        for tier in ("standard", "batch")
+    ]
+    with AuditStore.open(CATALOGUE) as store:
+        store.load(records)
+        store.prepare()
+        rows = store.con.execute("SELECT c_in + c_w5 + c_w1 + c_rd + c_out + c_web FROM priced ORDER BY id")
+        got = [micro_to_usd(micro) for (micro,) in rows.fetchall()]
+    assert got == [_expected(r) for r in records]
+    assert got[0] == (150_000 * 6 + 40_000 * Decimal("0.60") + 10_001 * 12 + 2_000 * Decimal("22.50")) / 10**6
+    assert got[2] == (150_000 * 3 + 40_000 * Decimal("0.30") + 10_001 * 6 + 2_000 * 15) / Decimal(10**6)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -38,23 +39,107 @@ def test_sonnet_5_5_cache_read_changes_on_2026_10_07() -> None:
     assert info.rates_at(None).cache_read == Decimal("0.10")
 
 
-def test_minimums_and_tokenizers_follow_the_cache_docs() -> None:
+# The minimum cacheable prompt, as the facts sheet's section 2 table gives it (2026-08 and 2026-10
+# copies of the prompt-caching page); Sonnet 4.6 is 1,024 (the 2026-03 page said 2,048). Fable and
+# Mythos 5.2 were not on any page read (512 assumed, flagged in the catalogue); Opus 3 is historical.
+MINIMUMS = {
+    512: [
+        "claude-fable-5-1",
+        "claude-mythos-5-1",
+        "claude-opus-5-5",
+        "claude-opus-5",
+        "claude-sonnet-5-5",
+        "claude-fable-5",
+        "claude-mythos-5",
+        "claude-haiku-5-5",
+        "claude-fable-5-2",
+        "claude-mythos-5-2",
+    ],
+    1024: [
+        "claude-opus-4-8",
+        "claude-sonnet-5",
+        "claude-sonnet-4-6",
+        "claude-sonnet-4-5-20250929",
+        "claude-opus-4-1-20250805",
+        "claude-opus-4-20250514",
+        "claude-sonnet-4-20250514",
+        "claude-3-7-sonnet-20250219",
+        "claude-3-5-sonnet-20240620",
+        "claude-3-5-sonnet-20241022",
+        "claude-3-opus-20240229",
+    ],
+    2048: ["claude-opus-4-7", "claude-3-5-haiku-20241022", "claude-3-haiku-20240307"],
+    4096: ["claude-opus-4-6", "claude-opus-4-5-20251101", "claude-haiku-4-5-20251001"],
+}
+# "Claude 4.7 and later models ... use a newer tokenizer"; Haiku 5.5, Fable and Mythos too.
+NEW_TOKENIZER = {
+    "claude-fable-5-2",
+    "claude-mythos-5-2",
+    "claude-fable-5-1",
+    "claude-mythos-5-1",
+    "claude-fable-5",
+    "claude-mythos-5",
+    "claude-opus-5-5",
+    "claude-opus-5",
+    "claude-opus-4-8",
+    "claude-opus-4-7",
+    "claude-sonnet-5-5",
+    "claude-sonnet-5",
+    "claude-haiku-5-5",
+}
+# inference_geo "us" (1.1x) exists on Claude 4.6 and later; older models reject the parameter.
+GEO_US = NEW_TOKENIZER | {"claude-opus-4-6", "claude-sonnet-4-6"}
+
+
+def test_minimums_tokenizers_and_geo_follow_the_docs_for_every_model() -> None:
     cat = load_catalogue()
-    expected = {
-        "claude-opus-5-5": 512,
-        "claude-sonnet-5-5": 512,
-        "claude-haiku-5-5": 512,
-        "claude-sonnet-4-6": 1024,
-        "claude-opus-4-7": 2048,
-        "claude-3-5-haiku-20241022": 2048,
-        "claude-haiku-4-5": 4096,
-        "claude-opus-4-6": 4096,
-    }
-    for model, minimum in expected.items():
-        assert cat.resolve(model).min_cacheable_tokens == minimum, model
-    assert cat.resolve("claude-opus-4-7").tokenizer == "4.7+"
-    assert cat.resolve("claude-sonnet-4-6").tokenizer == "pre-4.7"
-    assert cat.resolve("claude-haiku-5-5").tokenizer == "4.7+"
+    listed = [m for ids in MINIMUMS.values() for m in ids]
+    assert sorted(listed) == sorted(m.id for m in cat.models)
+    for minimum, ids in MINIMUMS.items():
+        for model in ids:
+            assert cat.resolve(model).min_cacheable_tokens == minimum, model
+    for info in cat.models:
+        assert info.tokenizer == ("4.7+" if info.id in NEW_TOKENIZER else "pre-4.7"), info.id
+        assert info.inference_geo_us == (info.id in GEO_US), info.id
+    for model in ("claude-fable-5-2", "claude-mythos-5-2", "claude-3-opus-20240229"):
+        assert any(a.startswith("min_cacheable_tokens") for a in cat.resolve(model).assumed), model
+
+
+def test_pre_4_6_aliases_point_to_dated_ids_and_later_ids_have_none() -> None:
+    cat = load_catalogue()
+    for alias, dated in {
+        "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+        "claude-opus-4-5": "claude-opus-4-5-20251101",
+        "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+        "claude-opus-4-1": "claude-opus-4-1-20250805",
+        "claude-opus-4-0": "claude-opus-4-20250514",
+        "claude-sonnet-4-0": "claude-sonnet-4-20250514",
+        "claude-3-5-haiku-latest": "claude-3-5-haiku-20241022",
+        "claude-3-5-sonnet-latest": "claude-3-5-sonnet-20241022",
+        "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
+        "claude-3-opus-latest": "claude-3-opus-20240229",
+    }.items():
+        assert cat.resolve(alias).id == dated, alias
+    assert all(not m.aliases for m in cat.models if m.inference_geo_us)  # 4.6+: dateless pinned ids
+    assert not cat.resolve("claude-3-haiku-20240307").aliases
+
+
+def test_lifecycle_is_judged_on_the_date() -> None:
+    sonnet_45 = load_catalogue().resolve("claude-sonnet-4-5")
+    assert sonnet_45.status == "deprecated" and sonnet_45.retirement == date(2026, 11, 30)
+    assert sonnet_45.status_on(date(2026, 11, 29)) == "deprecated"
+    assert sonnet_45.status_on(date(2026, 11, 30)) == "retired"
+    assert sonnet_45.unavailable_on(date(2026, 12, 1))
+    assert not load_catalogue().resolve("claude-haiku-5-5").unavailable_on(date(2030, 1, 1))
+
+
+def test_retired_long_context_tier_has_an_end() -> None:
+    info = load_catalogue().resolve("claude-sonnet-4-5")
+    tier = info.prompt_tier_at(date(2026, 4, 29))
+    assert tier is not None and tier.threshold_prompt_tokens == 200_000 and tier.rates.input == Decimal(6)
+    assert info.prompt_tier_at(date(2026, 4, 30)) is None and info.prompt_tier_at(None) is None
+    haiku = load_catalogue().resolve("claude-haiku-5-5")
+    assert haiku.prompt_tier_at(None) is not None and haiku.prompt_tier_at(date(2026, 10, 6)) is None
 
 
 @pytest.mark.parametrize(
@@ -139,6 +224,26 @@ def test_override_from_environment_and_json(tmp_path: Path) -> None:
     override.write_text(json.dumps({"models": [{"id": "claude-haiku-5-5", "min_cacheable_tokens": 2048}]}))
     cat = load_catalogue(env={"CLAWBACK_PRICES": str(override)})
     assert cat.resolve("claude-haiku-5-5").min_cacheable_tokens == 2048
+
+
+def test_several_price_files_later_ones_win(tmp_path: Path) -> None:
+    def write(name: str, minimum: int, read: str) -> Path:
+        path = tmp_path / name
+        period = {"effective_from": "2026-10-07", "cache_read": read}
+        path.write_text(
+            json.dumps(
+                {"models": [{"id": "claude-haiku-5-5", "min_cacheable_tokens": minimum, "rates": [period]}]}
+            )
+        )
+        return path
+
+    a, b, c = write("a.json", 1000, "0.004"), write("b.json", 2000, "0.003"), write("c.json", 3000, "0.002")
+    env = {"CLAWBACK_PRICES": f"{a}{os.pathsep}{b}"}
+    from_env = load_catalogue(env=env).resolve("claude-haiku-5-5")
+    assert from_env.min_cacheable_tokens == 2000 and from_env.rates_at(None).cache_read == Decimal("0.003")
+    assert from_env.rates_at(None).input == Decimal("0.10")  # a partial period keeps the other rates
+    explicit = load_catalogue([c], env=env).resolve("claude-haiku-5-5")
+    assert explicit.min_cacheable_tokens == 3000 and explicit.rates_at(None).cache_read == Decimal("0.002")
 
 
 def test_new_model_missing_a_field_is_named(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clawback.errors import PricingError, UsageError
+from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import Usage, format_usd, parse_usage, price_usage
 from clawback.pricing.loader import load_catalogue
 
@@ -167,8 +169,11 @@ def test_breakdown_json_has_decimal_strings() -> None:
 
 
 # ---- invariants --------------------------------------------------------------------------------
+# Counts mix small values with large ones so that prompts fall on both sides of the long-prompt
+# thresholds (Haiku 5.5 over 100,000; Sonnet 4/4.5 over 200,000 until 2026-04-30), and every
+# invariant is checked under every valid combination of batch, US-only inference and fast mode.
 
-counts = st.integers(min_value=0, max_value=2_000_000)
+counts = st.one_of(st.integers(min_value=0, max_value=60_000), st.integers(min_value=0, max_value=2_000_000))
 usages = st.builds(
     Usage,
     input_tokens=counts,
@@ -185,53 +190,129 @@ FIELDS = [
     "cache_read_input_tokens",
     "cache_write_5m_input_tokens",
     "cache_write_1h_input_tokens",
+    "web_search_requests",
 ]
+Call = tuple[Usage, ModelInfo, date, dict[str, Any]]
+
+
+@st.composite
+def priced_calls(draw: st.DrawFn) -> Call:
+    """A usage, a model, a date and a valid combination of batch / US geo / fast mode for it."""
+    model = draw(models)
+    batch = draw(st.booleans())
+    mode: dict[str, Any] = {
+        "batch": batch,
+        "inference_geo": draw(st.sampled_from(["us", None])) if model.inference_geo_us else None,
+        "fast": draw(st.booleans()) if model.fast_mode is not None and not batch else False,
+    }
+    return draw(usages), model, draw(dates), mode
+
+
+def _total(usage: Usage, call: Call) -> Decimal:
+    _, model, when, mode = call
+    return price_usage(usage, model, at=when, **mode).total
+
+
+@settings(max_examples=400, deadline=None)
+@given(priced_calls(), st.sampled_from(FIELDS), st.integers(min_value=1, max_value=150_000))
+def test_cost_is_monotone_in_every_count_under_every_modifier(call: Call, field: str, extra: int) -> None:
+    usage = call[0]
+    more = replace(usage, **{field: getattr(usage, field) + extra})
+    assert _total(more, call) > _total(usage, call)  # every rate is positive
 
 
 @settings(max_examples=300, deadline=None)
-@given(usages, models, dates, st.sampled_from(FIELDS), st.integers(min_value=1, max_value=1000))
-def test_cost_is_monotone_in_every_count(usage: Usage, model, when, field: str, extra: int) -> None:  # type: ignore[no-untyped-def]
-    before = price_usage(usage, model, at=when).total
-    after = price_usage(replace(usage, **{field: getattr(usage, field) + extra}), model, at=when).total
-    assert after >= before
-
-
-@settings(max_examples=300, deadline=None)
-@given(usages, models, dates)
-def test_batch_is_exactly_half(usage: Usage, model, when) -> None:  # type: ignore[no-untyped-def]
-    assert (
-        price_usage(usage, model, at=when, batch=True).total * 2 == price_usage(usage, model, at=when).total
-    )
+@given(priced_calls())
+def test_batch_is_exactly_half_on_every_line(call: Call) -> None:
+    usage, model, when, mode = call
+    if mode["fast"]:
+        return  # fast mode is not offered through the Batch API (an error, tested above)
+    geo = mode["inference_geo"]
+    standard = price_usage(usage, model, at=when, batch=False, inference_geo=geo)
+    batch = price_usage(usage, model, at=when, batch=True, inference_geo=geo)
+    assert batch.total * 2 == standard.total
+    for line in ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output"):
+        assert getattr(batch, line) * 2 == getattr(standard, line), line
+    reported = price_usage(replace(usage, service_tier="batch"), model, at=when, inference_geo=geo)
+    assert reported.total == batch.total  # service_tier "batch" in a usage object means batch
 
 
 @settings(max_examples=200, deadline=None)
-@given(usages, models, dates)
-def test_us_geo_is_ten_percent_more_where_offered(usage: Usage, model, when) -> None:  # type: ignore[no-untyped-def]
+@given(priced_calls())
+def test_us_geo_is_exactly_ten_percent_more_and_only_where_offered(call: Call) -> None:
+    usage, model, when, mode = call
     if not model.inference_geo_us:
+        with pytest.raises(PricingError, match="4.6 and later"):
+            price_usage(usage, model, at=when, inference_geo="us")
         return
-    assert price_usage(usage, model, at=when, inference_geo="us").total == price_usage(
-        usage, model, at=when
-    ).total * Decimal("1.1")
+    kw = {"at": when, "batch": mode["batch"], "fast": mode["fast"]}
+    us = price_usage(usage, model, inference_geo="us", **kw).total
+    assert us == price_usage(usage, model, inference_geo="global", **kw).total * Decimal("1.1")
 
 
-@settings(max_examples=200, deadline=None)
-@given(models, dates, st.integers(min_value=1, max_value=3_000_000))
-def test_token_kinds_are_ordered(model, when, n: int) -> None:  # type: ignore[no-untyped-def]
+@settings(max_examples=300, deadline=None)
+@given(priced_calls(), st.integers(min_value=1, max_value=3_000_000))
+def test_token_kinds_are_ordered_read_uncached_5m_1h(call: Call, n: int) -> None:
     def one(**kw: int) -> Decimal:
-        return price_usage(Usage(**kw), model, at=when).total
+        return _total(Usage(**kw), call)
 
     read, uncached = one(cache_read_input_tokens=n), one(input_tokens=n)
     w5, w1 = one(cache_write_5m_input_tokens=n), one(cache_write_1h_input_tokens=n)
-    assert read <= uncached <= w5 <= w1
+    assert read < uncached <= w5 <= w1
 
 
 @settings(max_examples=200, deadline=None)
-@given(usages, models, dates, st.booleans())
-def test_lines_sum_to_total_and_base_plus_deltas(usage: Usage, model, when, batch: bool) -> None:  # type: ignore[no-untyped-def]
-    b = price_usage(usage, model, at=when, batch=batch)
+@given(priced_calls())
+def test_reading_a_token_from_cache_never_costs_more_than_sending_it(call: Call) -> None:
+    usage = call[0]
+    uncached = replace(
+        usage, input_tokens=usage.input_tokens + usage.cache_read_input_tokens, cache_read_input_tokens=0
+    )
+    assert _total(usage, call) <= _total(uncached, call)
+
+
+@settings(max_examples=200, deadline=None)
+@given(priced_calls(), st.data())
+def test_thinking_tokens_are_part_of_output_not_extra(call: Call, data: st.DataObject) -> None:
+    usage = call[0]
+    thinking = data.draw(st.integers(min_value=0, max_value=usage.output_tokens))
+    assert _total(replace(usage, thinking_tokens=thinking), call) == _total(usage, call)
+
+
+@settings(max_examples=200, deadline=None)
+@given(priced_calls())
+def test_lines_sum_to_total_and_base_plus_deltas(call: Call) -> None:
+    usage, model, when, mode = call
+    b = price_usage(usage, model, at=when, **mode)
     assert (
         b.total
         == b.uncached_input + b.cache_write_5m + b.cache_write_1h + b.cache_read + b.output + b.web_search
     )
     assert b.total == b.base_total + sum((m.delta for m in b.modifiers), Decimal(0))
-    assert b.total >= 0
+    tier = model.prompt_tier_at(when)
+    expected = [
+        ("prompt_tier", tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens),
+        ("fast_mode", mode["fast"]),
+        ("batch", mode["batch"]),
+        ("inference_geo", mode["inference_geo"] == "us"),
+    ]
+    assert [m.name for m in b.modifiers] == [name for name, on in expected if on]
+
+
+@settings(max_examples=200, deadline=None)
+@given(usages, dates)
+def test_long_prompt_tier_reprices_the_whole_request(usage: Usage, when: date) -> None:
+    for model in ("claude-haiku-5-5", "claude-sonnet-4-5", "claude-sonnet-4-0"):
+        info = CAT.resolve(model)
+        b = price_usage(usage, info, at=when)
+        tier = info.prompt_tier_at(when)
+        over = tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens
+        rates = tier.rates if tier is not None and over else info.rates_at(when)
+        for line, tokens, rate in (
+            (b.uncached_input, usage.input_tokens, rates.input),
+            (b.cache_write_5m, usage.cache_write_5m_input_tokens, rates.cache_write_5m),
+            (b.cache_write_1h, usage.cache_write_1h_input_tokens, rates.cache_write_1h),
+            (b.cache_read, usage.cache_read_input_tokens, rates.cache_read),
+            (b.output, usage.output_tokens, rates.output),
+        ):
+            assert line == tokens * rate / 1_000_000, model

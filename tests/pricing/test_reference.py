@@ -85,6 +85,14 @@ def test_model_prices_exactly_as_the_reference(name: str, api_id: str) -> None:
     if row["max_output"] is not None:
         assert info.max_output == row["max_output"]
     assert info.context_window == row["context_window"]
+    status = row["status"]
+    for key in ("released", "deprecated", "retired"):
+        if status.get(key):
+            assert getattr(info, key) == date.fromisoformat(status[key]), key
+    if status["state"] == "deprecated":
+        assert info.status == "deprecated" and info.retires == date.fromisoformat(status["retirement"])
+    assert (info.status == "retired") == ("retired" in status["state"])
+    assert (info.status == "legacy") == (status["state"] == "legacy")
 
     at = date(2026, 11, 25)
     tier = row.get("long_context")
@@ -114,6 +122,18 @@ def test_model_prices_exactly_as_the_reference(name: str, api_id: str) -> None:
         over = Usage(input_tokens=threshold + 1, output_tokens=1000)
         assert price_usage(at_edge, info, at=at).total == _expected(at_edge, row)
         assert price_usage(over, info, at=at).total == _expected(over, live_tier)
+
+    if tier and tier.get("historical"):
+        # Sonnet 4/4.5's 1M beta: over 200K prompt tokens every token paid the tier's rates, until
+        # the beta ended on 2026-04-30; the reference quotes input and output only.
+        threshold = tier["threshold_input_tokens"]
+        tier_row = {**row, "input": tier["input"], "output": tier["output"]}
+        at_edge = Usage(input_tokens=threshold, output_tokens=1000)
+        over = Usage(input_tokens=threshold + 1, output_tokens=1000)
+        during, after = date(2026, 1, 15), date(2026, 4, 30)
+        assert price_usage(at_edge, info, at=during).total == _expected(at_edge, row)
+        assert price_usage(over, info, at=during).total == _expected(over, tier_row)
+        assert price_usage(over, info, at=after).total == _expected(over, row)
 
     fast = row.get("fast_mode")
     if fast:

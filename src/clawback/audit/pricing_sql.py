@@ -7,7 +7,8 @@ with Decimal, so the SQL only multiplies token counts by rates:
 
 * batch: input and output at the batch rates, cache writes and reads at 50% of the standard ones;
 * fast mode: the fast input/output rates, cache rates at the model's cache multipliers of them;
-* long-prompt tier: the tier's rates for the whole request once its prompt passes the threshold;
+* long-prompt tier: the tier's rates for the whole request once its prompt passes the threshold
+  (on the days the tier is in force);
 * US-only inference (``inference_geo: "us"``): 1.1x on every token kind, at query time.
 
 Costs come out in micro-dollars (tokens × USD per million tokens) as ``DECIMAL(38,9)``: every
@@ -40,6 +41,7 @@ RATES_COLUMNS: Final = (
     "tier_on",
     "tier_min",
     "tier_from",
+    "tier_to",
     "geo_ok",
     "k_in",
     "k_out",
@@ -50,7 +52,7 @@ RATES_COLUMNS: Final = (
 RATES_DDL: Final = """
 CREATE OR REPLACE TABLE rates (
     model_id VARCHAR, valid_from DATE, valid_to DATE, mode VARCHAR, tier_on BOOLEAN,
-    tier_min BIGINT, tier_from DATE, geo_ok BOOLEAN,
+    tier_min BIGINT, tier_from DATE, tier_to DATE, geo_ok BOOLEAN,
     k_in DECIMAL(20,8), k_out DECIMAL(20,8), k_w5 DECIMAL(20,8), k_w1 DECIMAL(20,8), k_rd DECIMAL(20,8)
 )
 """
@@ -93,6 +95,7 @@ def rate_rows(catalogue: Catalogue) -> Iterator[tuple[Any, ...]]:
         tier = info.prompt_tier
         tier_min = tier.threshold_prompt_tokens if tier else None
         tier_from = tier.rates.effective_from if tier else None
+        tier_to = tier.ends if tier else None
         for i, period in enumerate(info.rates):
             start = _FIRST_DAY if i == 0 else period.effective_from
             end = info.rates[i + 1].effective_from if i + 1 < len(info.rates) else _LAST_DAY
@@ -107,6 +110,7 @@ def rate_rows(catalogue: Catalogue) -> Iterator[tuple[Any, ...]]:
                         tier_on,
                         tier_min,
                         tier_from,
+                        tier_to,
                         info.inference_geo_us,
                         *(_q(v) for v in values),
                     )
@@ -164,5 +168,6 @@ def priced_select(source: str, keep: str = "u.id") -> str:
           ON r.model_id = u.model_id AND u.day >= r.valid_from AND u.day < r.valid_to
          AND r.mode = {mode}
          AND r.tier_on = coalesce(r.tier_min IS NOT NULL AND u.day >= r.tier_from
+                                  AND (r.tier_to IS NULL OR u.day < r.tier_to)
                                   AND (u.inp + u.rd + u.w5 + u.w1) > r.tier_min, false)
     """

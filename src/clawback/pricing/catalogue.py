@@ -59,10 +59,21 @@ class Rates:
 
 @dataclass(frozen=True, slots=True)
 class PromptTier:
-    """Whole-request rates that apply when a prompt passes a length (Haiku 5.5 over 100,000 tokens)."""
+    """Whole-request rates that apply when a prompt passes a length (Haiku 5.5 over 100,000 tokens).
+
+    The tier is in force from ``rates.effective_from`` up to, not including, ``ends`` (None: still in
+    force). Sonnet 4 and 4.5 had one while their 1M-context beta lasted (until 2026-04-30).
+    """
 
     threshold_prompt_tokens: int
     rates: Rates
+    ends: date | None = None
+
+    def in_force(self, when: date | None) -> bool:
+        """Whether the tier applies on ``when`` (None: today's rates, i.e. not ended)."""
+        if when is None:
+            return self.ends is None
+        return self.rates.effective_from <= when and (self.ends is None or when < self.ends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +126,24 @@ class ModelInfo:
         return chosen
 
     def prompt_tier_at(self, when: date | None = None) -> PromptTier | None:
-        """The long-prompt tier in force on ``when``, if the model has one."""
+        """The long-prompt tier in force on ``when`` (the current one if None), if any."""
         tier = self.prompt_tier
-        if tier is None or (when is not None and when < tier.rates.effective_from):
-            return None
-        return tier
+        return tier if tier is not None and tier.in_force(when) else None
+
+    @property
+    def retirement(self) -> date | None:
+        """The day the Claude API stops (or stopped) serving the model: ``retired`` or ``retires``."""
+        return self.retired or self.retires
 
     def unavailable_on(self, when: date) -> bool:
         """True when the Claude API no longer serves this model on ``when``."""
-        return self.retired is not None and when >= self.retired
+        return self.retirement is not None and when >= self.retirement
+
+    def status_on(self, when: date) -> Status:
+        """The lifecycle status on ``when``: a deprecated model whose retirement date passed is retired."""
+        if self.unavailable_on(when):
+            return "retired"
+        return self.status
 
 
 def normalize_model_id(model: str) -> str:
@@ -260,15 +280,20 @@ def _parse_model(raw: Mapping[str, Any]) -> ModelInfo:
     tier = None
     if raw.get("prompt_tier") is not None:
         tier_raw = raw["prompt_tier"]
+        if not isinstance(tier_raw, Mapping):
+            raise CatalogueError(f"{where}: field 'prompt_tier' must be a table")
         tier_reader = _FieldReader(tier_raw, f"{where} prompt_tier")
         tier = PromptTier(
             threshold_prompt_tokens=tier_reader.integer("threshold_prompt_tokens"),
             rates=_parse_rates(
                 {"effective_from": str(rates[0].effective_from), **tier_raw}, f"{where} prompt_tier"
             ),
+            ends=tier_reader.optional_day("ends"),
         )
     fast = None
     if raw.get("fast_mode") is not None:
+        if not isinstance(raw["fast_mode"], Mapping):
+            raise CatalogueError(f"{where}: field 'fast_mode' must be a table")
         fast_reader = _FieldReader(raw["fast_mode"], f"{where} fast_mode")
         fast = FastModeRates(input=fast_reader.money("input"), output=fast_reader.money("output"))
     tokenizer = field.text("tokenizer")

@@ -5,8 +5,9 @@ Rules, per https://platform.claude.com/docs/en/about-claude/pricing (see docs/pr
 * ``input_tokens`` are the uncached tokens after the last cache breakpoint; cache writes are split
   into 5-minute and 1-hour writes by ``cache_creation``; writes reported without that split are
   5-minute writes. ``output_tokens`` already include thinking tokens, which are billed as output.
-* Haiku 5.5's long-prompt tier: when uncached input + cache reads + cache writes exceed 100,000
-  tokens, every token of the request (output included) is priced at the tier's rates.
+* Long-prompt tiers: when uncached input + cache reads + cache writes exceed the model's threshold
+  (Haiku 5.5: 100,000 tokens; Sonnet 4 and 4.5 during their 1M-context beta, until 2026-04-30:
+  200,000), every token of the request (output included) is priced at the tier's rates.
 * Fast mode uses the model's fast input/output rates, with the model's cache multipliers applied
   to the fast input rate. It cannot be combined with the Batch API.
 * Batch (``service_tier: "batch"``) is 50% of the standard price on every token kind.
