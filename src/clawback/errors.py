@@ -60,7 +60,11 @@ class UnknownModelError(UsageError):
     def __init__(self, model: str, closest: Sequence[str] = ()) -> None:
         self.model = model
         self.closest = tuple(closest)
-        hint = f"; closest known ids: {', '.join(self.closest)}" if self.closest else ""
+        hint = (
+            f"; closest known ids: {', '.join(self.closest)}"
+            if self.closest
+            else "; no known id is close (`clawback models` lists them)"
+        )
         super().__init__(f"unknown model {model!r}{hint}")
 
 

@@ -13,6 +13,7 @@ $10.07.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -68,8 +69,10 @@ class Workload:
             raise UsageError(f"cache hit rate must be between 0 and 1, got {self.cache_hit_rate}")
         if self.cache_hit_rate is not None and self.gap_seconds is not None:
             raise UsageError("give either a cache hit rate or the gap between requests, not both")
-        if self.gap_seconds is not None and not self.gap_seconds > 0:
-            raise UsageError(f"gap between requests must be positive seconds, got {self.gap_seconds!r}")
+        if self.gap_seconds is not None and not 0 < self.gap_seconds < math.inf:
+            raise UsageError(
+                f"gap between requests must be a positive number of seconds, got {self.gap_seconds!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +224,13 @@ def _plan_cache(w: Workload, model: ModelInfo) -> tuple[CachePlan | None, list[s
 
 def _lifecycle_warnings(model: ModelInfo, when: date | None, role: str) -> list[str]:
     today = when or date.today()
-    if model.retired is not None and today >= model.retired:
+    if model.unavailable_on(today):
         return [
-            f"{role} {model.id} was retired on {model.retired}; the Claude API no longer serves it (priced at its last list price)"
+            f"{role} {model.id} was retired on {model.retirement}; the Claude API no longer serves it "
+            "(priced at its last list price)"
         ]
-    if model.status == "deprecated" and model.retires is not None:
-        return [f"{role} {model.id} is deprecated and retires on {model.retires}"]
+    if model.status_on(today) == "deprecated" and model.retirement is not None:
+        return [f"{role} {model.id} is deprecated and retires on {model.retirement}"]
     return []
 
 
@@ -284,6 +288,11 @@ def estimate_workload(w: Workload) -> Estimate:
     notes = list(dict.fromkeys([*stack_notes, *(f"alone (on {w.model.id}): {n}" for n in alone_notes)]))
     if stack_plan is not None:
         notes.insert(0, stack_plan.reason)
+        if stacked_cfg.batch_share > 0:
+            notes.append(
+                "inside the Batch API cache hits are best-effort (Anthropic quotes 30% to 98%); "
+                "the batched share assumes the same hit rate"
+            )
     add(
         "cache",
         "Prompt caching of the static prefix",

@@ -3,25 +3,51 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.helpers import assert_one_line_error, clawback
+import pytest
+
+from clawback.cli import main
+from tests.cli.helpers import Result, assert_one_line_error, clawback
 
 
 def test_models_json_lists_every_model_with_lifecycle() -> None:
-    r = clawback("models", "--json")
+    r = clawback("models", "--json", "--at", "2026-11-25")
     assert r.code == 0, r.err
     data = json.loads(r.out)
     by_id = {m["id"]: m for m in data["models"]}
+    assert len(by_id) == 27
     assert by_id["claude-3-5-haiku-20241022"]["retired"] == "2026-02-19"
+    assert by_id["claude-3-5-haiku-20241022"]["status"] == "retired"
     assert by_id["claude-sonnet-4-5-20250929"]["status"] == "deprecated"
+    assert by_id["claude-sonnet-4-5-20250929"]["deprecated"] == "2026-09-30"
     assert by_id["claude-sonnet-4-5-20250929"]["retires"] == "2026-11-30"
     assert by_id["claude-opus-5-5"]["cache_read_usd_per_mtok"] == "0.20"
+    assert by_id["claude-opus-5-5"]["fast_mode"]["input_usd_per_mtok"] == "8.00"
+    assert by_id["claude-haiku-5-5"]["prompt_tier"]["output_usd_per_mtok"] == "2.50"
+    assert by_id["claude-sonnet-4-5-20250929"]["prompt_tier"] is None  # the 1M beta tier ended 2026-04-30
     assert len(by_id["claude-sonnet-5-5"]["rate_history"]) == 2
+    later = {m["id"]: m for m in json.loads(clawback("models", "--json", "--at", "2026-12-01").out)["models"]}
+    assert later["claude-sonnet-4-5-20250929"]["status"] == "retired"  # its retirement date has passed
+    earlier = json.loads(clawback("models", "--json", "--at", "2026-01-15", "--status", "deprecated").out)
+    assert [m["id"] for m in earlier["models"]] == ["claude-3-5-haiku-20241022", "claude-3-7-sonnet-20250219"]
+    old = {m["id"]: m for m in json.loads(clawback("models", "--json", "--at", "2026-01-15").out)["models"]}
+    assert old["claude-sonnet-4-5-20250929"]["prompt_tier"]["input_usd_per_mtok"] == "6.00"
+    assert old["claude-sonnet-5-5"]["cache_read_usd_per_mtok"] == "0.20"  # first period covers earlier dates
 
 
-def test_models_table_flags_status() -> None:
-    r = clawback("models")
+def test_models_table_flags_status_and_dates() -> None:
+    r = clawback("models", "--at", "2026-11-25")
     assert r.code == 0
-    assert "retired 2026-02-19" in r.out and "deprecated" in r.out and "claude-haiku-5-5" in r.out
+    assert "retired 2026-02-19" in r.out and "retires 2026-11-30" in r.out and "deprecated" in r.out
+    assert "claude-haiku-5-5: prompts over 100,000 tokens" in r.out and "fast mode" in r.out
+    assert "retired 2026-11-30" in clawback("models", "--at", "2026-12-01").out
+
+
+def test_help_shows_no_type_after_flags() -> None:
+    r = clawback("cost", "--help")
+    assert r.code == 0
+    assert "<bool>" not in r.out and "list[Path]" not in r.out
+    assert "<model>" in r.out and "<file>" in r.out and "--batch" in r.out
+    assert "<bool>" not in clawback("--help").out
 
 
 def test_cost_json_from_counts() -> None:
@@ -84,6 +110,7 @@ def test_cost_from_stdin_and_geo() -> None:
 
 
 def test_estimate_json_reproduces_the_article_example_correctly() -> None:
+    """The README's first example, as `make demo-estimate` runs it."""
     r = clawback(
         "estimate",
         "--calls-per-day",
@@ -179,6 +206,62 @@ def test_bad_input_gives_one_line_errors(tmp_path: Path) -> None:
     )
     assert_one_line_error(clawback("estimate", "--calls-per-day", "10"), "Missing option")
     assert_one_line_error(clawback("nonsense"), "No such command")
+
+
+def test_more_bad_input_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same one-line contract, through the entry point in this process (no interpreter start-up)."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main.run(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:
+            code = 0
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    assert_one_line_error(
+        run("cost", "--model", "claude-haiku-5-5", "--usage", "[1, 2]"), "usage must be a JSON object"
+    )
+    assert_one_line_error(
+        run("cost", "--model", "claude-haiku-5-5", "--usage", str(tmp_path)), "cannot read usage file"
+    )
+    assert_one_line_error(
+        run("cost", "--model", "claude-haiku-5-5", "--usage", '{"input_tokens": 1.5}'), "input_tokens"
+    )
+    assert_one_line_error(run("cost", "--model", "claude-haiku-5-5", "--input", "5", "--geo", "eu"), "--geo")
+    assert_one_line_error(
+        run("cost", "--model", "claude-sonnet-4-5", "--input", "5", "--geo", "us"), "4.6 and later"
+    )
+    assert_one_line_error(
+        run("cost", "--model", "claude-sonnet-5-5", "--input", "5", "--fast"), "fast mode is not offered"
+    )
+    assert_one_line_error(run("cost", "--model", "gpt-4o", "--input", "5"), "unknown model 'gpt-4o'")
+    assert_one_line_error(run("cost", "--bogus"), "No such option: --bogus")
+    assert_one_line_error(run("models", "--at", "2026-13-01"), "--at")
+    assert_one_line_error(run("models", "--status", "gone"), "--status")
+    assert_one_line_error(run("models", "--bogus"), "No such option")
+    workload = [
+        "estimate", "--calls-per-day", "10", "--static-tokens", "1", "--dynamic-tokens", "1",
+        "--output-tokens", "1", "--model", "claude-haiku-5-5",
+    ]  # fmt: skip
+    for extra, fragment in [
+        (["--batch-share", "1.5"], "--batch-share"),
+        (["--batch-share", "half"], "--batch-share"),
+        (["--cache-hit-rate", "-0.1"], "--cache-hit-rate"),
+        (["--gap-seconds", "inf"], "gap between requests"),
+        (["--gap-seconds", "-3"], "gap between requests"),
+        (["--cache-hit-rate", "0.5", "--gap-seconds", "3"], "not both"),
+        (["--target-output-tokens", "-1"], "target output tokens"),
+        (["--at", "2026/01/01"], "--at"),
+        (["--target-model", "claude-haiku-3-5"], "claude-3-5-haiku-20241022"),
+    ]:
+        assert_one_line_error(run(*workload, *extra), fragment)
+    negative = [*workload[:6], "-1", *workload[7:]]
+    assert negative[5:7] == ["--dynamic-tokens", "-1"]
+    assert_one_line_error(run(*negative), "dynamic tokens must be a non-negative integer")
 
 
 def test_prices_from_environment(tmp_path: Path) -> None:

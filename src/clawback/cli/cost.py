@@ -20,7 +20,7 @@ def _load_usage(text: str) -> tuple[Any, str | None]:
     raw = text
     if text == "-":
         raw = sys.stdin.read()
-    elif not text.lstrip().startswith("{"):
+    elif not text.lstrip().startswith(("{", "[")):
         try:
             raw = Path(text).read_text("utf-8")
         except OSError as exc:
@@ -82,10 +82,16 @@ def _table(b: CostBreakdown) -> Table:
 
 
 def cost(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model id or alias.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="<model>", help="Model id or alias.")
+    ] = None,
     usage: Annotated[
         str | None,
-        typer.Option("--usage", help="A usage object (or whole response) as JSON, a file, or - for stdin."),
+        typer.Option(
+            "--usage",
+            metavar="<file|json|->",
+            help="A usage object (or whole response) as JSON, a file, or - for stdin.",
+        ),
     ] = None,
     input_tokens: Annotated[int | None, typer.Option("--input", help="Uncached input tokens.")] = None,
     output_tokens: Annotated[
@@ -102,15 +108,18 @@ def cost(
         bool, typer.Option("--batch", help="Priced through the Message Batches API (50% off).")
     ] = False,
     geo: Annotated[
-        str | None, typer.Option("--geo", help="inference_geo; 'us' costs 1.1x on Claude 4.6+.")
+        str | None,
+        typer.Option("--geo", metavar="<us|global>", help="inference_geo; 'us' costs 1.1x on Claude 4.6+."),
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Fast mode (where the model offers it).")] = False,
     at: Annotated[
-        str | None, typer.Option("--at", help="Price at the rates in force on this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--at", metavar="<date>", help="Price at the rates in force on this date (YYYY-MM-DD)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     prices: Annotated[
-        list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")
+        list[Path] | None,
+        typer.Option("--prices", metavar="<file>", help="A price file overriding the bundled catalogue."),
     ] = None,
 ) -> None:
     """Price one call exactly, by token kind, at the rates in force on its date."""

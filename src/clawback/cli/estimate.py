@@ -87,16 +87,21 @@ def estimate(
     ],
     dynamic_tokens: Annotated[int, typer.Option("--dynamic-tokens", help="Tokens that change every call.")],
     output_tokens: Annotated[int, typer.Option("--output-tokens", help="Output tokens per call today.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="The model used today.")],
+    model: Annotated[str, typer.Option("--model", "-m", metavar="<model>", help="The model used today.")],
     target_model: Annotated[
-        str | None, typer.Option("--target-model", help="A cheaper model to route to.")
+        str | None, typer.Option("--target-model", metavar="<model>", help="A cheaper model to route to.")
     ] = None,
     batch_share: Annotated[
         str | None,
-        typer.Option("--batch-share", help="Share of calls that can wait for the Batch API (0-1)."),
+        typer.Option(
+            "--batch-share", metavar="<0-1|N%>", help="Share of calls that can wait for the Batch API (0-1)."
+        ),
     ] = None,
     cache_hit_rate: Annotated[
-        str | None, typer.Option("--cache-hit-rate", help="Share of calls that read the cached prefix (0-1).")
+        str | None,
+        typer.Option(
+            "--cache-hit-rate", metavar="<0-1|N%>", help="Share of calls that read the cached prefix (0-1)."
+        ),
     ] = None,
     gap_seconds: Annotated[
         float | None,
@@ -105,10 +110,13 @@ def estimate(
     target_output_tokens: Annotated[
         int | None, typer.Option("--target-output-tokens", help="Output tokens per call after tightening.")
     ] = None,
-    at: Annotated[str | None, typer.Option("--at", help="Price at the rates in force on this date.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", metavar="<date>", help="Price at the rates in force on this date.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (daily figures).")] = False,
     prices: Annotated[
-        list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")
+        list[Path] | None,
+        typer.Option("--prices", metavar="<file>", help="A price file overriding the bundled catalogue."),
     ] = None,
 ) -> None:
     """Cost a steady workload today and after routing, batching, caching and shorter outputs."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
+import typer.core
 from typer.exceptions import TyperException
 
 from clawback.cli import audit as audit_cmd
@@ -43,8 +45,32 @@ app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(route_cmd.app, name="route")
 
 
+def _flags_take_no_value() -> None:
+    """Show no type after on/off flags in the Rich help.
+
+    Typer 0.2x's Rich help prints the parameter's Python type after every option, flags included
+    (``--batch <bool>``, ``--help <bool>``), which reads as if the flag took a value; its plain help
+    already leaves flags bare. Patched once, on the option class, so every command benefits; a
+    Typer without ``display_type_rich`` is left alone.
+    """
+    option = getattr(typer.core, "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_clawback_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
+            return None
+        result: str | None = original(self, ctx)
+        return result
+
+    display_type_rich._clawback_flags = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; bad input exits non-zero with a one-line message, never a traceback."""
+    _flags_take_no_value()
     command = typer.main.get_command(app)
     try:
         code = command.main(

@@ -31,7 +31,7 @@ def _row_json(info: ModelInfo, when: date) -> dict[str, Any]:
         "id": info.id,
         "display_name": info.display_name,
         "aliases": list(info.aliases),
-        "status": info.status,
+        "status": info.status_on(when),
         "status_note": info.status_note,
         "released": info.released.isoformat() if info.released else None,
         "deprecated": info.deprecated.isoformat() if info.deprecated else None,
@@ -58,8 +58,14 @@ def _row_json(info: ModelInfo, when: date) -> dict[str, Any]:
         if tier is None
         else {
             "threshold_prompt_tokens": tier.threshold_prompt_tokens,
+            "ends": tier.ends.isoformat() if tier.ends else None,
             "input_usd_per_mtok": format_usd(tier.rates.input),
             "output_usd_per_mtok": format_usd(tier.rates.output),
+            "cache_write_5m_usd_per_mtok": format_usd(tier.rates.cache_write_5m),
+            "cache_write_1h_usd_per_mtok": format_usd(tier.rates.cache_write_1h),
+            "cache_read_usd_per_mtok": format_usd(tier.rates.cache_read),
+            "batch_input_usd_per_mtok": format_usd(tier.rates.batch_input),
+            "batch_output_usd_per_mtok": format_usd(tier.rates.batch_output),
         },
         "fast_mode": None
         if info.fast_mode is None
@@ -77,12 +83,11 @@ def _row_json(info: ModelInfo, when: date) -> dict[str, Any]:
     }
 
 
-def _lifecycle(info: ModelInfo) -> str:
-    if info.retired:
-        return f"retired {info.retired}"
-    if info.retires:
-        return f"retires {info.retires}"
-    return ""
+def _lifecycle(info: ModelInfo, when: date) -> str:
+    """The retirement date, in the tense that fits ``when`` (deprecation dates are in --json)."""
+    if info.retirement is None:
+        return ""
+    return f"{'retired' if info.unavailable_on(when) else 'retires'} {info.retirement}"
 
 
 def _short(tokens: int) -> str:
@@ -92,7 +97,8 @@ def _short(tokens: int) -> str:
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
     at: Annotated[
-        str | None, typer.Option("--at", help="Show the rates in force on this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--at", metavar="<date>", help="Show the rates in force on this date (YYYY-MM-DD)."),
     ] = None,
     status: Annotated[
         str | None,
@@ -101,7 +107,8 @@ def models(
         ),
     ] = None,
     prices: Annotated[
-        list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")
+        list[Path] | None,
+        typer.Option("--prices", metavar="<file>", help="A price file overriding the bundled catalogue."),
     ] = None,
 ) -> None:
     """List every model with its prices per million tokens, cache minimum and lifecycle."""
@@ -109,7 +116,7 @@ def models(
     catalogue = catalogue_for(prices)
     if status is not None and status not in _STATUS_STYLE:
         raise UsageError(f"--status must be one of {', '.join(_STATUS_STYLE)}, got {status!r}")
-    rows = [m for m in catalogue.models if status is None or m.status == status]
+    rows = [m for m in catalogue.models if status is None or m.status_on(when) == status]
     if as_json:
         print_json({"at": when.isoformat(), "models": [_row_json(m, when) for m in rows]})
         return
@@ -127,11 +134,12 @@ def models(
     table.add_column("lifecycle", no_wrap=True)
     for info in rows:
         r = info.rates_at(when)
-        style = _STATUS_STYLE[info.status]
+        state = info.status_on(when)
+        style = _STATUS_STYLE[state]
         name = info.id + (" [dim]*[/dim]" if info.assumed else "")
         table.add_row(
             name,
-            f"[{style}]{info.status}[/{style}]",
+            f"[{style}]{state}[/{style}]",
             f"{r.input}",
             f"{r.output}",
             f"{r.cache_write_5m}",
@@ -141,18 +149,22 @@ def models(
             f"{info.min_cacheable_tokens:,}",
             _short(info.context_window),
             info.tokenizer,
-            _lifecycle(info),
+            _lifecycle(info, when),
         )
     out = console()
     out.print(table)
     out.print(
         "[dim]* a value not confirmed on an official page; see `clawback models --json` (field 'assumed').[/dim]"
     )
-    tiers = [m for m in rows if m.prompt_tier_at(when)]
-    for m in tiers:
+    for m in rows:
         t = m.prompt_tier_at(when)
-        assert t is not None
-        out.print(
-            f"[dim]{m.id}: prompts over {t.threshold_prompt_tokens:,} tokens price the whole request at "
-            f"${t.rates.input}/${t.rates.output} per MTok.[/dim]"
-        )
+        if t is not None:
+            until = f" (until {t.ends})" if t.ends else ""
+            out.print(
+                f"[dim]{m.id}: prompts over {t.threshold_prompt_tokens:,} tokens price the whole request at "
+                f"${t.rates.input}/${t.rates.output} per MTok{until}.[/dim]"
+            )
+    fast = [m for m in rows if m.fast_mode is not None]
+    if fast:
+        rates = "; ".join(f"{m.id} ${m.fast_mode.input}/${m.fast_mode.output}" for m in fast if m.fast_mode)
+        out.print(f"[dim]fast mode (not with batch; cache multipliers apply on top): {rates} per MTok.[/dim]")

@@ -140,9 +140,18 @@ class ModelInfo:
         return self.retirement is not None and when >= self.retirement
 
     def status_on(self, when: date) -> Status:
-        """The lifecycle status on ``when``: a deprecated model whose retirement date passed is retired."""
+        """The lifecycle status on ``when``, judged by the model's dates.
+
+        Retired once its retirement date (``retired`` or ``retires``) has come, deprecated from its
+        deprecation date, and ``legacy`` (still served) before that for a model the catalogue lists
+        as deprecated or retired; otherwise the catalogue's status.
+        """
         if self.unavailable_on(when):
             return "retired"
+        if self.deprecated is not None and when >= self.deprecated:
+            return "deprecated"
+        if self.status in ("deprecated", "retired"):
+            return "legacy"
         return self.status
 
 
