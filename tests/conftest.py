@@ -16,11 +16,12 @@ SHARED = Path(os.environ.get("CLAWBACK_SHARED_DIR", REPO.parent / "shared"))
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No CLAWBACK_* or ANTHROPIC_* variable leaks in; data goes to a private folder."""
+    """No CLAWBACK_* or ANTHROPIC_* variable or user config file leaks in; data goes to a private folder."""
     for name in list(os.environ):
         if name.startswith(("CLAWBACK_", "ANTHROPIC_")) and name != "CLAWBACK_SHARED_DIR":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLAWBACK_HOME", str(tmp_path / "clawback-home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
     return
 
 

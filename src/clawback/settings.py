@@ -1,7 +1,8 @@
 """Settings, built once from an explicit environment mapping and passed where they are needed.
 
 Precedence for every value: an explicit argument > a config file > the environment > the default.
-This module handles the last two; callers apply arguments on top with :meth:`Settings.override`.
+:meth:`Settings.load` applies all four (the CLI uses it); :meth:`Settings.from_env` only the last
+two, and :meth:`Settings.override` puts arguments on top of any Settings.
 
 Environment variables::
 
@@ -9,19 +10,32 @@ Environment variables::
     CLAWBACK_PRICES    price files overriding the bundled catalogue, separated by os.pathsep
     CLAWBACK_LEDGER    ledger path or postgresql:// URL (default: $CLAWBACK_HOME/ledger.sqlite3)
     CLAWBACK_ROUTING   routing config the client follows (default: $CLAWBACK_HOME/routing.toml)
+    CLAWBACK_CONFIG    the config file (default: $XDG_CONFIG_HOME/clawback/config.toml or
+                       ~/.config/clawback/config.toml, read when it exists)
     ANTHROPIC_API_KEY  the API key, as the official SDK reads it (never printed)
     ANTHROPIC_BASE_URL the API base URL, as the official SDK reads it (e.g. the emulator)
+
+The config file is TOML with the keys ``home``, ``prices`` (a file or a list of files), ``ledger``
+and ``routing``; relative paths are relative to the file. API keys and base URLs stay with the
+environment the official SDK reads. Price files are layered rather than replaced: the bundled
+catalogue, then ``CLAWBACK_PRICES``, then the config file's, then ``--prices``, each later file
+winning where they disagree.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Secret", "Settings", "mask_key"]
+from clawback.errors import InputFileError, UsageError
+
+__all__ = ["CONFIG_KEYS", "Secret", "Settings", "default_config_path", "mask_key", "read_config"]
+
+CONFIG_KEYS = ("home", "ledger", "prices", "routing")
 
 
 def mask_key(key: str | None) -> str:
@@ -94,3 +108,71 @@ class Settings:
     def override(self, **changes: Any) -> Settings:
         """A copy with explicit arguments applied (None means 'not given')."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        config_file: str | Path | None = None,
+        **arguments: Any,
+    ) -> Settings:
+        """Settings from every source: ``arguments`` > the config file > ``env`` > defaults.
+
+        The config file is ``config_file``, else ``CLAWBACK_CONFIG``, else the default location
+        when a file exists there; a file named explicitly must exist. ``price_files`` given as an
+        argument are layered on top of the others rather than replacing them.
+        """
+        env = os.environ if env is None else env
+        settings = cls.from_env(env)
+        named = config_file or env.get("CLAWBACK_CONFIG") or None
+        path = Path(named).expanduser() if named else default_config_path(env)
+        if named or path.is_file():
+            settings = settings.with_config(read_config(path), base=path.parent)
+        extra_prices = tuple(Path(p) for p in arguments.pop("price_files", None) or ())
+        settings = settings.override(**arguments)
+        return replace(settings, price_files=settings.price_files + extra_prices)
+
+    def with_config(self, config: Mapping[str, Any], *, base: Path = Path()) -> Settings:
+        """A copy with a parsed config file's values applied over these (see :func:`read_config`)."""
+
+        def local(value: str) -> str:
+            return value if "://" in value else str(base / Path(value).expanduser())
+
+        changes: dict[str, Any] = {}
+        if "home" in config:
+            changes["home"] = Path(local(config["home"]))
+        if "ledger" in config:
+            changes["ledger"] = local(config["ledger"])
+        if "routing" in config:
+            changes["routing"] = local(config["routing"])
+        prices = config.get("prices", ())
+        prices = [prices] if isinstance(prices, str) else prices
+        changes["price_files"] = self.price_files + tuple(Path(local(p)) for p in prices)
+        return replace(self, **changes)
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    """Where the config file is looked for when neither an argument nor CLAWBACK_CONFIG names one."""
+    if env.get("XDG_CONFIG_HOME"):
+        return Path(env["XDG_CONFIG_HOME"]).expanduser() / "clawback" / "config.toml"
+    return Path(env.get("HOME", "~")).expanduser() / ".config" / "clawback" / "config.toml"
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A config file's values, checked: known keys only, strings (``prices``: one or a list)."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise InputFileError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(f"config file {path} is not valid TOML: {first}") from exc
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            raise UsageError(f"config file {path}: unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})")
+        texts = value if key == "prices" and isinstance(value, list) else [value]
+        if not all(isinstance(v, str) and v for v in texts):
+            kind = "a file name or a list of file names" if key == "prices" else "a non-empty string"
+            raise UsageError(f"config file {path}: {key!r} must be {kind}, got {value!r}")
+    return data

@@ -31,8 +31,8 @@ def err_console() -> Console:
 
 
 def settings() -> Settings:
-    """Settings from the process environment (the one place the CLI reads it)."""
-    return Settings.from_env()
+    """Settings from the config file and the process environment (the one place the CLI reads them)."""
+    return Settings.load()
 
 
 def catalogue_for(prices: Sequence[Path] | None = None) -> Catalogue:
