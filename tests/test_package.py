@@ -14,8 +14,14 @@ import clawback.errors as errors
 
 def test_all_is_sorted_and_every_name_resolves() -> None:
     assert clawback.__all__ == sorted(clawback.__all__)
+    assert len(set(clawback.__all__)) == len(clawback.__all__)
     for name in clawback.__all__:
-        assert getattr(clawback, name) is not None
+        value = getattr(clawback, name)
+        assert value is not None
+        assert (value.__doc__ or "").strip(), f"{name} has no docstring"
+    assert {"ClawbackError", "load_catalogue", "price_usage", "parse_usage", "Settings"} <= set(
+        clawback.__all__
+    )
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
@@ -59,6 +65,7 @@ def test_importing_clawback_does_no_work() -> None:
 def test_pure_core_imports_no_io_libraries() -> None:
     loaded = _modules_after(
         "import clawback.pricing, clawback.pricing.cost, clawback.shapes, clawback.cache, "
-        "clawback.cache.rules, clawback.estimate, clawback.tokens"
+        "clawback.cache.rules, clawback.cache.planner, clawback.estimate, clawback.tokens, "
+        "clawback.batch.machine, clawback.routing.policies, clawback.settings, clawback.errors"
     )
     assert not {m.split(".")[0] for m in loaded} & HEAVY
