@@ -122,3 +122,49 @@ def test_routing_across_tokenizers_counts_more_tokens() -> None:
 def test_bad_workloads_are_rejected(changes: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         _article(**changes)
+
+
+def test_gap_path_prices_one_write_a_day_and_reads_at_the_ttl_rates() -> None:
+    """1,000 calls 600 s apart on Sonnet 5.5: a 1-hour entry, written once, read by the other 999."""
+    sonnet = CAT.resolve("claude-sonnet-5-5")
+    w = Workload(
+        calls_per_day=1_000,
+        static_tokens=4_000,
+        dynamic_tokens=200,
+        output_tokens=300,
+        model=sonnet,
+        gap_seconds=600.0,
+        at=date(2026, 11, 25),
+    )
+    (cache,) = estimate_workload(w).steps
+    hit = 4_000 * Decimal("0.10") + 200 * 2 + 300 * 10  # read at $0.10 (0.05x), since 2026-10-07
+    miss = 4_000 * Decimal("4.00") + 200 * 2 + 300 * 10  # 1-hour write at 2x
+    assert cache.applied and cache.alone == (999 * hit + miss) / 1_000_000
+    short = estimate_workload(Workload(**{**_fields(w), "gap_seconds": 30.0})).steps[0]
+    miss_5m = 4_000 * Decimal("2.50") + 200 * 2 + 300 * 10
+    assert short.alone == (999 * hit + miss_5m) / 1_000_000 and "5-minute" in short.warnings[0]
+    derived = estimate_workload(Workload(**{**_fields(w), "gap_seconds": None})).steps[0]
+    assert derived.alone == short.alone and "86.4 s apart" in derived.warnings[0]  # 86,400 s / 1,000 calls
+
+
+def _fields(w: Workload) -> dict[str, object]:
+    return {name: getattr(w, name) for name in Workload.__dataclass_fields__}
+
+
+def test_batch_with_caching_warns_that_hits_are_best_effort() -> None:
+    w = _article(
+        model=CAT.resolve("claude-sonnet-5-5"), target_model=None, cache_hit_rate=Decimal("0.9"), at=None
+    )
+    cache = next(s for s in estimate_workload(w).steps if s.name == "cache")
+    assert cache.applied and any("best-effort" in n for n in cache.warnings)
+
+
+def test_retirement_is_judged_on_the_date() -> None:
+    def warnings(at: date) -> tuple[str, ...]:
+        return estimate_workload(
+            _article(model=CAT.resolve("claude-sonnet-4-5"), target_model=None, at=at)
+        ).warnings
+
+    assert "deprecated and retires on 2026-11-30" in warnings(date(2026, 11, 25))[0]
+    assert "was retired on 2026-11-30" in warnings(date(2026, 12, 1))[0]
+    assert warnings(date(2026, 1, 15)) == ()
