@@ -47,15 +47,26 @@ def test_prefix_below_the_model_minimum_never_caches(emu: EmulatorSession, model
 def test_five_minute_entry_expires_and_one_hour_entry_survives(emu: EmulatorSession) -> None:
     five = body(system=[text(800, "f", ttl="5m")])
     hour = body(system=[text(800, "h", ttl="1h")])
-    assert emu.client.messages.create(**five).usage.cache_creation.ephemeral_5m_input_tokens > 0
-    assert emu.client.messages.create(**hour).usage.cache_creation.ephemeral_1h_input_tokens > 0
-    emu.advance(301)
-    assert emu.client.messages.create(**five).usage.cache_read_input_tokens == 0  # expired: written again
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens > 0
-    emu.advance(3599)  # the read at 301 s refreshed the hour
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens > 0
+    p5, p1 = shape_of(five).prefix_tokens(0), shape_of(hour).prefix_tokens(0)
+
+    def usage(params: dict[str, Any]) -> tuple[int, int, int]:
+        u = emu.client.messages.create(**params).usage
+        return (
+            u.cache_creation.ephemeral_5m_input_tokens,
+            u.cache_creation.ephemeral_1h_input_tokens,
+            u.cache_read_input_tokens,
+        )
+
+    assert usage(five) == (p5, 0, 0) and usage(hour) == (0, p1, 0)
+    emu.advance(299)
+    assert usage(five) == (0, 0, p5)  # read at 299 s: lives to 599 s
+    emu.advance(301)  # 600 s
+    assert usage(five) == (p5, 0, 0)  # expired: written again
+    assert usage(hour) == (0, 0, p1)  # read at 600 s: lives to 4,200 s
+    emu.advance(3599)  # 4,199 s
+    assert usage(hour) == (0, 0, p1)
     emu.advance(3601)
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens == 0
+    assert usage(hour) == (0, p1, 0)
 
 
 def test_a_read_refreshes_the_five_minute_ttl(emu: EmulatorSession) -> None:
