@@ -134,6 +134,27 @@ def test_turn_adding_twenty_blocks_misses_without_an_earlier_breakpoint() -> Non
     assert run(engine, with_bp, 1.0).cache_read_input_tokens == first.prefix_tokens(len(first.blocks) - 1)
 
 
+@pytest.mark.parametrize(("added", "hit"), [(19, True), (20, False)])
+def test_the_lookback_is_exactly_twenty_blocks_counting_the_breakpoint(added: int, hit: bool) -> None:
+    engine = CacheEngine()
+    first = _conversation(1)  # system, user block: the automatic breakpoint writes at position 1
+    run(engine, first, 0.0)
+    new_blocks = [text(40, f"x{j}-") for j in range(added - 1)]
+    grown = shape(
+        [text(1000, "s")],
+        [
+            {"role": "user", "content": [text(40, "u0-")]},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": new_blocks},
+        ],
+        cache_control={"type": "ephemeral"},
+    )
+    assert len(grown.blocks) - len(first.blocks) == added
+    out = run(engine, grown, 1.0)
+    assert out.cache_read_input_tokens == (first.prefix_tokens(1) if hit else 0)
+    assert out.hit_position == (1 if hit else None)
+
+
 def test_five_breakpoints_are_rejected() -> None:
     s = shape([text(600, str(i), ttl="5m") for i in range(5)])
     with pytest.raises(CacheRuleError, match="maximum of 4"):
@@ -214,3 +235,26 @@ def test_purge_drops_expired_entries() -> None:
     run(engine, shape([text(2000, ttl="5m")]), 0.0)
     assert engine.purge(100.0) == 0
     assert engine.purge(301.0) == 1 and not engine.store
+
+
+def test_the_ttl_counts_from_the_writers_start_not_from_when_it_responded() -> None:
+    engine = CacheEngine()
+    s = shape([text(2000, ttl="5m")])
+    first = engine.evaluate(s, workspace="ws", min_tokens=MIN, start=0.0)
+    engine.commit(s, first, workspace="ws", start=0.0, visible_at=100.0)  # a slow first token
+    assert run(engine, s, 299.0).cache_read_input_tokens > 0  # refreshes to 599, counted from 299
+    assert run(engine, s, 598.5).cache_read_input_tokens > 0
+    assert run(engine, s, 898.5 + 0.5).cache_read_input_tokens == 0
+
+
+def test_mixed_ttls_pay_reads_to_a_one_hour_writes_to_b_and_five_minute_writes_to_c() -> None:
+    engine = CacheEngine()
+    system = [text(1000, "a", ttl="1h"), text(1000, "b", ttl="1h"), text(1000, "c", ttl="5m")]
+    run(engine, shape(system[:1]), 0.0)  # an earlier request cached only the first 1-hour prefix
+    s = shape(system, [{"role": "user", "content": [text(1000, "d", ttl="5m")]}])
+    out = run(engine, s, 1.0)
+    a, b, c = s.prefix_tokens(0), s.prefix_tokens(1), s.prefix_tokens(3)
+    assert out.hit_position == 0 and out.cache_read_input_tokens == a
+    assert out.cache_write_1h_input_tokens == b - a
+    assert out.cache_write_5m_input_tokens == c - b
+    assert out.input_tokens == s.total_tokens - c

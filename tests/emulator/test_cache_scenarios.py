@@ -47,15 +47,26 @@ def test_prefix_below_the_model_minimum_never_caches(emu: EmulatorSession, model
 def test_five_minute_entry_expires_and_one_hour_entry_survives(emu: EmulatorSession) -> None:
     five = body(system=[text(800, "f", ttl="5m")])
     hour = body(system=[text(800, "h", ttl="1h")])
-    assert emu.client.messages.create(**five).usage.cache_creation.ephemeral_5m_input_tokens > 0
-    assert emu.client.messages.create(**hour).usage.cache_creation.ephemeral_1h_input_tokens > 0
-    emu.advance(301)
-    assert emu.client.messages.create(**five).usage.cache_read_input_tokens == 0  # expired: written again
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens > 0
-    emu.advance(3599)  # the read at 301 s refreshed the hour
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens > 0
+    p5, p1 = shape_of(five).prefix_tokens(0), shape_of(hour).prefix_tokens(0)
+
+    def usage(params: dict[str, Any]) -> tuple[int, int, int]:
+        u = emu.client.messages.create(**params).usage
+        return (
+            u.cache_creation.ephemeral_5m_input_tokens,
+            u.cache_creation.ephemeral_1h_input_tokens,
+            u.cache_read_input_tokens,
+        )
+
+    assert usage(five) == (p5, 0, 0) and usage(hour) == (0, p1, 0)
+    emu.advance(299)
+    assert usage(five) == (0, 0, p5)  # read at 299 s: lives to 599 s
+    emu.advance(301)  # 600 s
+    assert usage(five) == (p5, 0, 0)  # expired: written again
+    assert usage(hour) == (0, 0, p1)  # read at 600 s: lives to 4,200 s
+    emu.advance(3599)  # 4,199 s
+    assert usage(hour) == (0, 0, p1)
     emu.advance(3601)
-    assert emu.client.messages.create(**hour).usage.cache_read_input_tokens == 0
+    assert usage(hour) == (0, p1, 0)
 
 
 def test_a_read_refreshes_the_five_minute_ttl(emu: EmulatorSession) -> None:
@@ -205,3 +216,63 @@ def test_prewarming_with_max_tokens_zero_writes_the_cache(emu: EmulatorSession) 
     with pytest.raises(anthropic.BadRequestError) as info:
         emu.client.messages.create(**params, stream=True)
     assert_error(info.value, 400, "invalid_request_error", "pre-warming")
+
+
+OPUS = "claude-opus-5-5"  # 512-token minimum, default effort "medium", fast mode
+IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+
+
+def _levels() -> dict[str, Any]:
+    tool = {"name": "lookup", "description": "find " * 400, "input_schema": {"type": "object"}}
+    return body(
+        model=OPUS,
+        tools=[{**tool, "cache_control": {"type": "ephemeral"}}],
+        system=[text(700, "s", ttl="5m")],
+        messages=[user([text(600, "m", ttl="5m"), text(5, "q")])],
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"),
+    [
+        ({"system": [text(700, "S", ttl="5m")]}, "tools"),
+        ({"speed": "fast"}, "tools"),
+        ({"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}, "system"),
+        ({"thinking": {"type": "adaptive"}}, "system"),
+        ({"output_config": {"effort": "high"}}, "system"),
+        ({"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}, "system"),
+        ({"messages": [user([text(600, "m", ttl="5m"), text(5, "q"), IMAGE])]}, "system"),
+        ({"output_config": {"effort": "medium"}}, "messages"),  # the model's default: no change
+    ],
+    ids=["system", "speed", "tool_choice", "thinking", "effort", "format", "image", "default-effort"],
+)
+def test_each_documented_invalidation(emu: EmulatorSession, change: dict[str, Any], kept: str) -> None:
+    params = _levels()
+    emu.client.messages.create(**params)
+    changed = {**params, **change}
+    s = shape_of(changed)
+    ends = {"tools": 0, "system": 1, "messages": 2}
+    read = s.prefix_tokens(ends[kept])
+    usage = emu.client.messages.create(**changed).usage
+    assert usage.cache_read_input_tokens == read
+    assert usage.cache_creation_input_tokens == s.prefix_tokens(2) - read
+    assert usage.input_tokens == s.total_tokens - s.prefix_tokens(2)
+
+
+def test_bad_cache_control_values_get_a_400(emu: EmulatorSession) -> None:
+    for bad in ({"type": "persistent"}, {"type": "ephemeral", "ttl": "30m"}):
+        with pytest.raises(anthropic.BadRequestError) as info:
+            create(emu, system=[{"type": "text", "text": "x", "cache_control": bad}])
+        assert_error(info.value, 400, "invalid_request_error", "system.0.cache_control")
+    with pytest.raises(anthropic.BadRequestError) as info:
+        create(emu, cache_control={"type": "ephemeral", "ttl": "2h"})
+    assert_error(info.value, 400, "invalid_request_error", "cache_control.ttl")
+    with pytest.raises(anthropic.BadRequestError) as info:
+        create(
+            emu,
+            system=[text(10, "a")],
+            messages=[user([text(10, "b", ttl="5m")])],
+            cache_control={"type": "ephemeral", "ttl": "1h"},
+        )
+    assert_error(info.value, 400, "invalid_request_error", "last block already sets ttl")
+    assert create(emu).stop_reason == "end_turn"

@@ -25,6 +25,9 @@ def test_control_api(emu: EmulatorSession) -> None:
         assert_error(
             http.post("/_emulator/clock/advance", content=b"[1]"), 400, "invalid_request_error", "object"
         )
+        for absurd in (b'{"seconds": 1e999}', b'{"seconds": 1e300}', b'{"seconds": "soon"}'):
+            assert_error(http.post("/_emulator/clock/advance", content=absurd), 400, "invalid_request_error")
+        assert http.get("/_emulator/clock").json()["now"] == after["now"]  # the clock still works
 
         params = body(system=[text(800, ttl="5m")])
         emu.client.messages.create(**params)

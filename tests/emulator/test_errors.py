@@ -216,6 +216,28 @@ CASES = [
         "maximum of 4",
     ),
     (
+        "bad cache_control ttl",
+        "POST",
+        "/v1/messages",
+        V,
+        _json(
+            body(system=[{"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}])
+        ),
+        400,
+        "invalid_request_error",
+        "system.0.cache_control.ttl",
+    ),
+    (
+        "role not a string",
+        "POST",
+        "/v1/messages",
+        V,
+        _json(body(messages=[{"role": ["user"], "content": "x"}])),
+        400,
+        "invalid_request_error",
+        "role",
+    ),
+    (
         "us geo on old model",
         "POST",
         "/v1/messages",

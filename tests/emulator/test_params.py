@@ -48,8 +48,32 @@ def parse(body: Any, **kw: Any) -> Any:
         (ok(speed="fast"), {}, 400, "speed"),
         (ok(service_tier="priority"), {}, 400, "service_tier"),
         (ok(max_tokens=0, tool_choice={"type": "any"}), {}, 400, "tool_choice"),
+        (ok(max_tokens=0, thinking={"type": "adaptive"}), {}, 400, "thinking"),
         (ok(max_tokens=0, output_config={"format": {"type": "json_schema"}}), {}, 400, "format"),
         ("not an object", {}, 400, "JSON object"),
+        (
+            ok(system=[{"type": "text", "text": "x", "cache_control": {"type": "persistent"}}]),
+            {},
+            400,
+            "system.0.cache_control.type",
+        ),
+        (ok(cache_control={"type": "ephemeral", "ttl": "10m"}), {}, 400, "cache_control.ttl"),
+        (ok(tools=[{"name": "t", "cache_control": "yes"}]), {}, 400, "tools.0.cache_control"),
+        (ok(messages=[{"role": ["user"], "content": "x"}]), {}, 400, "messages.0.role"),
+        (
+            ok(messages=[{"role": "user", "content": [{"type": "text"}]}]),
+            {},
+            400,
+            "messages.0.content.0.text",
+        ),
+        (ok(tools=[{"description": "no name"}]), {}, 400, "tools.0.name"),
+        (ok(tool_choice={"type": "sometimes"}), {}, 400, "tool_choice.type"),
+        (ok(tool_choice={"type": "tool"}), {}, 400, "tool_choice.name"),
+        (ok(output_config={"effort": "extreme"}), {}, 400, "output_config.effort"),
+        (ok(output_config={"format": "json"}), {}, 400, "output_config.format"),
+        (ok(model="claude-haiku-4-5-20251001", inference_geo="global"), {}, 400, "inference_geo"),
+        (ok(speed="ludicrous"), {}, 400, "speed"),
+        (ok(model="claude-opus-5-5", speed="fast"), {"in_batch": True}, 400, "Message Batches"),
     ],
 )
 def test_rejections(body: Any, kw: dict[str, Any], status: int, fragment: str) -> None:
@@ -64,6 +88,15 @@ def test_accepted_request_is_normalised() -> None:
     assert request.stop_sequences == ("END",) and request.max_tokens == 10
     assert parse(ok(temperature=1.0), version="2023-06-01").max_tokens == 10  # allowed before 2026-10-21
     assert parse({"model": "claude-haiku-5-5", "messages": [{"role": "user", "content": "x"}]}, counting=True)
+
+
+def test_fast_mode_runs_at_standard_speed_on_opus_4_6() -> None:
+    # facts §1.4: Opus 4.6 accepts speed "fast" but runs and bills at standard speed
+    request = parse(ok(model="claude-opus-4-6", speed="fast"))
+    assert request.speed == "standard" and "speed" not in request.body
+    assert parse(ok(model="claude-opus-5-5", speed="fast")).speed == "fast"
+    with pytest.raises(ApiError, match="not supported for claude-opus-4-7"):
+        parse(ok(model="claude-opus-4-7", speed="fast"))
 
 
 def test_a_deprecated_model_is_refused_once_its_retirement_date_passes() -> None:

@@ -57,6 +57,13 @@ def test_echo_and_templates() -> None:
     templates = TemplateResponder({"claude-haiku-5-5": "[{model}] {prompt}", "*": "default: {prompt}"})
     assert templates.reply(req()).content[0]["text"] == "[claude-haiku-5-5] What is 2+2?"
     assert templates.reply(req("claude-sonnet-5-5")).content[0]["text"] == "default: What is 2+2?"
+    by_alias = TemplateResponder({"claude-haiku-4-5": "alias {model}", "*": "star"})
+    assert (
+        by_alias.reply(req("claude-haiku-4-5-20251001")).content[0]["text"]
+        == "alias claude-haiku-4-5-20251001"
+    )
+    both = TemplateResponder({"claude-haiku-4-5-20251001": "id", "claude-haiku-4-5": "alias"})
+    assert both.reply(req("claude-haiku-4-5")).content[0]["text"] == "id"  # the snapshot id wins
 
 
 def test_scripted_replies_in_order_with_model_filters_then_fallback() -> None:

@@ -8,6 +8,7 @@ windows all read :meth:`VirtualClock.now`. A test advances a manual clock by fiv
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -50,8 +51,8 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> float:
         """Move time forward by ``seconds`` (never backward); returns the new time."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        if not 0 <= seconds < math.inf:
+            raise ValueError("the clock only moves forward, by a finite number of seconds")
         with self._lock:
             if self.mode == "manual":
                 self._manual += seconds

@@ -31,6 +31,8 @@ from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request,
 
 __all__ = ["routes"]
 
+_MAX_ADVANCE = 100 * 365 * 86_400.0
+
 Handler = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
 
 
@@ -76,8 +78,8 @@ def clock(state: EmulatorState, _: dict[str, Any]) -> dict[str, Any]:
 def advance(state: EmulatorState, payload: dict[str, Any]) -> dict[str, Any]:
     """Move the clock forward by ``seconds``."""
     seconds = float(payload.get("seconds", 0))
-    if not seconds >= 0:
-        raise ValueError("seconds must be a non-negative number")
+    if not 0 <= seconds <= _MAX_ADVANCE:
+        raise ValueError(f"seconds must be a number from 0 to {_MAX_ADVANCE:,.0f} (100 years)")
     state.clock.advance(seconds)
     return _clock(state)
 

@@ -19,6 +19,7 @@ from clawback.pricing.catalogue import Catalogue, ModelInfo
 __all__ = [
     "VERSIONS",
     "MessageRequest",
+    "check_cache_control",
     "check_version",
     "model_version",
     "parse_message_request",
@@ -27,7 +28,12 @@ __all__ = [
 
 VERSIONS: Final = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
 REMOVED_IN_2026_10_21: Final = ("temperature", "top_p", "top_k")
-_ROLES: Final = frozenset({"user", "assistant"})
+_ROLES: Final = ("user", "assistant")
+_TTLS: Final = ("5m", "1h")
+_TOOL_CHOICES: Final = ("auto", "any", "tool", "none")
+_EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
+# Claude Opus 4.6 accepts speed "fast" but runs (and bills) at standard speed (facts §1.4)
+_FAST_RUNS_STANDARD: Final = frozenset({"claude-opus-4-6"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +67,34 @@ def resolve_model(catalogue: Catalogue, model: Any, today: date) -> ModelInfo:
     return info
 
 
+def check_cache_control(control: Any, where: str) -> None:
+    """A ``cache_control`` value: ``{"type": "ephemeral"}`` with an optional ``ttl`` of 5m or 1h."""
+    field = f"{where}.cache_control" if where else "cache_control"
+    if not isinstance(control, Mapping):
+        raise invalid_request(f"{field}: Input should be an object")
+    if control.get("type") != "ephemeral":
+        raise invalid_request(f"{field}.type: Input should be 'ephemeral'")
+    ttl = control.get("ttl")
+    if ttl is not None and ttl not in _TTLS:
+        raise invalid_request(f"{field}.ttl: Input should be '5m' or '1h'")
+
+
+def _check_block(block: Any, where: str) -> None:
+    if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+        raise invalid_request(f"{where}: each content block must be an object with a 'type'")
+    if block["type"] == "text" and not isinstance(block.get("text"), str):
+        raise invalid_request(f"{where}.text: Input should be a valid string")
+    if "cache_control" in block and block["cache_control"] is not None:
+        check_cache_control(block["cache_control"], where)
+
+
 def _check_content(content: Any, where: str) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list):
         raise invalid_request(f"{where}: Input should be a valid string or a list of content blocks")
     for j, block in enumerate(content):
-        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-            raise invalid_request(f"{where}.{j}: each content block must be an object with a 'type'")
+        _check_block(block, f"{where}.{j}")
 
 
 def _check_messages(messages: Any) -> None:
@@ -79,7 +105,7 @@ def _check_messages(messages: Any) -> None:
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
             raise invalid_request(f"messages.{i}: Input should be an object")
-        if message.get("role") not in _ROLES:
+        if not isinstance(message.get("role"), str) or message["role"] not in _ROLES:
             raise invalid_request(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if "content" not in message:
             raise invalid_request(f"messages.{i}.content: Field required")
@@ -112,15 +138,48 @@ def _check_optional_fields(body: Mapping[str, Any], version: str) -> tuple[str, 
     system = body.get("system")
     if system is not None:
         _check_content(system, "system")
-    tools = body.get("tools")
-    if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, Mapping) for t in tools)):
-        raise invalid_request("tools: Input should be a list of tool definitions")
+    _check_tools(body.get("tools"), body.get("tool_choice"))
+    _check_output_config(body.get("output_config"))
+    if body.get("cache_control") is not None:
+        check_cache_control(body["cache_control"], "")
     stops = body.get("stop_sequences")
     if stops is None:
         return ()
     if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
         raise invalid_request("stop_sequences: Input should be a list of non-empty strings")
     return tuple(stops)
+
+
+def _check_tools(tools: Any, tool_choice: Any) -> None:
+    if tools is not None:
+        if not isinstance(tools, list) or not all(isinstance(t, Mapping) for t in tools):
+            raise invalid_request("tools: Input should be a list of tool definitions")
+        for i, tool in enumerate(tools):
+            if not isinstance(tool.get("name"), str) or not tool["name"]:
+                raise invalid_request(f"tools.{i}.name: Field required")
+            if tool.get("cache_control") is not None:
+                check_cache_control(tool["cache_control"], f"tools.{i}")
+    if tool_choice is None:
+        return
+    if not isinstance(tool_choice, Mapping) or tool_choice.get("type") not in _TOOL_CHOICES:
+        raise invalid_request("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
+    if tool_choice["type"] == "tool" and not isinstance(tool_choice.get("name"), str):
+        raise invalid_request("tool_choice.name: Field required")
+
+
+def _check_output_config(output_config: Any) -> None:
+    if output_config is None:
+        return
+    if not isinstance(output_config, Mapping):
+        raise invalid_request("output_config: Input should be an object")
+    effort = output_config.get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        raise invalid_request(
+            "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
+        )
+    fmt = output_config.get("format")
+    if fmt is not None and not isinstance(fmt, Mapping):
+        raise invalid_request("output_config.format: Input should be an object")
 
 
 def _check_model_features(body: Mapping[str, Any], info: ModelInfo, *, in_batch: bool) -> None:
@@ -135,12 +194,15 @@ def _check_model_features(body: Mapping[str, Any], info: ModelInfo, *, in_batch:
     if isinstance(thinking, Mapping) and thinking.get("type") == "enabled" and version >= (4, 7):
         raise invalid_request(f"thinking.type: 'enabled' is not supported on {info.id}; use 'adaptive'")
     geo = body.get("inference_geo")
-    if geo is not None and (geo not in ("us", "global") or (geo == "us" and not info.inference_geo_us)):
+    if geo is not None and (geo not in ("us", "global") or not info.inference_geo_us):
         raise invalid_request(f"inference_geo: {geo!r} is not supported for {info.id}")
     speed = body.get("speed")
-    if speed == "fast" and (info.fast_mode is None or in_batch):
-        where = "in Message Batches" if in_batch else f"for {info.id}"
-        raise invalid_request(f"speed: 'fast' is not supported {where}")
+    if speed is not None and speed not in ("standard", "fast"):
+        raise invalid_request("speed: Input should be 'standard' or 'fast'")
+    if speed == "fast" and in_batch:
+        raise invalid_request("speed: 'fast' is not supported in Message Batches")
+    if speed == "fast" and info.fast_mode is None and info.id not in _FAST_RUNS_STANDARD:
+        raise invalid_request(f"speed: 'fast' is not supported for {info.id}")
     if body.get("service_tier", "auto") not in ("auto", "standard_only"):
         raise invalid_request("service_tier: Input should be 'auto' or 'standard_only'")
 
@@ -189,6 +251,10 @@ def parse_message_request(
     _check_model_features(body, info, in_batch=in_batch)
     if max_tokens == 0 and not counting:
         _check_prewarm(body, stream)
+    speed = body.get("speed")
+    if speed == "fast" and info.id in _FAST_RUNS_STANDARD:
+        speed = "standard"
+        body = {k: v for k, v in body.items() if k != "speed"}
     if body.get("model") != info.id:
         body = {**body, "model": info.id}
     return MessageRequest(
@@ -198,7 +264,7 @@ def parse_message_request(
         stream=stream,
         stop_sequences=stops,
         inference_geo=body.get("inference_geo"),
-        speed=body.get("speed"),
+        speed=speed,
     )
 
 

@@ -100,7 +100,7 @@ class EchoResponder:
 class TemplateResponder:
     """Answers from a per-model template with ``{model}`` and ``{prompt}`` filled in.
 
-    Templates are looked up by model id, then ``"*"``; the default is ``"{prompt}"``.
+    Templates are looked up by model id, then its aliases, then ``"*"``; the default is ``"{prompt}"``.
     """
 
     def __init__(self, templates: Mapping[str, str]) -> None:
@@ -109,9 +109,8 @@ class TemplateResponder:
     def reply(self, request: MessageRequest) -> Reply:
         """The model's template, filled in."""
         info = request.info
-        template = self.templates.get(info.id) or self.templates.get("*") or "{prompt}"
-        for alias in info.aliases:
-            template = self.templates.get(alias, template)
+        found = (self.templates.get(name) for name in (info.id, *info.aliases, "*"))
+        template = next((t for t in found if t is not None), "{prompt}")
         text = template.replace("{model}", info.id).replace("{prompt}", prompt_text(request.body))
         return Reply(({"type": "text", "text": text},))
 
