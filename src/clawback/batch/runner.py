@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clawback.batch import _items
+from clawback.batch.cacheplan import warmup_params
 from clawback.batch.chunking import split_into_chunks
 from clawback.batch.collect import Collector, classify_or_fail
 from clawback.batch.costs import CostTotals, warmup_totals
@@ -454,7 +455,7 @@ class BatchRunner:
         if row is None:
             return
         group, model, params_text, attempts = row
-        params = {**json.loads(params_text), "max_tokens": 0}
+        params = warmup_params(json.loads(params_text))
         with self.journal.db.transaction():
             self.journal.db.execute(
                 "UPDATE batch_groups SET warm_state = 'sending', warm_attempts = warm_attempts + 1 "
