@@ -222,6 +222,7 @@ def measure(size: int, batch_seconds: float) -> dict[str, Any]:
             raise SystemExit(f"child failed for {size} requests (status {status})")
         result: dict[str, Any] = json.loads(output)
         result["peak_rss_mb"] = usage.ru_maxrss / 1024
+        result["cpu_s"] = usage.ru_utime + usage.ru_stime  # the child's own CPU, SDK calls included
         with (folder / "out.jsonl").open("rb") as handle:
             result["output_lines"] = sum(1 for _ in handle)
         result["journal_mb"] = (folder / "journal.sqlite3").stat().st_size / 1e6
