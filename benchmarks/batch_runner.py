@@ -9,6 +9,9 @@ recording and pricing results, writing the output). The parent reads the child's
 ``os.wait4``.
 
 Run: .venv/bin/python benchmarks/batch_runner.py [--sizes 10000 100000] [--markdown] [--write]
+
+``--write-input PATH --count N`` only writes the input (the README's and docs/batch.md's example
+uses ``--count 2000``) and exits.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def child(args: argparse.Namespace) -> None:
     upstream = TimedUpstream(SdkUpstream(client))
     policy = Backoff(first_poll=0.5, max_poll=2.0)
     with Journal.open(args.journal) as journal:
-        runner = BatchRunner(journal, upstream, catalogue=load_catalogue(), sleep=sleep, policy=policy)  # type: ignore[arg-type]
+        runner = BatchRunner(journal, upstream, catalogue=load_catalogue(), sleep=sleep, policy=policy)
         job = runner.new_job(Path(args.input), Path(args.out), name="bench")
         t0 = time.perf_counter()
         report = runner.create(job)
@@ -219,6 +222,7 @@ def measure(size: int, batch_seconds: float) -> dict[str, Any]:
             raise SystemExit(f"child failed for {size} requests (status {status})")
         result: dict[str, Any] = json.loads(output)
         result["peak_rss_mb"] = usage.ru_maxrss / 1024
+        result["cpu_s"] = usage.ru_utime + usage.ru_stime  # the child's own CPU, SDK calls included
         with (folder / "out.jsonl").open("rb") as handle:
             result["output_lines"] = sum(1 for _ in handle)
         result["journal_mb"] = (folder / "journal.sqlite3").stat().st_size / 1e6
@@ -283,12 +287,20 @@ def main() -> None:
     parser.add_argument("--batch-seconds", type=float, default=2.0)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--write", action="store_true", help="update the batch section of docs/benchmarks.md")
+    parser.add_argument(
+        "--write-input", type=Path, metavar="PATH", help="only write an input of --count requests"
+    )
+    parser.add_argument("--count", type=int, default=2_000, help="requests for --write-input")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--journal", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_input is not None:
+        args.write_input.parent.mkdir(parents=True, exist_ok=True)
+        write_input(args.write_input, args.count)
+        return
     if args.child:
         child(args)
         return

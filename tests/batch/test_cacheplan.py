@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from clawback.batch.cacheplan import CachePlanInput, add_breakpoint, choose_group, plan_input
+from clawback.batch.cacheplan import (
+    CachePlanInput,
+    add_breakpoint,
+    choose_group,
+    plan_input,
+    warmup_params,
+)
 from clawback.cache.rules import breakpoints_of
 from clawback.shapes import request_shape
 
@@ -126,3 +132,46 @@ def test_plans_round_trip_through_json() -> None:
     plan = _plan(_body("one", cache_control={"type": "ephemeral"}))
     assert CachePlanInput.from_json(plan.to_json()) == plan
     assert plan.auto is not None
+
+
+WARMUP_CASES = [
+    ({}, 0),
+    ({"thinking": {"type": "disabled"}}, 0),
+    ({"tool_choice": {"type": "auto"}}, 0),
+    ({"tool_choice": {"type": "any"}}, 1),
+    ({"tool_choice": {"type": "tool", "name": "classify"}}, 1),
+    ({"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}, 1),
+    ({"thinking": {"type": "adaptive"}}, 2048),
+]
+
+
+def test_warmup_params_use_max_tokens_0_only_where_the_api_allows_it() -> None:
+    for extra, max_tokens in WARMUP_CASES:
+        params = {"model": "claude-haiku-5-5", "max_tokens": 2048, "messages": [], **extra}
+        warm = warmup_params(params)
+        assert warm["max_tokens"] == max_tokens, extra
+        assert {k: v for k, v in warm.items() if k != "max_tokens"} == {
+            k: v for k, v in params.items() if k != "max_tokens"
+        }
+
+
+def test_every_warmup_is_accepted_by_the_emulator_and_writes_the_cache() -> None:
+    from clawback.emulator.testing import emulator_client
+
+    tool = {"name": "classify", "description": "d", "input_schema": {"type": "object"}}
+    with emulator_client() as (client, _):
+        for extra, _expected in WARMUP_CASES:
+            params: dict[str, Any] = {
+                "model": "claude-haiku-5-5",
+                "max_tokens": 2048,
+                "system": [
+                    {"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+                ],
+                "tools": [tool],
+                "messages": [{"role": "user", "content": f"which team? {extra}"}],
+                **extra,
+            }
+            message = client.messages.create(**warmup_params(params))
+            written = message.usage.cache_creation_input_tokens or 0
+            read = message.usage.cache_read_input_tokens or 0
+            assert written + read > 1000, extra

@@ -141,9 +141,43 @@ def test_duplicate_ids_and_other_usage_errors(tmp_path: Path) -> None:
             ),
             ("unsupported store URL scheme",),
         ),
+        (
+            clawback(
+                "batch",
+                "run",
+                str(tmp_path / "dup.jsonl"),
+                "--out",
+                str(tmp_path / "dup.jsonl" / "o"),
+                *journal,
+            ),
+            ("cannot write output", "is not a directory"),
+        ),
+        (
+            clawback("batch", "run", str(tmp_path / "dup.jsonl"), "--out", str(tmp_path), *journal),
+            ("is a directory",),
+        ),
     ]
     for result, fragments in checks:
         assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "o").exists()  # a refused job leaves no output file behind
+
+
+def test_an_unwritable_output_is_refused_before_the_job_is_recorded(tmp_path: Path) -> None:
+    write_input(tmp_path / "in.jsonl", 2)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked").chmod(0o500)
+    try:
+        if os.access(tmp_path / "locked", os.W_OK):  # root ignores permissions: use a path under a file
+            out = tmp_path / "in.jsonl" / "out.jsonl"
+        else:
+            out = tmp_path / "locked" / "out.jsonl"
+        journal = ["--journal", str(tmp_path / "j.sqlite3")]
+        result = clawback("batch", "run", str(tmp_path / "in.jsonl"), "--out", str(out), *journal)
+        assert_one_line_error(result, "cannot write output")
+        listed = clawback("batch", "list", "--json", *journal)
+        assert listed.code != 0 or json.loads(listed.out) == []
+    finally:
+        (tmp_path / "locked").chmod(0o700)
 
 
 def _env(emu: Emu) -> dict[str, str]:
@@ -184,6 +218,9 @@ def test_run_status_list_and_an_existing_output(tmp_path: Path) -> None:
     assert summary["warmups"] == 1 and float(summary["saving_vs_standard_usd"]) > 0
     assert len(read_output(tmp_path / "out.jsonl")) == 12
     assert_one_line_error(again, "already exists and is not empty")
+    for command in ("resume", "cancel"):
+        finished = clawback("batch", command, summary["job"], *journal)
+        assert_one_line_error(finished, f"is already done; nothing to {command}", "clawback batch status")
     status = clawback("batch", "status", *journal)
     assert status.code == 0 and summary["job"] in status.out and "saving" in status.out
     listed = clawback("batch", "list", "--json", *journal)
@@ -193,8 +230,13 @@ def test_run_status_list_and_an_existing_output(tmp_path: Path) -> None:
 def test_cancel_collects_completed_results_and_cancels_the_rest(tmp_path: Path) -> None:
     ids = write_input(tmp_path / "in.jsonl", 20)
     journal = ["--journal", str(tmp_path / "j.sqlite3")]
-    with emulator(EmulatorConfig(clock="manual", batch=BatchConfig(seconds=1000))) as emu:
-        env = {**os.environ, **_env(emu), "CLAWBACK_BATCH_CRASH_AT": "12"}
+    # Batches take 50,000 virtual seconds (under the 24-hour expiry), so the ticking clock cannot end
+    # them first even on a slow, loaded machine.
+    with emulator(EmulatorConfig(clock="manual", batch=BatchConfig(seconds=50_000))) as emu:
+        # Killed right after the 4th batch's id is recorded (crash point 13): every batch is provably
+        # the job's, so every one can be canceled. (A batch found after a lost create is never canceled
+        # until it is proved the job's: tests/batch/test_runner.py.)
+        env = {**os.environ, **_env(emu), "CLAWBACK_BATCH_CRASH_AT": "13"}
         first = subprocess.run(
             [
                 sys.executable,
@@ -219,7 +261,7 @@ def test_cancel_collects_completed_results_and_cancels_the_rest(tmp_path: Path) 
             check=False,
         )
         assert first.returncode == 86, first.stderr
-        emu.clock.advance(400.0)  # about 40% of each batch has run
+        emu.clock.advance(20_000.0)  # about 40% of each batch has run
         with ticking(emu, step=0.5):
             result = clawback("batch", "cancel", "c", "--json", *journal, *FAST, env=_env(emu))
     assert result.code == 0, result.err

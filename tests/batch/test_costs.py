@@ -36,7 +36,8 @@ def test_batch_prices_cover_cache_tokens() -> None:
     assert t.standard == 2 * t.cost
     assert t.no_cache == Decimal("3") * 1 + Decimal("5")  # 3M input at $1 + output
     assert t.standard_no_cache == 2 * t.no_cache
-    assert t.batch_saving == t.cost
+    assert t.batch_saving == t.no_cache
+    assert t.batch_saving + t.cache_saving == t.saving_vs_standard
 
 
 def test_totals_add_and_round_trip() -> None:
@@ -55,6 +56,8 @@ def test_warmups_count_as_cost_only() -> None:
         t.total_cost == Decimal("1.5")
         and t.saving_vs_standard == Decimal("2.5")
         and t.cache_saving == Decimal("0.5")
+        and t.batch_saving == Decimal("2")
+        and t.batch_saving + t.cache_saving == t.saving_vs_standard
     )
 
 
@@ -88,3 +91,5 @@ def test_batch_is_exactly_half_of_standard(inp: int, out: int, read: int, write:
     )
     t = price_result(usage, SONNET, AT)
     assert t.standard == 2 * t.cost and t.standard_no_cache == 2 * t.no_cache
+    warmed = t + CostTotals(warmups=1, warmup_cost=Decimal(read) / 10**9)
+    assert warmed.batch_saving + warmed.cache_saving == warmed.saving_vs_standard

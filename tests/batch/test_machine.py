@@ -157,6 +157,11 @@ DECISIONS = [
         _job(_chunk(Phase.SUBMITTED, cancel_sent=True), cancel_requested=True),
         Poll(1),
     ),
+    (
+        "cancel: never cancel a batch adopted without proof (it may be another job's); poll it",
+        _job(_chunk(Phase.SUBMITTED, adopted=True, batch_id="b"), cancel_requested=True),
+        Poll(1),
+    ),
     ("cancel: still recover first", _job(_chunk(Phase.CREATING), cancel_requested=True), Recover(1)),
     ("worn out", _job(_chunk(Phase.SUBMITTED, failures=5)), GiveUp(1, 5)),
     ("all collected", _job(_chunk(Phase.COLLECTED), replace(_chunk(Phase.WITHDRAWN), seq=2)), Finish()),

@@ -218,6 +218,40 @@ def test_a_foreign_batch_of_the_same_size_is_disowned(tmp_path: Path) -> None:
     assert "disowned" in kinds and summary.outcomes == {"succeeded": 4}
 
 
+def test_canceling_a_job_never_cancels_a_batch_adopted_without_proof(tmp_path: Path) -> None:
+    ids = write_input(tmp_path / "in.jsonl", 4)
+    with emulator(EmulatorConfig(clock="manual", batch=BatchConfig(seconds=600))) as emu:
+        with Journal.open(tmp_path / "j.sqlite3") as journal:
+            r = start(journal, emu, tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+            r.crash = crash_at_label("chunk:intend")
+            with pytest.raises(Crash):
+                r.run("job")
+        params = {
+            "model": "claude-haiku-5-5",
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "x"}],
+        }
+        stranger = emu.client.messages.batches.create(
+            requests=[{"custom_id": f"other-{i}", "params": params} for i in range(4)]
+        )
+        notes: list[str] = []
+        with Journal.open(tmp_path / "j.sqlite3") as journal:
+            r = runner(journal, emu)
+            r.notice = notes.append
+            assert r.cancel("job")
+            summary = r.run("job")
+            kinds = [kind for _, _, kind, _ in journal.events("job")]
+        lines = read_output(tmp_path / "out.jsonl")
+        theirs = emu.client.messages.batches.retrieve(stranger.id)
+    assert "found" in kinds and "disowned" in kinds and "cancel_sent" not in kinds
+    assert theirs.request_counts.succeeded == 4 and theirs.cancel_initiated_at is None
+    assert summary.state == "canceled" and sorted(map(str, (line["id"] for line in lines))) == sorted(
+        map(str, ids)
+    )
+    assert {line["outcome"] for line in lines} == {"canceled"}
+    assert any(stranger.id in note and "cannot be proved" in note for note in notes), notes
+
+
 def test_cancel_collects_what_completed(tmp_path: Path) -> None:
     config = EmulatorConfig(clock="manual", batch=BatchConfig(seconds=1000))
     ids = write_input(tmp_path / "in.jsonl", 30)

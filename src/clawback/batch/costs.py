@@ -3,12 +3,16 @@
 Every priced result contributes four figures:
 
 * ``cost`` — batch prices with its real cache reads and writes: what is billed;
-* ``standard`` — the same usage at standard (non-batch) prices: ``standard - cost`` is the batch
-  discount, exactly half;
+* ``standard`` — the same usage (cache reads and writes included) at standard (non-batch) prices;
 * ``no_cache`` — the same tokens at batch prices with every cache read and write counted as plain
-  input: ``no_cache - cost`` is what caching saved (or lost, when writes were never read);
+  input;
 * ``standard_no_cache`` — the same tokens at standard prices without caching: the same work sent
   one request at a time with no cache, the baseline of the headline saving.
+
+The headline saving (``standard_no_cache`` minus everything billed) splits into two parts that add
+up to it exactly: the **batch discount** ``standard_no_cache - no_cache`` (half of the baseline) and
+**caching** ``no_cache - total_cost`` (what cache reads and writes, net of the warm-ups, saved at
+batch prices — negative when writes were never read).
 
 Warm-up requests are standard-price calls that only the job makes: they add to what is billed and
 to no baseline.
@@ -74,8 +78,8 @@ class CostTotals:
 
     @property
     def batch_saving(self) -> Decimal:
-        """The batch discount on the results' own usage."""
-        return self.standard - self.cost
+        """The batch discount on the work without caching; with :attr:`cache_saving` it makes the saving."""
+        return self.standard_no_cache - self.no_cache
 
     @property
     def cache_saving(self) -> Decimal:

@@ -331,7 +331,11 @@ def _cancel_effect(job: JobView) -> Effect | None:
         return Withdraw(planned.seq)
     if job.pending_items:
         return CancelPending()
-    unsent = next((c for c in job.chunks if c.phase is Phase.SUBMITTED and not c.cancel_sent), None)
+    # A batch adopted without proof (see clawback.batch.recovery) may be another job's: it is never
+    # canceled; the chunk waits for it to end and then keeps or disowns it as usual.
+    unsent = next(
+        (c for c in job.chunks if c.phase is Phase.SUBMITTED and not c.cancel_sent and not c.adopted), None
+    )
     return SendCancel(unsent.seq) if unsent is not None else None
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clawback.batch import _items
+from clawback.batch.cacheplan import warmup_params
 from clawback.batch.chunking import split_into_chunks
 from clawback.batch.collect import Collector, classify_or_fail
 from clawback.batch.costs import CostTotals, warmup_totals
@@ -37,6 +38,7 @@ from clawback.batch.machine import (
     Event,
     Finish,
     GiveUp,
+    Phase,
     Plan,
     Poll,
     Recover,
@@ -80,10 +82,11 @@ class BatchRunner:
         *,
         catalogue: Catalogue,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         policy: Backoff | None = None,
         crash: Callable[[str], None] | None = None,
         progress: Callable[[JobSummary], None] | None = None,
+        notice: Callable[[str], None] | None = None,
         entropy: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.journal = journal
@@ -94,6 +97,8 @@ class BatchRunner:
         self.policy = policy or Backoff()
         self.crash = crash or _no_crash
         self.progress = progress
+        self.notice = notice
+        """Told, in one line, of each transient failure and when the next try is (the CLI prints it)."""
         self.entropy = entropy
         self.collector = Collector(journal, upstream, catalogue, crash=self.crash)
 
@@ -172,10 +177,21 @@ class BatchRunner:
     def cancel(self, name: str) -> bool:
         """Record a cancel; True when this process may run the job to its end (no other runner holds it)."""
         self.journal.request_cancel(name)
+        for chunk in self.journal.chunks(name):
+            if chunk.view.phase is Phase.SUBMITTED and chunk.view.adopted and chunk.view.batch_id:
+                self._note_unproved(name, chunk.view.seq, chunk.view.batch_id)
         if self.journal.try_lock(name):
             self.journal.release_lock(name)
             return True
         return False
+
+    def _note_unproved(self, name: str, seq: int, batch_id: str) -> None:
+        if self.notice is not None:
+            self.notice(
+                f"batch job {name}, chunk {seq}: {batch_id} was found after an interrupted create and cannot "
+                "be proved to be this job's before it ends, so it is not canceled (it might be another "
+                "program's); the job waits for it to end (at most 24 h) and keeps or disowns it then"
+            )
 
     def _finish(self, name: str) -> JobSummary:
         job = self.journal.job(name)
@@ -219,13 +235,17 @@ class BatchRunner:
         if not failure.transient and not failure.not_found:
             self.journal.update_job(name, last_error=str(failure))
             raise failure
-        self._move(
+        new = self._move(
             name,
             view,
             Event(kind, retry_after=failure.retry_after),
             log={"error": str(failure), "status": failure.status},
             last_error=str(failure),
         )
+        if self.notice is not None:
+            wait = max(0.0, new.next_check_at - self.clock())
+            tries = f"failure {new.failures} of {self.policy.max_failures} in a row; " if new.failures else ""
+            self.notice(f"batch job {name}, chunk {view.seq}: {failure} ({tries}next try in {wait:.0f} s)")
 
     # -- effects ----------------------------------------------------------------------------
     def _plan(self, name: str, effect: Plan) -> None:
@@ -339,6 +359,8 @@ class BatchRunner:
             new = self._move(name, view, Event("found", batch_id=verdict.batch_id), log=log)
             if verdict.proved:
                 self.journal.save_chunk(name, replace(new, adopted=False))
+            elif job.cancel_requested:
+                self._note_unproved(name, view.seq, verdict.batch_id)
         elif verdict.kind == "absent":
             self._move(name, view, Event("not_created"), log=log)
         else:
@@ -433,7 +455,7 @@ class BatchRunner:
         if row is None:
             return
         group, model, params_text, attempts = row
-        params = {**json.loads(params_text), "max_tokens": 0}
+        params = warmup_params(json.loads(params_text))
         with self.journal.db.transaction():
             self.journal.db.execute(
                 "UPDATE batch_groups SET warm_state = 'sending', warm_attempts = warm_attempts + 1 "

@@ -109,6 +109,7 @@ def _runner(
         policy=policy,
         crash=_crash_hook(),
         progress=progress,
+        notice=_note,
     )
 
 
@@ -140,11 +141,43 @@ def _parse_cost(text: str | None) -> Decimal | None:
 def _check_paths(source: Path, out: Path, overwrite: bool) -> None:
     if not source.is_file():
         raise UsageError(f"input {source} does not exist or is not a file")
+    if out.is_dir():
+        raise UsageError(f"output {out} is a directory; --out takes a file path")
     if out.exists() and source.resolve() == out.resolve():
         raise UsageError("--out must not be the input file")
     if out.exists() and out.stat().st_size > 0 and not overwrite:
         raise UsageError(
             f"output {out} already exists and is not empty; pick another --out or pass --overwrite"
+        )
+
+
+@contextmanager
+def _claimed_output(out: Path) -> Iterator[None]:
+    """Open the output for appending now (an unwritable path fails before anything is recorded or
+    sent); a file made here is removed again if the job is refused. Nothing in it is cut yet."""
+    existed = out.exists()
+    try:
+        if out.parent.exists() and not out.parent.is_dir():
+            raise UsageError(f"cannot write output {out}: {out.parent} is not a directory")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write output {out}: {exc.strerror or exc}") from exc
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            out.unlink(missing_ok=True)
+        raise
+
+
+def _check_unfinished(store: Journal, name: str, doing: str) -> None:
+    job = store.job(name)
+    if job.finished:
+        raise UsageError(
+            f"batch job {name!r} is already {job.state}; nothing to {doing} "
+            f"(its {job.out_lines:,} result lines are in {job.output_path}; see: clawback batch status {name})"
         )
 
 
@@ -228,7 +261,8 @@ def run(
     with _journal(journal) as store:
         runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
         record = runner.new_job(source.resolve(), out.resolve(), name=job, options=options)
-        report = runner.create(record)
+        with _claimed_output(out):
+            report = runner.create(record)
         invalid = (
             f", {report.invalid_count:,} invalid lines reported as invalid" if report.invalid_count else ""
         )
@@ -288,6 +322,7 @@ def resume(
 ) -> None:
     """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost."""
     with _journal(journal, create=False) as store:
+        _check_unfinished(store, name, "resume")
         runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
         total = store.job(name).items
         _run_to_end(runner, name, total, show_progress=show_progress, as_json=as_json)
@@ -348,7 +383,7 @@ def cancel(
 ) -> None:
     """Cancel a job's batches and still collect every result that completed."""
     with _journal(journal, create=False) as store:
-        store.job(name)
+        _check_unfinished(store, name, "cancel")
         if not wait:
             store.request_cancel(name)
             _note(f"cancel of batch job {name} recorded; a running or resumed runner acts on it")
