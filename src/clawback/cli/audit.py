@@ -137,7 +137,8 @@ def _savings(out: Console, summary: Any) -> None:
     table.add_section()
     total = summary.spend.total
     pct = f" (-{summary.stacked_saving / total:.1%})" if total else ""
-    table.add_row("[bold]all stacked[/bold]", "", f"[bold]{_money(summary.stacked_saving)}[/bold]",
+    label = f"[bold]all stacked[/bold] (the calls would cost {_money(summary.stacked_total)})"
+    table.add_row(label, "", f"[bold]{_money(summary.stacked_saving)}[/bold]",
                   f"[bold]{_money(summary.stacked_saving * monthly)}[/bold]{pct}")  # fmt: skip
     out.print(table)
     for t in summary.techniques:
