@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +86,40 @@ def test_output_cap_from_the_real_distribution(tmp_path: Path) -> None:
     assert cap.alone == Decimal("0.000444")
     rec = next(r for r in summary.recommendations if r.technique == "output_cap")
     assert rec.change == 'set "max_tokens": 112'
+
+
+def _capped_line(seconds: float, out: int, limit: int) -> dict[str, Any]:
+    body = {"model": "claude-sonnet-5-5", "max_tokens": limit, "messages": [{"role": "user", "content": "x"}]}
+    line = log_line(_ts(seconds), "claude-sonnet-5-5", usage(100, out), task="x", request=body)
+    line["response"]["stop_reason"] = "max_tokens" if out >= limit else "end_turn"
+    return line
+
+
+def test_output_cap_stops_runaways_that_ran_to_the_limit(tmp_path: Path) -> None:
+    # 98 answers of 100-197 tokens finish; 2 run away to the 4,096-token limit
+    lines = [_capped_line(i, 100 + i, 4096) for i in range(98)] + [
+        _capped_line(500 + i, 4096, 4096) for i in range(2)
+    ]
+    summary = _audit(tmp_path, lines)
+    cap = _technique(summary, "output_cap")
+    # p99 of the finished answers is 197, rounded up to 208: each runaway loses 3,888 tokens at $10/MTok
+    assert cap.alone == 2 * 3888 * Decimal(10) / 1_000_000
+    rec = next(r for r in summary.recommendations if r.technique == "output_cap")
+    assert rec.change == 'set "max_tokens": 208 (now 4,096)'
+    assert rec.why.startswith("2 calls ran to the limit (cut off anyway)")
+
+
+def test_output_cap_is_not_suggested_when_the_limit_binds_real_answers(tmp_path: Path) -> None:
+    # answers that finish reach 900 of a 1,000-token limit: the 5 cut at the limit needed more room
+    lines = [_capped_line(i, 500 + 4 * i, 1000) for i in range(100)] + [
+        _capped_line(300 + i, 1000, 1000) for i in range(5)
+    ]
+    summary = _audit(tmp_path, lines)
+    cap = _technique(summary, "output_cap")
+    assert cap.alone == 0 and not cap.applies
+    assert any(
+        "x: 5 of 105 calls stop at max_tokens" in r and "limit cuts real answers" in r for r in cap.reasons
+    )
 
 
 def _trace(tmp_path: Path, rows: list[dict[str, Any]], **options: Any) -> AuditSummary:
@@ -193,3 +229,84 @@ def test_rules_file_format(tmp_path: Path) -> None:
     path.write_text('[tasks."a"]\nroute = "x"\n')
     with pytest.raises(InputFileError, match=r"tasks\.a\.route"):
         load_rules(path)
+
+
+def test_clairvoyant_is_flagged_when_a_runnable_policy_beats_it() -> None:
+    from clawback.audit.caching import _policy_notes
+    from clawback.audit.results import PolicyResult
+
+    results = {name: PolicyResult(name, Decimal(cost), 0.5, 10, 0, 0) for name, cost in
+               (("none", "3"), ("auto", "2.5"), ("planner", "1.9"), ("clairvoyant", "2"))}  # fmt: skip
+    noted = _policy_notes(results)
+    assert noted["clairvoyant"].notes == (
+        "costs more than planner on these calls: the clairvoyant reference is not a lower bound here",
+    )
+    assert _policy_notes({**results, "planner": PolicyResult("planner", Decimal(2), 0.5, 10, 0, 0)}) == {
+        **results,
+        "planner": PolicyResult("planner", Decimal(2), 0.5, 10, 0, 0),
+    }
+
+
+USAGE_DAYS = {
+    "data": [
+        {"starting_at": f"2026-11-{day}T00:00:00Z", "ending_at": f"2026-11-{day + 1}T00:00:00Z", "results": [
+            {"uncached_input_tokens": 1_000_000, "output_tokens": 100_000, "model": "claude-haiku-5-5",
+             "service_tier": "standard"},
+            {"uncached_input_tokens": 1_000, "output_tokens": 10, "model": "claude-nano-9"},
+        ]}
+        for day in (10, 11)
+    ],
+    "has_more": False,
+}  # fmt: skip
+
+
+def test_aggregated_usage_report_buckets_window_and_what_it_cannot_evaluate(tmp_path: Path) -> None:
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps(USAGE_DAYS))
+    summary = run_audit([str(path)], CATALOGUE)
+    spend = summary.spend
+    assert (spend.calls, spend.buckets) == (0, 4)
+    # two daily buckets: the window runs to the last bucket's end, not its start
+    assert (spend.first, spend.last) == (
+        datetime(2026, 11, 10, tzinfo=UTC),
+        datetime(2026, 11, 12, tzinfo=UTC),
+    )
+    assert summary.monthly_factor == 15
+    haiku = next(r for r in spend.by_model if r.key == "claude-haiku-5-5")
+    assert (haiku.calls, haiku.buckets, haiku.usd) == (0, 2, Decimal("0.3"))  # 2 x ($0.10 + $0.05)
+    nano = next(r for r in spend.by_model if r.key == "claude-nano-9")
+    assert nano.unpriced and nano.to_json()["usd"] is None
+    assert any("long-prompt rates" in note for note in summary.issues["notes"])
+    assert any("can't be evaluated" in note for note in summary.issues["notes"])
+    cap = _technique(summary, "output_cap")
+    assert cap.reasons == ("aggregated report: no per-call output lengths, so no cap can be derived",)
+    assert not _technique(summary, "cache").applies
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "message"),
+    [
+        ("", "auto", "is empty: nothing to audit"),
+        ("\n  \n", "jsonl", "is empty: nothing to audit"),
+        ('{"timestamp": "2026-11-10T09:00:00Z", "nope": 1}\n', "jsonl", "no API calls found"),
+        (json.dumps(log_line("2026-11-10T09:00:00Z", "claude-sonnet-5-5", usage(1, 1))) + "\n", "trace",
+         "read as trace: 1 malformed lines; first: "),
+    ],
+)  # fmt: skip
+def test_an_input_without_calls_is_a_one_line_error(
+    tmp_path: Path, content: str, fmt: str, message: str
+) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text(content)
+    with pytest.raises(InputFileError, match=re.escape(message)):
+        run_audit([str(path)], CATALOGUE, AuditOptions(format=fmt))
+
+
+def test_an_empty_file_among_others_is_noted_not_fatal(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    log = write_lines(
+        tmp_path / "log.jsonl", [log_line(_ts(0), "claude-sonnet-5-5", usage(1000, 0), task="a")]
+    )
+    summary = run_audit([str(empty), str(log)], CATALOGUE)
+    assert summary.spend.calls == 1 and f"{empty} is empty" in summary.issues["notes"]

@@ -57,6 +57,14 @@ def test_terminal_summary_and_report(log: Path, tmp_path: Path) -> None:
         (["{log}", "--since", "last week"], ["--since must be a date"]),
         (["{log}", "--report", "/nonexistent/dir/r.html"], ["cannot write report"]),
         (["{notes}"], ["can't tell the format", "--format"]),
+        (["{empty}"], ["empty.jsonl is empty: nothing to audit"]),
+        (["{folder}"], ["is a directory"]),
+        (["{log}", "--format", "trace"], ["no API calls found", "read as trace", "6 malformed lines"]),
+        (["{log}", "--format", "claude-code"], ["no API calls found", "skipped", "wrong --format?"]),
+        (["{log}", "--until", "2020-01-01"], ["no calls between --since and --until"]),
+        (["{log}", "--report", "{folder}"], ["cannot write report", "is a directory"]),
+        (["{log}", "--rules", "{folder}"], ["cannot read rules file"]),
+        (["{log}", "--rules", "{binary_rules}"], ["rules file", "not valid TOML"]),
         (["{log}", "--keepalive-cap", "lots"], ["--keepalive-cap must be a dollar amount"]),
     ],
 )
@@ -64,8 +72,12 @@ def test_one_line_errors(log: Path, tmp_path: Path, args: list[str], fragments: 
     (tmp_path / "bad.toml").write_text("version = = 1")
     (tmp_path / "route.toml").write_text('[tasks.nightly]\nroute_to = "claude-nano-9"\n')
     (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00")
     names = {"log": log, "bad_rules": tmp_path / "bad.toml", "route_rules": tmp_path / "route.toml",
-             "notes": tmp_path / "notes.txt"}  # fmt: skip
+             "notes": tmp_path / "notes.txt", "empty": tmp_path / "empty.jsonl", "folder": tmp_path / "folder",
+             "binary_rules": tmp_path / "binary.toml"}  # fmt: skip
     argv = [
         a.format(**names) if "{" in a else (str(tmp_path / a) if a.endswith((".jsonl", ".toml")) else a)
         for a in args

@@ -189,6 +189,8 @@ def test_admin_cost_report_amounts_are_cents(tmp_path: Path) -> None:
         (Decimal("1.2345"), "cache_write_1h"),
         (Decimal("0.5"), "other"),
     ]
+    assert [r.model for r in records] == ["claude-sonnet-5-5", "(web_search)"]  # not a model: its cost type
+    assert records[0].until == datetime(2026, 11, 11, tzinfo=UTC)
     assert issues.malformed_count == 1 and "not a decimal string" in issues.issues[0].reason
 
 

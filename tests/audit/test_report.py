@@ -46,7 +46,34 @@ def test_empty_charts_say_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(0, "$0.00"), (0.01234, "$0.01234"), (12.5, "$12.50"), (12345.6, "$12,346")]
-)
+    ("value", "text"),
+    [(0, "$0.00"), (0.01234, "$0.01234"), (12.5, "$12.50"), (12345.6, "$12,346"), (0.5, "$0.50"),
+     (0.002454, "$0.002454"), (0.000015, "$0.000015"), (-5.51, "-$5.51"), (0.1, "$0.10")],
+)  # fmt: skip
 def test_money_for_people(value: float, text: str) -> None:
     assert money(value) == text
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [(2.2, [0, 0.5, 1, 1.5, 2, 2.5]), (23.8, [0, 5, 10, 15, 20, 25]), (7.49, [0, 2, 4, 6, 8]),
+     (330, [0, 100, 200, 300, 400])],
+)  # fmt: skip
+def test_chart_axes_use_round_ticks(top: float, ticks: list[float]) -> None:
+    from clawback.audit.report import svg
+
+    chart = svg.stacked_bars(["a"], [{"k": top}], ["k"], label="x", fmt=lambda v: f"<{v:g}>")
+    assert re.findall(r'class="tick" text-anchor="end">&lt;([0-9.]+)&gt;', chart) == [f"{t:g}" for t in ticks]
+
+
+def test_missing_chromium_fails_when_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.audit import chromium as module
+
+    monkeypatch.setattr(module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(module.Path, "exists", lambda self: False)
+    monkeypatch.setattr(module, "REQUIRE", True)
+    with pytest.raises(pytest.fail.Exception, match="CLAWBACK_REQUIRE_CHROMIUM=1 requires it"):
+        module.chromium()
+    monkeypatch.setattr(module, "REQUIRE", False)
+    with pytest.raises(pytest.skip.Exception, match="headless Chromium is not installed"):
+        module.chromium()

@@ -22,8 +22,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from clawback.audit.queries import pick_bucket, window
-from clawback.audit.results import POLICIES, BreakpointAdvice, CachingReport, PolicyResult
+from clawback.audit.queries import micro_to_usd, pick_bucket, window
+from clawback.audit.results import (
+    LOGGED,
+    POLICIES,
+    TOP_LEVEL,
+    BreakpointAdvice,
+    CachingReport,
+    PolicyResult,
+    money,
+)
 from clawback.audit.scenarios import CACHE_SIM_DDL, policy_usage
 from clawback.cache.keepalive import KeepAliveSettings
 from clawback.cache.planner import CachePlan
@@ -40,14 +48,17 @@ __all__ = [
     "DEFAULT_KEEPALIVE_CAP",
     "NO_REQUEST_DATA",
     "POLICIES",
+    "TOP_LEVEL",
     "BreakpointAdvice",
     "CachingReport",
+    "current_marks",
     "field_of",
     "fit_shape",
     "replay_caching",
 ]
 
 DEFAULT_KEEPALIVE_CAP: Final = Decimal("5.00")
+
 NO_REQUEST_DATA: Final = (
     "no call in the input carries request data (a request body or prefix hashes), so caching can't be "
     "replayed: the prompt prefixes and where they repeat are unknown"
@@ -67,6 +78,16 @@ class _Call:
     task: str
     model_id: str
     call: TimedShape
+    current: tuple[tuple[str, str], ...] = ()
+    """The breakpoints the logged request carried: (request field, TTL); ``top-level`` for automatic."""
+
+
+def current_marks(shape: RequestShape) -> tuple[tuple[str, str], ...]:
+    """The ``cache_control`` marks a logged request carried, as (request field, TTL) pairs."""
+    marks = tuple((field_of(shape, b.position), b.cache_ttl) for b in shape.blocks if b.cache_ttl is not None)
+    if shape.auto_cache_ttl is not None:
+        marks += ((TOP_LEVEL, shape.auto_cache_ttl),)
+    return marks
 
 
 def fit_shape(shape: RequestShape, prompt_tokens: int, model_id: str) -> RequestShape:
@@ -121,9 +142,11 @@ def _calls(
 
 
 def _make(row: tuple[Any, ...], model_id: str, prompt: int, output: int) -> _Call:
-    shape = fit_shape(RequestShape.from_json(json.loads(row[5])), prompt, model_id)
+    logged = RequestShape.from_json(json.loads(row[5]))
+    shape = fit_shape(logged, prompt, model_id)
     at = row[1].replace(tzinfo=UTC).timestamp()
-    return _Call(int(row[0]), str(row[4]), model_id, TimedShape(at, shape, output, str(row[2]) or "default"))
+    timed = TimedShape(at, shape, output, str(row[2]) or "default")
+    return _Call(int(row[0]), str(row[4]), model_id, timed, current_marks(logged))
 
 
 @dataclass(slots=True)
@@ -136,6 +159,7 @@ class _Advice:
     keepalive: bool = False
     skips: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    current: Counter[tuple[tuple[str, str], ...]] = field(default_factory=Counter)
 
 
 def _below_minimum(acc: _Advice, shape: RequestShape, info: ModelInfo) -> None:
@@ -215,6 +239,7 @@ class _Replayer:
     def _note(self, c: _Call, plan: CachePlan | None, pinged: bool, info: ModelInfo) -> None:
         acc = self.advice.setdefault(c.task, _Advice())
         acc.calls += 1
+        acc.current[c.current] += 1
         acc.keepalive = acc.keepalive or pinged or bool(plan and plan.keepalive)
         if plan is None:
             return
@@ -249,8 +274,9 @@ def _advice(acc: Mapping[str, _Advice]) -> dict[str, BreakpointAdvice]:
         if a.planned < 0.95 * a.calls:
             notes.append(f"the planner cached {a.planned / a.calls:.0%} of the task's calls")
         ttl = "1h" if a.ttl_1h * 2 >= a.planned else "5m"
+        current = a.current.most_common(1)[0][0] if a.current else ()
         out[task] = BreakpointAdvice(
-            task, tuple(f for _, f in common), ttl, tokens, a.calls, a.keepalive, tuple(notes)
+            task, tuple(f for _, f in common), ttl, tokens, a.calls, a.keepalive, tuple(notes), current
         )
     return out
 
@@ -295,8 +321,40 @@ def _assumptions(cap: Decimal) -> tuple[str, ...]:
         "caches are isolated per workspace (the log's workspace or API key) and per model",
         f"the planner may keep entries warm with max_tokens=0 pings (spend cap ${cap} per model); "
         "their cost is charged to the call they keep warm",
-        "clairvoyant knows every prefix's future uses: a practical lower bound, not a policy you can run",
+        "clairvoyant knows every prefix's future uses: a reference point that is usually the lowest cost, "
+        "not a policy you can run and not a proven optimum (a policy can beat it on some logs)",
     )
+
+
+def _logged(con: Any) -> PolicyResult:
+    """The replayed calls as the log has them: their real cost and cache hit rate."""
+    row = con.execute(
+        """
+        SELECT sum(c_in + c_w5 + c_w1 + c_rd + c_out + c_web), count(*), sum(rd), sum(w5 + w1),
+               sum(inp + rd + w5 + w1)
+        FROM priced WHERE shaped AND model_id IS NOT NULL AND unpriced IS NULL
+        """
+    ).fetchall()[0]
+    prompt = int(row[4] or 0)
+    hit = int(row[2] or 0) / prompt if prompt else 0.0
+    return PolicyResult(
+        LOGGED, micro_to_usd(row[0]), hit, int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)
+    )
+
+
+def _policy_notes(results: Mapping[str, PolicyResult]) -> dict[str, PolicyResult]:
+    """Each policy with a note where the clairvoyant reference costs more than a policy you can run."""
+    oracle = results.get("clairvoyant")
+    if oracle is None:
+        return dict(results)
+    beaten = [name for name, p in results.items() if name != "clairvoyant" and p.cost < oracle.cost]
+    if not beaten:
+        return dict(results)
+    note = (
+        f"costs more than {' and '.join(beaten)} on these calls: the clairvoyant reference is not a lower "
+        "bound here"
+    )
+    return {**results, "clairvoyant": replace(oracle, notes=(*oracle.notes, note))}
 
 
 def replay_caching(
@@ -326,13 +384,14 @@ def replay_caching(
     results = {}
     for policy in POLICIES:
         u = policy_usage(con, policy)
-        notes = (f"includes {u.ping_cost:.4f} USD of keep-alive pings",) if u.ping_cost else ()
+        notes = (f"includes {money(u.ping_cost)} of keep-alive pings",) if u.ping_cost else ()
         hit = u.read_tokens / u.prompt_tokens if u.prompt_tokens else 0.0
         results[policy] = PolicyResult(policy, u.cost, hit, u.calls, u.read_tokens, u.write_tokens, notes)
     return CachingReport(
         available=True,
         shaped_calls=shaped,
-        policies=results,
+        policies=_policy_notes(results),
+        logged=_logged(con),
         assumptions=_assumptions(keepalive_cap),
         advice=_advice(replayer.advice),
         not_cached=_not_cached(replayer.advice),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from clawback.audit.evaluate import evaluate
 from clawback.audit.evaluation import Key, Route
@@ -26,10 +26,14 @@ from clawback.audit.simulate import monthly_factor
 from clawback.audit.store import AuditStore
 from clawback.audit.summary import AuditSummary, InputFile
 from clawback.audit.techniques import build_techniques
-from clawback.errors import UsageError
+from clawback.errors import InputFileError, UsageError
 from clawback.pricing.catalogue import Catalogue
 
 __all__ = ["AuditOptions", "Progress", "run_audit"]
+
+EMPTY: Final = "empty"
+OUTSIDE_WINDOW: Final = "outside --since/--until"
+_EMPTY_PROBE: Final = 1 << 16
 
 
 class Progress(Protocol):
@@ -93,9 +97,14 @@ def _records(
 
     for index, raw in enumerate(paths):
         path = Path(raw)
+        url = raw.startswith(("postgresql://", "postgres://"))
+        if not url and _is_empty(path):
+            issues.note(f"{raw} is empty")
+            inputs.append(InputFile(raw, EMPTY, 0))
+            continue
         fmt = options.format
         if fmt == "auto":
-            fmt = "ledger" if raw.startswith(("postgresql://", "postgres://")) else detect_format(path)
+            fmt = "ledger" if url else detect_format(path)
         reader = readers.setdefault(fmt, reader_for(fmt))
         extra: dict[str, Any] = {
             "model": options.trace_model,
@@ -110,11 +119,57 @@ def _records(
             if (options.since and record.ts < options.since) or (
                 options.until and record.ts >= options.until
             ):
-                issues.skip("outside --since/--until")
+                issues.skip(OUTSIDE_WINDOW)
                 continue
             count += 1
+            if record.aggregated and record.reported_usd is None:
+                _tier_note(catalogue, record.model, issues)
             yield record
         inputs.append(InputFile(raw, fmt, count))
+
+
+def _is_empty(path: Path) -> bool:
+    """True for a file with nothing but whitespace (a directory or missing file is the reader's error)."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(_EMPTY_PROBE)
+    except OSError:
+        return False
+    return not head.strip() and len(head) < _EMPTY_PROBE
+
+
+def _tier_note(catalogue: Catalogue, model: str, issues: IssueLog) -> None:
+    info = catalogue.get(model)
+    if info is not None and info.prompt_tier is not None:
+        issues.note(
+            f"{info.id}'s long-prompt rates (prompts over {info.prompt_tier.threshold_prompt_tokens:,} tokens) "
+            "apply per request, which a usage report's totals can't show: its buckets are priced at the base rates"
+        )
+
+
+def _nothing_read(inputs: Sequence[InputFile], issues: IssueLog) -> UsageError:
+    """The one-line error for an audit whose inputs held no call at all."""
+    if all(i.format == EMPTY for i in inputs):
+        names = ", ".join(i.path for i in inputs)
+        return InputFileError(f"{names} {'is' if len(inputs) == 1 else 'are'} empty: nothing to audit")
+    read = [i for i in inputs if i.format != EMPTY]
+    outside = issues.skipped.get(OUTSIDE_WINDOW, 0)
+    if outside:
+        bad = f"; {issues.malformed_count:,} malformed lines" if issues.malformed_count else ""
+        return UsageError(
+            f"no calls between --since and --until: the {outside:,} calls read are outside it{bad}"
+        )
+    formats = ", ".join(sorted({i.format for i in read}))
+    what = [f"{issues.malformed_count:,} malformed"] if issues.malformed_count else []
+    what += [f"{n:,} skipped ({reason})" for reason, n in sorted(issues.skipped.items())]
+    detail = f": {'; '.join(what)} lines" if what else ""
+    first = f"; first: {issues.issues[0].describe()}" if issues.issues else ""
+    hint = "" if len(formats.split(", ")) > 1 else f" read as {formats}"
+    return InputFileError(
+        f"no API calls found in {', '.join(i.path for i in read)}{hint}{detail}{first} (wrong --format?)"
+    )
 
 
 def _warnings(catalogue: Catalogue, summary_models: Sequence[str], last: datetime | None) -> list[str]:
@@ -158,7 +213,11 @@ def run_audit(
         catalogue, workdir=options.workdir, memory_limit=options.memory_limit, threads=options.threads
     ) as store:
         progress.stage("reading")
-        store.load(_records(paths, options, catalogue, issues, inputs, progress), on_batch=progress.advance)
+        loaded = store.load(
+            _records(paths, options, catalogue, issues, inputs, progress), on_batch=progress.advance
+        )
+        if loaded == 0:
+            raise _nothing_read(inputs, issues)
         progress.stage("pricing")
         store.prepare()
         spend = spend_query(store.con)

@@ -14,13 +14,13 @@ from decimal import Decimal
 
 import duckdb
 
-from clawback.audit.evaluation import Evaluation, Key, Pair, Route, RouteCaching
+from clawback.audit.evaluation import CapCut, Evaluation, Key, Pair, Route, RouteCaching
 from clawback.audit.rules import AuditRules
 from clawback.audit.scenarios import TaskPlan, scenario_costs
 from clawback.audit.simulate import OutputStats, cap_for, tokenizer_factor
 from clawback.pricing.catalogue import Catalogue
 
-__all__ = ["evaluate", "output_stats"]
+__all__ = ["cap_cuts", "evaluate", "output_stats"]
 
 
 def _pairs(con: duckdb.DuckDBPyConnection) -> tuple[Pair, ...]:
@@ -38,15 +38,50 @@ def _pairs(con: duckdb.DuckDBPyConnection) -> tuple[Pair, ...]:
 
 
 def output_stats(con: duckdb.DuckDBPyConnection) -> dict[str, OutputStats]:
-    """Per task: the distribution of real output lengths (per-call records only)."""
+    """Per task: the distribution of real output lengths (per-call records only).
+
+    Percentiles are over the answers that finished; calls that stopped at ``max_tokens`` are
+    counted apart (see :class:`~clawback.audit.simulate.OutputStats`).
+    """
+    quantiles = ", ".join(
+        f"quantile_disc(outp, {q}) FILTER (WHERE fin)" for q in ("0.5", "0.9", "0.95", "0.99")
+    )
     rows = con.execute(
-        """
-        SELECT task, count(*), quantile_disc(outp, 0.5), quantile_disc(outp, 0.9), quantile_disc(outp, 0.95),
-               quantile_disc(outp, 0.99), max(outp), count(*) FILTER (WHERE stop = 'max_tokens')
-        FROM priced WHERE NOT agg AND unpriced IS NULL GROUP BY task
+        f"""
+        SELECT task, count(*), {quantiles}, max(outp), count(*) FILTER (WHERE NOT fin),
+               min(outp) FILTER (WHERE NOT fin)
+        FROM (SELECT task, outp, stop IS DISTINCT FROM 'max_tokens' AS fin
+              FROM priced WHERE NOT agg AND unpriced IS NULL)
+        GROUP BY task
         """
     ).fetchall()
-    return {str(r[0]): OutputStats(*(int(v or 0) for v in r[1:])) for r in rows}
+    out = {}
+    for task, calls, p50, p90, p95, p99, top, at_limit, limit in rows:
+        c, a, b, d, e, m, k = (int(v or 0) for v in (calls, p50, p90, p95, p99, top, at_limit))
+        out[str(task)] = OutputStats(c, a, b, d, e, m, k, None if limit is None else int(limit))
+    return out
+
+
+def cap_cuts(con: duckdb.DuckDBPyConnection, caps: Mapping[str, int]) -> dict[str, CapCut]:
+    """Per capped task: the calls the cap would stop, runaways and finished answers apart."""
+    if not caps:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE caps (task VARCHAR, cap BIGINT)")
+    appender = con.appender("caps")
+    appender.append_rows(list(caps.items()))
+    appender.flush()
+    rows = con.execute(
+        """
+        SELECT p.task, count(*) FILTER (WHERE p.outp > c.cap AND p.stop = 'max_tokens'),
+               count(*) FILTER (WHERE p.outp > c.cap AND p.stop IS DISTINCT FROM 'max_tokens'),
+               mode(p.max_tokens)
+        FROM priced p JOIN caps c ON c.task = p.task
+        WHERE NOT p.agg AND p.unpriced IS NULL GROUP BY p.task
+        """
+    ).fetchall()
+    return {
+        str(t): CapCut(int(run), int(fin), None if now is None else int(now)) for t, run, fin, now in rows
+    }
 
 
 def _routes(pairs: tuple[Pair, ...], rules: AuditRules, catalogue: Catalogue) -> dict[Key, Route]:
@@ -158,6 +193,7 @@ def evaluate(
         pairs=pairs,
         routes=planner.routes,
         caps=caps,
+        cap_cuts=cap_cuts(con, caps),
         stats=stats,
         alone=alone,
         stacked={"route": s1, "batch": s2, "cache": s3, "output_cap": s4},

@@ -11,7 +11,7 @@ from clawback.audit.results import CachingReport
 from clawback.audit.simulate import OutputStats
 from clawback.pricing.catalogue import ModelInfo
 
-__all__ = ["Evaluation", "Key", "Pair", "Route", "RouteCaching"]
+__all__ = ["CapCut", "Evaluation", "Key", "Pair", "Route", "RouteCaching"]
 
 Key = tuple[str, str]
 
@@ -38,6 +38,18 @@ class Route:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class CapCut:
+    """What an output cap does to a task's calls: runaways and finished answers it stops."""
+
+    runaways: int
+    """Calls that ran to the current limit (``stop_reason: max_tokens``) and would stop at the cap."""
+    finished: int
+    """Answers that finished but are longer than the cap: they would be cut off."""
+    current: int | None = None
+    """The task's most common ``max_tokens`` today (None when the log doesn't carry it)."""
+
+
 class RouteCaching(Protocol):
     """Replays caching with some pairs routed (the :mod:`clawback.audit.caching` entry point)."""
 
@@ -58,6 +70,7 @@ class Evaluation:
     stacked: Mapping[str, Mapping[Key, Decimal]]
     caching: CachingReport
     batch_pairs: frozenset[Key] = field(default_factory=frozenset)
+    cap_cuts: Mapping[str, CapCut] = field(default_factory=dict)
     dropped: Mapping[str, tuple[Key, ...]] = field(default_factory=dict)
 
     @property

@@ -8,7 +8,8 @@ with Decimal, so the SQL only multiplies token counts by rates:
 * batch: input and output at the batch rates, cache writes and reads at 50% of the standard ones;
 * fast mode: the fast input/output rates, cache rates at the model's cache multipliers of them;
 * long-prompt tier: the tier's rates for the whole request once its prompt passes the threshold
-  (on the days the tier is in force);
+  (per request, on the days the tier is in force: never on an aggregated report's bucket, whose
+  totals hide the request sizes);
 * US-only inference (``inference_geo: "us"``): 1.1x on every token kind, at query time.
 
 Costs come out in micro-dollars (tokens × USD per million tokens) as ``DECIMAL(38,9)``: every
@@ -120,7 +121,8 @@ def priced_select(source: str, keep: str = "u.id") -> str:
     """SQL pricing every row of ``source`` (a table or a parenthesised query).
 
     ``source`` needs: ``id, day, model_id, inp, outp, rd, w5, w1, web, tier, geo, speed, rep_usd,
-    rep_kind``. The result has the ``keep`` columns of ``source`` (``u.*`` for all), the cost of
+    rep_kind, agg``. The long-prompt tier is a per-request rule, so it never applies to ``agg``
+    rows (an aggregated report's bucket sums many requests). The result has the ``keep`` columns of ``source`` (``u.*`` for all), the cost of
     each token kind in micro-dollars (``c_in, c_w5, c_w1, c_rd, c_out, c_web``; NULL when
     unpriced) and ``unpriced`` (the reason, or NULL).
     """
@@ -167,7 +169,7 @@ def priced_select(source: str, keep: str = "u.id") -> str:
         LEFT JOIN rates r
           ON r.model_id = u.model_id AND u.day >= r.valid_from AND u.day < r.valid_to
          AND r.mode = {mode}
-         AND r.tier_on = coalesce(r.tier_min IS NOT NULL AND u.day >= r.tier_from
+         AND r.tier_on = coalesce(r.tier_min IS NOT NULL AND u.day >= r.tier_from AND NOT u.agg
                                   AND (r.tier_to IS NULL OR u.day < r.tier_to)
                                   AND (u.inp + u.rd + u.w5 + u.w1) > r.tier_min, false)
     """

@@ -31,6 +31,12 @@ _BUCKETS: Final = (
     (timedelta(days=3), "1 hour"),
     (timedelta(days=120), "1 day"),
 )
+_WIDTHS: Final = {
+    "5 minutes": timedelta(minutes=5),
+    "1 hour": timedelta(hours=1),
+    "1 day": timedelta(days=1),
+    "7 days": timedelta(days=7),
+}
 
 
 def micro_to_usd(value: Any) -> Decimal:
@@ -52,8 +58,8 @@ def pick_bucket(first: datetime | None, last: datetime | None) -> str:
 
 
 def window(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None]:
-    """The first and last call times."""
-    first, last = con.execute("SELECT min(ts), max(ts) FROM priced").fetchall()[0]
+    """The first call's time and the last call's (or the end of the last aggregated bucket)."""
+    first, last = con.execute("SELECT min(ts), max(coalesce(ts_end, ts)) FROM priced").fetchall()[0]
     return _utc(first), _utc(last)
 
 
@@ -67,8 +73,9 @@ def _kinds_sql() -> str:
 
 def _rows(con: duckdb.DuckDBPyConnection, key: str) -> tuple[SpendRow, ...]:
     sql = f"""
-        SELECT {key} AS k, count(*), {_kinds_sql()},
-               sum(inp), sum(outp), sum(rd), sum(w5 + w1), count(*) FILTER (WHERE unpriced IS NOT NULL)
+        SELECT {key} AS k, count(*) FILTER (WHERE NOT agg), {_kinds_sql()},
+               sum(inp), sum(outp), sum(rd), sum(w5 + w1), count(*) FILTER (WHERE unpriced IS NOT NULL),
+               count(*) FILTER (WHERE agg)
         FROM priced GROUP BY k
     """
     out = []
@@ -85,6 +92,7 @@ def _rows(con: duckdb.DuckDBPyConnection, key: str) -> tuple[SpendRow, ...]:
                 cache_read_tokens=int(row[10] or 0),
                 cache_write_tokens=int(row[11] or 0),
                 unpriced_calls=int(row[12] or 0),
+                buckets=int(row[13] or 0),
             )
         )
     return tuple(sorted(out, key=lambda r: (-r.usd, r.key)))
@@ -98,22 +106,31 @@ def _series(con: duckdb.DuckDBPyConnection, bucket: str) -> tuple[SeriesPoint, .
         "FROM priced GROUP BY ALL"
     ).fetchall():
         by_model.setdefault(start.replace(tzinfo=UTC), {})[str(model)] = micro_to_usd(cost)
-    points = []
+    points: dict[datetime, SeriesPoint] = {}
     for row in con.execute(
         f"SELECT {b} AS s, {_kinds_sql()}, sum(rd), sum(inp + rd + w5 + w1) FROM priced GROUP BY s ORDER BY s"
     ).fetchall():
         kinds = {name: micro_to_usd(v) for name, v in zip(COST_COLUMNS, row[1:7], strict=True)}
         prompt = int(row[8] or 0)
         start = row[0].replace(tzinfo=UTC)
-        points.append(
-            SeriesPoint(
-                start=start,
-                by_model=by_model.get(start, {}),
-                by_kind=kinds,
-                hit_rate=(int(row[7] or 0) / prompt) if prompt else None,
-            )
+        points[start] = SeriesPoint(
+            start=start,
+            by_model=by_model.get(start, {}),
+            by_kind=kinds,
+            hit_rate=(int(row[7] or 0) / prompt) if prompt else None,
         )
-    return tuple(points)
+    return _fill(points, _WIDTHS[bucket])
+
+
+def _fill(points: dict[datetime, SeriesPoint], width: timedelta) -> tuple[SeriesPoint, ...]:
+    """The points in time order with an empty point for every bucket without calls (a continuous axis)."""
+    if not points:
+        return ()
+    out, at, last = [], min(points), max(points)
+    while at <= last:
+        out.append(points.get(at) or SeriesPoint(at, {}, {k: Decimal(0) for k in COST_COLUMNS}, None))
+        at += width
+    return tuple(out)
 
 
 def spend(con: duckdb.DuckDBPyConnection) -> Spend:

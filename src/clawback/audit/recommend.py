@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Final
 
 from clawback.audit.evaluation import Evaluation
-from clawback.audit.results import BreakpointAdvice, Recommendation, Technique
+from clawback.audit.results import TOP_LEVEL, BreakpointAdvice, Recommendation, Technique
 
 __all__ = ["EFFORT", "recommend"]
 
@@ -40,8 +40,23 @@ def _cache(task: str, advice: BreakpointAdvice | None) -> tuple[str, str]:
     if advice is None or not advice.fields:
         return "let clawback's planner place cache_control breakpoints (clawback.Anthropic client)", "replay"
     ttl = ', "ttl": "1h"' if advice.ttl == "1h" else ""
-    marks = ", ".join(advice.fields)
-    change = f'add "cache_control": {{"type": "ephemeral"{ttl}}} to {marks}'
+    mark = f'"cache_control": {{"type": "ephemeral"{ttl}}}'
+    planned, now = list(advice.fields), dict(advice.current)
+    steps = [
+        'remove the top-level "cache_control"' if f == TOP_LEVEL else f'remove "cache_control" from {f}'
+        for f in now
+        if f not in planned
+    ]
+    for verb, fields in (
+        ("add", [f for f in planned if f not in now]),
+        ("change to", [f for f in planned if f in now and now[f] != advice.ttl]),
+    ):
+        if fields:
+            steps.append(f"{verb} {mark} {'to' if verb == 'add' else 'on'} {', '.join(fields)}")
+    kept = [f for f in planned if now.get(f) == advice.ttl]
+    if kept:
+        steps.append(f"keep {mark} on {', '.join(kept)} (already there)")
+    change = "; ".join(steps)
     if advice.keepalive:
         change += "; keep the entry warm with a max_tokens=0 request while calls pause"
     why = f"caches a {advice.prefix_tokens:,}-token prefix its calls share"
@@ -53,12 +68,18 @@ def _cache(task: str, advice: BreakpointAdvice | None) -> tuple[str, str]:
 def _cap(task: str, ev: Evaluation) -> tuple[str, str]:
     cap = ev.caps[task]
     stats = ev.stats[task]
+    cut = ev.cap_cuts.get(task)
     change = f'set "max_tokens": {cap}'
-    why = (
-        f"outputs: median {stats.p50:,}, p99 {stats.p99:,}, longest {stats.max:,} tokens; "
-        "the longest outputs would stop at the cap"
-    )
-    return change, why
+    if cut is not None and cut.current is not None:
+        change += f" (now {cut.current:,})"
+    parts = []
+    if cut is not None and cut.runaways:
+        parts.append(f"{cut.runaways:,} calls ran to the limit (cut off anyway) and would stop at the cap")
+    if cut is not None and cut.finished:
+        share = cut.finished / stats.calls if stats.calls else 0.0
+        parts.append(f"{cut.finished:,} finished answers ({share:.1%}) are longer and would be cut off")
+    parts.append(f"finished answers: median {stats.p50:,}, p99 {stats.p99:,} tokens")
+    return change, "; ".join(parts)
 
 
 def recommend(

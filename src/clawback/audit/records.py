@@ -75,6 +75,8 @@ class AuditRecord:
     """A cost the source already states (the cost report), used instead of pricing tokens."""
     reported_kind: str | None = None
     """The token kind (or ``other``) of ``reported_usd``."""
+    until: datetime | None = None
+    """The end of an aggregated report's bucket (its ``ending_at``), when the report gives one."""
 
     @property
     def cache_write_tokens(self) -> int:

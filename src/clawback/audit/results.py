@@ -6,6 +6,7 @@ read it. Money is Decimal (USD) and goes to JSON as decimal strings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +16,9 @@ from clawback.pricing.cost import format_usd
 
 __all__ = [
     "KIND_LABELS",
+    "LOGGED",
     "POLICIES",
+    "TOP_LEVEL",
     "BreakpointAdvice",
     "CachingReport",
     "PolicyResult",
@@ -25,6 +28,7 @@ __all__ = [
     "SpendRow",
     "Technique",
     "UnpricedRow",
+    "money",
     "usd",
 ]
 
@@ -34,11 +38,32 @@ KIND_LABELS: dict[str, str] = {
     "cache_write_1h": "cache writes (1 h)",
     "cache_read": "cache reads",
     "output": "output",
-    "web_search": "web search",
+    "web_search": "web search and other",
 }
 
 
 POLICIES: tuple[str, ...] = ("none", "auto", "planner", "clairvoyant")
+LOGGED = "as logged"
+"""The name of the row that shows the replayed calls as the log has them (today's caching)."""
+TOP_LEVEL = "top-level"
+"""The request field of top-level automatic caching (``cache_control`` on the request itself)."""
+
+
+def money(value: Decimal | float) -> str:
+    """Dollars for people: whole dollars from $1,000, cents from $1, four significant digits below.
+
+    ``12345.6`` → ``$12,346``; ``12.5`` → ``$12.50``; ``0.5`` → ``$0.50``; ``0.002454`` →
+    ``$0.002454``; ``0.000015`` → ``$0.000015`` (never exponent notation).
+    """
+    v = float(value)
+    sign, v = ("-" if v < 0 else ""), abs(v)
+    if v >= 1000:
+        return f"{sign}${v:,.0f}"
+    if v >= 1 or v == 0:
+        return f"{sign}${v:,.2f}"
+    places = max(2, 3 - math.floor(math.log10(v)))
+    whole, _, frac = f"{v:.{places}f}".rstrip("0").partition(".")
+    return f"{sign}${whole}.{frac.ljust(2, '0')}"
 
 
 def usd(amount: Decimal) -> str:
@@ -48,7 +73,7 @@ def usd(amount: Decimal) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SpendRow:
-    """Calls, exact cost by token kind, and tokens for one task, model or day."""
+    """Calls (and aggregated report buckets), exact cost by token kind, and tokens for one task, model or day."""
 
     key: str
     calls: int
@@ -59,16 +84,21 @@ class SpendRow:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     unpriced_calls: int = 0
+    """Calls and buckets of the row that have no price."""
+    buckets: int = 0
+    """Buckets of aggregated reports (each stands for an unreported number of calls)."""
 
     @property
     def unpriced(self) -> bool:
         """True when none of the row's calls has a price (its cost is unknown, not $0)."""
-        return self.calls > 0 and self.unpriced_calls == self.calls
+        records = self.calls + self.buckets
+        return records > 0 and self.unpriced_calls == records
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (money as decimal strings; ``usd`` is null when no call has a price)."""
         return {
             "calls": self.calls,
+            "buckets": self.buckets,
             "usd": None if self.unpriced else usd(self.usd),
             "by_kind": {k: usd(v) for k, v in self.by_kind.items()},
             "input_tokens": self.input_tokens,
@@ -222,6 +252,8 @@ class BreakpointAdvice:
     calls: int
     keepalive: bool = False
     notes: tuple[str, ...] = ()
+    current: tuple[tuple[str, str], ...] = ()
+    """The breakpoints the task's requests carry today (most common set): (field, TTL) pairs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +263,8 @@ class CachingReport:
     available: bool
     shaped_calls: int = 0
     policies: dict[str, PolicyResult] = field(default_factory=dict)
+    logged: PolicyResult | None = None
+    """The same calls as logged: their real cost and hit rate (the row to compare policies with)."""
     reasons: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     advice: dict[str, BreakpointAdvice] = field(default_factory=dict)

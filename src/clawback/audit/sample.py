@@ -11,8 +11,10 @@ The workload, from 2026-11-10 to 2026-11-24 (UTC):
 * ``assistant`` — Opus 5.5, multi-turn conversations with top-level automatic caching.
 * ``nightly-summary`` — Sonnet 5.5, a burst at 02:00 every night, one long document per call;
   its 400-token instructions are below the 512-token cache minimum. Labelled latency-tolerant.
-* an unlabelled extractor — Haiku 5.5, a cached system prompt, a document, JSON out with the odd
-  runaway answer; the audit finds it as a prompt template.
+* an unlabelled extractor — Sonnet 5.5, a cached system prompt, a document, a short JSON answer
+  under a generous ``max_tokens`` of 8,192; about 1 call in 70 runs away (the model repeats itself
+  until it hits the limit, ``stop_reason: max_tokens``), which is what an output cap cuts. The
+  audit finds the task as a prompt template.
 * a few calls on a retired model (Claude 3.5 Sonnet), one on a model nobody prices, and two
   malformed lines.
 
@@ -40,6 +42,8 @@ __all__ = ["RULES", "SampleCall", "generate", "write_sample"]
 
 START: Final = datetime(2026, 11, 10, tzinfo=UTC)
 DAYS: Final = 14
+EXTRACTOR_LIMIT: Final = 8192
+RUNAWAY_RATE: Final = 0.015
 RULES: Final = """# Audit rules for the demo sample (see docs/audit.md)
 version = 1
 
@@ -223,10 +227,10 @@ class _Gen:
         for day in range(DAYS):
             for at in _busy(self.rng, day, self.n(60), 0, 24):
                 doc = _text(self.rng, self.rng.randint(500, 1300))
-                body = {"model": "claude-haiku-5-5", "max_tokens": 4096, "system": system,
+                body = {"model": "claude-sonnet-5-5", "max_tokens": EXTRACTOR_LIMIT, "system": system,
                         "messages": [{"role": "user", "content": doc}]}  # fmt: skip
-                runaway = self.rng.random() < 0.02
-                out = self.rng.randint(1500, 4000) if runaway else int(self.rng.triangular(90, 260, 140))
+                runaway = self.rng.random() < RUNAWAY_RATE
+                out = EXTRACTOR_LIMIT if runaway else int(self.rng.triangular(90, 260, 140))
                 yield SampleCall(at, None, body, out)
 
     def oddities(self) -> Iterator[SampleCall]:

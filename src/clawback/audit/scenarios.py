@@ -85,14 +85,14 @@ def _usage_sql() -> str:
             CASE WHEN {batch} THEN 'batch' ELSE p.tier END AS tier,
             p.geo,
             CASE WHEN {batch} OR pl.route_to IS NOT NULL THEN NULL ELSE p.speed END AS speed,
-            p.rep_usd, p.rep_kind
+            p.rep_usd, p.rep_kind, p.agg
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
         LEFT JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
         WHERE p.unpriced IS NULL
         UNION ALL
         SELECT p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
-            cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL
+            cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL, false
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
         JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
@@ -142,12 +142,12 @@ def policy_usage(con: duckdb.DuckDBPyConnection, variant: str) -> PolicyUsage:
     name = variant.replace("'", "''")
     source = f"""(
         SELECT p.id, p.day, p.model_id, cs.inp, cs.rd, cs.w5, cs.w1, p.outp, p.web, p.tier, p.geo,
-               p.speed, p.rep_usd, p.rep_kind, false AS ping
+               p.speed, p.rep_usd, p.rep_kind, p.agg, false AS ping
         FROM cache_sim cs JOIN priced p ON p.id = cs.id
         WHERE cs.variant = '{name}' AND p.unpriced IS NULL
         UNION ALL
         SELECT p.id, p.day, p.model_id, cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo,
-               NULL, NULL, NULL, true AS ping
+               NULL, NULL, NULL, false, true AS ping
         FROM cache_sim cs JOIN priced p ON p.id = cs.id
         WHERE cs.variant = '{name}' AND p.unpriced IS NULL AND cs.pinp + cs.prd + cs.pw5 + cs.pw1 > 0
     )"""

@@ -9,8 +9,9 @@ routed to (its own minimum cacheable length and rates), the cap on the routed mo
 * **Batch** applies to tasks labelled or ruled latency-tolerant: 50% of every token kind.
 * **Caching** replays the calls with request shapes under the real cache rules (see
   :mod:`clawback.audit.caching`); a task keeps the better of its current caching and the planner's.
-* **Output caps** set ``max_tokens`` at a percentile of the task's real outputs; only outputs
-  longer than the cap get cheaper, and those calls would be cut off (``stop_reason: max_tokens``).
+* **Output caps** set ``max_tokens`` at a percentile of the task's answers that finished; calls
+  that ran to the current limit (runaways, cut off anyway) stop at the cap instead, and the few
+  finished answers longer than the cap would be cut off (``stop_reason: max_tokens``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ _MIN_WINDOW_SECONDS: Final = 3_600
 
 @dataclass(frozen=True, slots=True)
 class OutputStats:
-    """A task's real output lengths: call count, percentiles and maximum (tokens)."""
+    """A task's real output lengths (tokens).
+
+    ``calls`` counts every per-call record; ``at_limit`` those that stopped at ``max_tokens``
+    (``stop_reason: "max_tokens"``). The percentiles are over the answers that *finished* (every
+    other call, including calls whose log has no stop reason): an answer cut off at the limit says
+    how long the limit is, not how long the task's answers are. ``max`` is over every call;
+    ``limit`` is the smallest output of a call that stopped at the limit (None when none did).
+    """
 
     calls: int
     p50: int
@@ -48,13 +56,30 @@ class OutputStats:
     p99: int
     max: int
     at_limit: int = 0
+    limit: int | None = None
+
+    @property
+    def finished(self) -> int:
+        """Calls whose answer finished (did not stop at ``max_tokens``)."""
+        return self.calls - self.at_limit
 
     def percentile(self, p: float) -> int:
-        """The nearest stored percentile at or above ``p``."""
+        """The nearest stored percentile of finished answers at or above ``p``."""
         for cut, value in ((50, self.p50), (90, self.p90), (95, self.p95), (99, self.p99)):
             if p <= cut:
                 return value
         return self.max
+
+    @property
+    def binding(self) -> bool:
+        """True when the current limit cuts real answers, not runaways.
+
+        Calls stopped at the limit are runaways when the answers that finished stay well below it
+        (their p99 under half the limit): the model was repeating itself, and the cut-off output is
+        waste. When finished answers come close to the limit, the calls it stopped were most
+        likely real answers that needed more room, and a lower cap would cut more of them.
+        """
+        return self.at_limit > 0 and self.limit is not None and self.p99 * 2 > self.limit
 
 
 def _round_up(tokens: int) -> int:
@@ -63,8 +88,12 @@ def _round_up(tokens: int) -> int:
 
 
 def cap_for(stats: OutputStats, percentile: float) -> int | None:
-    """The ``max_tokens`` to suggest: the percentile rounded up; None when it would cut nothing."""
-    if stats.calls == 0:
+    """The ``max_tokens`` to suggest: the percentile of finished answers rounded up.
+
+    None when it would cut nothing, when no answer finished, or when the current limit already
+    binds real answers (:attr:`OutputStats.binding`).
+    """
+    if stats.finished <= 0 or stats.binding:
         return None
     cap = _round_up(stats.percentile(percentile))
     return cap if cap < stats.max else None

@@ -15,7 +15,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,10 +44,17 @@ CREATE TABLE calls (
     label VARCHAR, tolerant BOOLEAN, workspace VARCHAR,
     inp BIGINT, outp BIGINT, rd BIGINT, w5 BIGINT, w1 BIGINT, web BIGINT,
     tier VARCHAR, geo VARCHAR, speed VARCHAR, max_tokens BIGINT, stop VARCHAR,
-    agg BOOLEAN, rep_usd DECIMAL(38,12), rep_kind VARCHAR,
+    agg BOOLEAN, rep_usd DECIMAL(38,12), rep_kind VARCHAR, ts_end TIMESTAMP,
     shape VARCHAR, keys VARCHAR[], next_keys VARCHAR[], key_tokens BIGINT[]
 )
 """
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    """``ts`` as a naive UTC datetime (DuckDB's TIMESTAMP)."""
+    if ts.tzinfo is None:
+        return ts
+    return (ts if ts.tzinfo is UTC else ts.astimezone(UTC)).replace(tzinfo=None)
 
 
 class AuditStore:
@@ -117,16 +124,15 @@ class AuditStore:
             keys, following, key_tokens = (
                 template_candidates(r.shape) if r.shape.blocks else (None, None, None)
             )
-        ts = r.ts
-        if ts.tzinfo is not None:
-            ts = (ts if ts.tzinfo is UTC else ts.astimezone(UTC)).replace(tzinfo=None)
+        ts = _naive_utc(r.ts)
         return (
             self._next_id, ts, r.source, r.line, r.model, self._model_id(r.model),
             r.task, r.latency_tolerant, r.workspace,
             r.input_tokens, r.output_tokens, r.cache_read_input_tokens,
             r.cache_write_5m_input_tokens, r.cache_write_1h_input_tokens, r.web_search_requests,
             r.service_tier, r.inference_geo, r.speed, r.max_tokens, r.stop_reason,
-            r.aggregated, r.reported_usd, r.reported_kind, shape, keys, following, key_tokens,
+            r.aggregated, r.reported_usd, r.reported_kind, r.until and _naive_utc(r.until),
+            shape, keys, following, key_tokens,
         )  # fmt: skip
 
     def load(self, records: Iterable[AuditRecord], *, on_batch: Callable[[int], None] | None = None) -> int:

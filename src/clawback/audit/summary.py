@@ -4,8 +4,9 @@ JSON keys (money as decimal strings in USD over the audited window unless named 
 
     calls, buckets, total_usd, unpriced_calls, unpriced[], window{first, last, seconds,
     monthly_factor}, by_model{}, by_task{}, by_day{}, by_token_kind{}, savings{route, batch, cache,
-    output_cap, stacked}, policies{none, auto, planner, clairvoyant} (when calls have shapes),
-    recommendations[], inputs[], input_issues{}, warnings[]
+    output_cap, stacked}, policies{none, auto, planner, clairvoyant} and policies_as_logged (the same
+    calls as billed; both when calls have shapes), recommendations[], inputs[], input_issues{},
+    warnings[]
 """
 
 from __future__ import annotations
@@ -108,4 +109,6 @@ class AuditSummary:
         }
         if self.caching.policies:
             data["policies"] = {name: p.to_json() for name, p in self.caching.policies.items()}
+            logged = self.caching.logged
+            data["policies_as_logged"] = None if logged is None else logged.to_json()
         return data

@@ -52,8 +52,11 @@ def _assumptions(name: str, ev: Evaluation) -> list[str]:
     if name == "cache":
         return list(ev.caching.assumptions) or ["replayed call by call under the real cache rules"]
     return [
-        "outputs longer than the cap stop at it (stop_reason max_tokens); shorter outputs are unchanged",
-        "the cap is a percentile of the task's real outputs rounded up; check the cut calls tolerate it",
+        "the cap is a percentile (default p99) of the task's answers that finished, rounded up",
+        "calls that ran to today's max_tokens (stop_reason max_tokens) stop at the cap instead: "
+        "their answers are cut off either way",
+        "finished answers longer than the cap would be cut off too (about 1% at p99): check the task tolerates it",
+        "not capped: tasks whose finished answers come within half of today's limit (it already cuts real answers)",
     ]
 
 
@@ -85,8 +88,16 @@ def _reasons(name: str, ev: Evaluation, rules: AuditRules) -> list[str]:
     else:
         if aggregated:
             reasons.append("aggregated report: no per-call output lengths, so no cap can be derived")
-        elif not ev.caps:
+            return reasons
+        binding = [
+            f"{task}: {s.at_limit:,} of {s.calls:,} calls stop at max_tokens while finished answers reach "
+            f"{s.p99:,} tokens (p99): the limit cuts real answers, so no lower cap is suggested"
+            for task, s in sorted(ev.stats.items())
+            if s.binding
+        ]
+        if not ev.caps and not binding:
             reasons.append("no task has outputs above its cap percentile by a margin worth capping")
+        reasons.extend(binding)
     return reasons
 
 

@@ -25,12 +25,9 @@ _FORMATS = "auto, ledger, jsonl, claude-code, admin-usage, admin-cost, trace"
 
 
 def _money(value: Decimal) -> str:
-    v = float(value)
-    if abs(v) >= 100:
-        return f"${v:,.2f}"
-    if abs(v) >= 0.01 or v == 0:
-        return f"${v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1 else f"${v:,.2f}"
-    return f"${v:.3g}"
+    from clawback.audit.results import money
+
+    return money(value)
 
 
 def _when(text: str | None, flag: str, *, end: bool = False) -> datetime | None:
@@ -100,17 +97,21 @@ def _spend(out: Console, summary: Any) -> None:
         what += (", " if what else "") + f"{s.buckets:,} report buckets"
     window = f"{s.first:%Y-%m-%d %H:%M} → {s.last:%Y-%m-%d %H:%M} UTC" if s.first and s.last else "no calls"
     out.print(f"[bold]{what}[/bold], {window}: [bold]{_money(s.total)}[/bold]")
+    # aggregated reports hold buckets, not calls: show what the input has
+    show_calls, show_buckets = bool(s.calls or not s.buckets), bool(s.buckets)
+    counts = [("calls", "right")] * show_calls + [("report buckets", "right")] * show_buckets
     for key, label, rows in (("model", "by model", s.by_model), ("task", "by task", s.by_task[:15])):
-        table = _table(
-            f"Spend {label}", [(key, "left"), ("calls", "right"), ("cost", "right"), ("share", "right")]
-        )
+        table = _table(f"Spend {label}", [(key, "left"), *counts, ("cost", "right"), ("share", "right")])
         for row in rows:
             share = f"{row.usd / s.total:.0%}" if s.total else ""
             unpriced = f" [red]({row.unpriced_calls:,} unpriced)[/red]" if row.unpriced_calls else ""
             cost = "[red]unpriced[/red]" if row.unpriced else _money(row.usd)
-            table.add_row(row.key + unpriced, f"{row.calls:,}", cost, "" if row.unpriced else share)
+            numbers = [f"{row.calls:,}"] * show_calls + [f"{row.buckets:,}"] * show_buckets
+            table.add_row(row.key + unpriced, *numbers, cost, "" if row.unpriced else share)
         if key == "task" and len(s.by_task) > 15:
-            table.add_row(f"[dim]… {len(s.by_task) - 15} more (see --json)[/dim]", "", "", "")
+            table.add_row(
+                f"[dim]… {len(s.by_task) - 15} more (see --json)[/dim]", *([""] * (len(counts) + 2))
+            )
         out.print(table)
     kinds = _table("Spend by token kind", [("kind", "left"), ("cost", "right"), ("share", "right")])
     for kind, value in s.by_kind.items():
@@ -118,7 +119,8 @@ def _spend(out: Console, summary: Any) -> None:
             kinds.add_row(KIND_LABELS[kind], _money(value), f"{value / s.total:.0%}" if s.total else "")
     out.print(kinds)
     if s.unpriced:
-        table = _table("Unpriced (never counted as $0)", [("model", "left"), ("why", "left"), ("calls", "right"),
+        count = "calls or buckets" if s.buckets else "calls"
+        table = _table("Unpriced (never counted as $0)", [("model", "left"), ("why", "left"), (count, "right"),
                         ("input tokens", "right"), ("output tokens", "right")])  # fmt: skip
         for u in s.unpriced:
             table.add_row(u.model, u.reason, f"{u.calls:,}", f"{u.input_tokens:,}", f"{u.output_tokens:,}")
@@ -135,7 +137,8 @@ def _savings(out: Console, summary: Any) -> None:
     table.add_section()
     total = summary.spend.total
     pct = f" (-{summary.stacked_saving / total:.1%})" if total else ""
-    table.add_row("[bold]all stacked[/bold]", "", f"[bold]{_money(summary.stacked_saving)}[/bold]",
+    label = f"[bold]all stacked[/bold] (the calls would cost {_money(summary.stacked_total)})"
+    table.add_row(label, "", f"[bold]{_money(summary.stacked_saving)}[/bold]",
                   f"[bold]{_money(summary.stacked_saving * monthly)}[/bold]{pct}")  # fmt: skip
     out.print(table)
     for t in summary.techniques:
@@ -143,9 +146,14 @@ def _savings(out: Console, summary: Any) -> None:
             out.print(f"[yellow]{t.name}: {reason}[/yellow]")
     if summary.policies:
         policies = _table("Caching policies (replay of the calls with request data)",
-                          [("policy", "left"), ("cost", "right"), ("hit rate", "right"), ("calls", "right")])  # fmt: skip
-        for name, p in summary.policies.items():
-            policies.add_row(name, _money(p.cost), f"{p.hit_rate:.1%}", f"{p.calls:,}")
+                          [("policy", "left"), ("cost", "right"), ("hit rate", "right"), ("calls", "right"),
+                           ("note", "left")])  # fmt: skip
+        logged = summary.caching.logged
+        rows = ([logged] if logged is not None else []) + list(summary.policies.values())
+        for p in rows:
+            name = f"[dim]{p.policy}[/dim]" if p is logged else p.policy
+            note = "; ".join(p.notes) or ("today: the calls as logged" if p is logged else "")
+            policies.add_row(name, _money(p.cost), f"{p.hit_rate:.1%}", f"{p.calls:,}", note)
         out.print(policies)
 
 
@@ -246,6 +254,8 @@ def audit(
         workdir=workdir,
         memory_limit=memory_limit,
     )
+    if report is not None:
+        _check_report_path(report)
     with _Bar(err_console(), _input_bytes(paths, fmt)) as bar:
         summary = run_audit(
             paths, catalogue, options, progress=bar,
@@ -290,6 +300,15 @@ def _input_bytes(paths: list[str], fmt: str) -> int | None:
     if fmt == "ledger" or any(p.startswith(("postgresql://", "postgres://")) for p in paths):
         return None
     return sum(Path(p).stat().st_size for p in paths if Path(p).is_file()) or None
+
+
+def _check_report_path(report: Path) -> None:
+    """Fail before a long audit, not after it, when the report can't be written where asked."""
+    if report.is_dir():
+        raise InputFileError(f"cannot write report {report}: it is a directory")
+    folder = report.parent
+    if not folder.is_dir():
+        raise InputFileError(f"cannot write report {report}: no such directory {folder}")
 
 
 def _write_report(summary: AuditSummary, report: Path) -> None:

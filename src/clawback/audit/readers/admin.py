@@ -119,7 +119,18 @@ def _pages(path: Path, ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
         yield None, page
 
 
-def _buckets(path: Path, ctx: ReadContext) -> Iterator[tuple[int | None, str, datetime, list[Any]]]:
+def _end(bucket: dict[str, Any], start: datetime) -> datetime | None:
+    """A bucket's ``ending_at`` (None when absent or not after its start)."""
+    try:
+        end = parse_timestamp(bucket.get("ending_at"))
+    except ValueError:
+        return None
+    return end if end > start else None
+
+
+def _buckets(
+    path: Path, ctx: ReadContext
+) -> Iterator[tuple[int | None, str, datetime, datetime | None, list[Any]]]:
     for number, page in _pages(path, ctx):
         data = page.get("data") if isinstance(page, dict) else None
         if not isinstance(data, list):
@@ -136,7 +147,7 @@ def _buckets(path: Path, ctx: ReadContext) -> Iterator[tuple[int | None, str, da
             except ValueError as exc:
                 ctx.malformed(number, f"starting_at: {exc}", where=where)
                 continue
-            yield number, where, start, results
+            yield number, where, start, _end(bucket, start), results
 
 
 class AdminUsageReader:
@@ -147,7 +158,7 @@ class AdminUsageReader:
     def read(self, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
         """One aggregated record per result of each bucket."""
         ctx.issues.note(_AGGREGATED_NOTE)
-        for number, where, start, results in _buckets(path, ctx):
+        for number, where, start, end, results in _buckets(path, ctx):
             for j, raw in enumerate(results):
                 try:
                     row = _UsageResult.model_validate(raw)
@@ -175,6 +186,7 @@ class AdminUsageReader:
                     source=ctx.source_index,
                     line=number or 0,
                     aggregated=True,
+                    until=end,
                 )
 
 
@@ -189,7 +201,7 @@ class AdminCostReader:
         ctx.issues.note(
             "cost report amounts are taken as reported (cents → dollars); Priority Tier costs are absent from it"
         )
-        for number, where, start, results in _buckets(path, ctx):
+        for number, where, start, end, results in _buckets(path, ctx):
             for j, raw in enumerate(results):
                 place = f"{where}.results[{j}]"
                 try:
@@ -208,9 +220,10 @@ class AdminCostReader:
                 if row.currency != "USD":
                     ctx.malformed(number, f"currency {row.currency!r} is not USD", where=place)
                     continue
+                other = row.cost_type not in (None, "tokens")
                 yield AuditRecord(
                     ts=start,
-                    model=row.model or NO_MODEL,
+                    model=row.model or (f"({row.cost_type})" if other else NO_MODEL),
                     service_tier=row.service_tier,
                     workspace=row.workspace_id or "",
                     source=ctx.source_index,
@@ -218,4 +231,5 @@ class AdminCostReader:
                     aggregated=True,
                     reported_usd=cents / 100,
                     reported_kind=COST_TOKEN_KINDS.get(row.token_type or "", "other"),
+                    until=end,
                 )

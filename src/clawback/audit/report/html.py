@@ -14,10 +14,12 @@ from decimal import Decimal
 from html import escape
 
 from clawback.audit.report import svg
-from clawback.audit.results import KIND_LABELS, SpendRow, Technique
+from clawback.audit.results import KIND_LABELS, POLICIES, SpendRow, Technique, money
 from clawback.audit.summary import AuditSummary
 
 __all__ = ["money", "render_report"]
+
+_KINDS = ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#111827;margin:0;background:#f9fafb}
@@ -45,14 +47,9 @@ _SCRIPT = (
 _SHORT = {"route": "routing", "batch": "Batch API", "cache": "caching", "output_cap": "output caps"}
 
 
-def money(value: Decimal | float) -> str:
-    """Dollars for people: whole dollars from $1,000, cents from $1, four significant digits below."""
-    v = float(value)
-    if abs(v) >= 1000:
-        return f"${v:,.0f}"
-    if abs(v) >= 1 or v == 0:
-        return f"${v:,.2f}"
-    return f"${v:.4g}"
+def _less(pct: float) -> str:
+    """A saving in percent: whole percents, one decimal under 10%."""
+    return f"{pct:.0f}%" if pct >= 10 or pct == 0 else f"{pct:.1f}%"
 
 
 def _pct(value: float) -> str:
@@ -82,16 +79,22 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
 
 def _headline(s: AuditSummary) -> str:
     sp = s.spend
-    days = max(s.window_seconds / 86400, 1 / 24)
-    span = f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
+    seconds = s.window_seconds
+    if seconds >= 86400:
+        span = f"{seconds / 86400:.1f} days"
+    elif seconds >= 3600:
+        span = f"{seconds / 3600:.1f} hours"
+    else:
+        span = f"{max(seconds / 60, 1):.0f} minutes"
     calls = f"{sp.calls:,} calls" if sp.calls else f"{sp.buckets:,} report buckets"
+    unpriced_what = "calls" if sp.calls else "report buckets"
     pct = float(s.stacked_saving / sp.total * 100) if sp.total else 0.0
     monthly = s.stacked_saving * s.monthly_factor
     cards = [
         (money(sp.total), f"spent on {calls} over {span}"),
-        (money(s.stacked_total), f"with every recommendation applied ({pct:.0f}% less)"),
+        (money(s.stacked_total), f"with every recommendation applied ({_less(pct)} less)"),
         (money(monthly), "saved per month at this volume"),
-        (f"{sp.unpriced_calls:,}", "calls without a price (unknown models)"),
+        (f"{sp.unpriced_calls:,}", f"{unpriced_what} without a price (never counted as $0)"),
     ]
     card_html = "".join(
         f'<div class="card"><b>{escape(a)}</b><span>{escape(b)}</span></div>' for a, b in cards
@@ -99,7 +102,7 @@ def _headline(s: AuditSummary) -> str:
     top = s.recommendations[0] if s.recommendations else None
     lead = (
         f"These calls cost <b>{escape(money(sp.total))}</b>. Applying the recommendations below would have cost "
-        f"<b>{escape(money(s.stacked_total))}</b> — {pct:.0f}% less, about <b>{escape(money(monthly))} a month</b>."
+        f"<b>{escape(money(s.stacked_total))}</b> — {_less(pct)} less, about <b>{escape(money(monthly))} a month</b>."
     )
     if top is not None:
         lead += (
@@ -122,7 +125,12 @@ def _spend_charts(s: AuditSummary) -> str:
         + svg.stacked_bars(labels, by_model, models, label="spend over time by model", fmt=money)
         + f"</section><section><h2>Spend over time by token kind ({escape(per)})</h2>"
         + svg.stacked_bars(
-            labels, by_kind, [KIND_LABELS[k] for k in kinds], label="spend by token kind", fmt=money
+            labels,
+            by_kind,
+            [KIND_LABELS[k] for k in kinds],
+            label="spend by token kind",
+            fmt=money,
+            colors={label: svg.PALETTE[i] for i, label in enumerate(KIND_LABELS.values())},
         )
         + "</section>"
     )
@@ -152,7 +160,10 @@ def _hit_chart(s: AuditSummary) -> str:
     labels = [_when(p.start, sp.bucket) for p in sp.series]
     series: dict[str, list[float | None]] = {"today": [p.hit_rate for p in sp.series]}
     index = {p.start: i for i, p in enumerate(sp.series)}
-    for policy, points in s.caching.hit_series.items():
+    ordered = sorted(
+        s.caching.hit_series.items(), key=lambda kv: POLICIES.index(kv[0]) if kv[0] in POLICIES else 99
+    )
+    for policy, points in ordered:
         values: list[float | None] = [None] * len(labels)
         for start, rate in points:
             if start in index:
@@ -193,17 +204,24 @@ def _details(s: AuditSummary) -> str:
         [_technique_rows(t) for t in s.techniques],
         {1, 2},
     )
+    counts = ["calls"] * bool(sp.calls or not sp.buckets) + ["report buckets"] * bool(sp.buckets)
+
+    def numbers(r: SpendRow) -> list[str]:
+        return [f"{n:,}" for n, name in ((r.calls, "calls"), (r.buckets, "report buckets")) if name in counts]
+
+    def kinds(r: SpendRow) -> list[str]:
+        return ["—" if r.unpriced else escape(money(r.by_kind[k])) for k in _KINDS]
+
+    width = len(counts)
     models = _table(
-        ["model", "calls", "cost"] + [KIND_LABELS[k] for k in ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output")],
-        [[escape(r.key), f"{r.calls:,}", _cost(r),
-          *(escape(money(r.by_kind[k])) for k in ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output"))]
-         for r in sp.by_model],
-        {1, 2, 3, 4, 5, 6, 7},
-    )  # fmt: skip
+        ["model", *counts, "cost"] + [KIND_LABELS[k] for k in _KINDS],
+        [[escape(r.key), *numbers(r), _cost(r), *kinds(r)] for r in sp.by_model],
+        set(range(1, width + 2 + len(_KINDS))),
+    )
     tasks = _table(
-        ["task", "calls", "cost"],
-        [[escape(r.key), f"{r.calls:,}", _cost(r)] for r in sp.by_task],
-        {1, 2},
+        ["task", *counts, "cost"],
+        [[escape(r.key), *numbers(r), _cost(r)] for r in sp.by_task],
+        set(range(1, width + 2)),
     )
     parts = [f"<section><h2>What each technique saves</h2>{tech}</section>",
              f"<section><h2>By model</h2>{models}</section><section><h2>By task</h2>{tasks}</section>"]  # fmt: skip
@@ -215,13 +233,27 @@ def _details(s: AuditSummary) -> str:
         parts.append("<section><h2>Unpriced calls (never counted as $0)</h2>"
                      + _table(["model", "why", "calls", "input tokens", "output tokens"], rows, {2, 3, 4}) + "</section>")  # fmt: skip
     if s.policies:
-        rows = [
-            [escape(name), escape(money(p.cost)), _pct(p.hit_rate), f"{p.calls:,}"]
-            for name, p in s.policies.items()
-        ]
-        parts.append("<section><h2>Caching policies (replay)</h2>"
-                     + _table(["policy", "cost", "hit rate", "calls"], rows, {1, 2, 3}) + "</section>")  # fmt: skip
+        parts.append(_policies(s))
     return "".join(parts)
+
+
+def _policies(s: AuditSummary) -> str:
+    logged = s.caching.logged
+    rows = []
+    if logged is not None:
+        rows.append([f"<i>{escape(logged.policy)}</i>", escape(money(logged.cost)), _pct(logged.hit_rate),
+                     f"{logged.calls:,}", "today: the calls as logged"])  # fmt: skip
+    for name, p in s.policies.items():
+        notes = "<br>".join(escape(n) for n in p.notes)
+        rows.append([escape(name), escape(money(p.cost)), _pct(p.hit_rate), f"{p.calls:,}", notes])
+    table = _table(["policy", "cost", "hit rate", "calls", "note"], rows, {1, 2, 3})
+    about = (
+        "The calls with request data replayed under each caching policy with their real timing: "
+        "<b>none</b> strips every breakpoint, <b>auto</b> is top-level automatic caching, <b>planner</b> is "
+        "clawback's planner (keep-alive pings included in its cost), <b>clairvoyant</b> knows every "
+        "prefix's future uses. Hit rate is the share of input tokens read from the cache."
+    )
+    return f"<section><h2>Caching policies (replay)</h2>{table}<p class='note'>{about}</p></section>"
 
 
 def _footer(s: AuditSummary) -> str:

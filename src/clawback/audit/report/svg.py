@@ -27,15 +27,22 @@ _PAD_B: Final = 44
 Fmt = Callable[[float], str]
 
 
-def _nice_max(value: float) -> float:
+def _scale(value: float) -> tuple[float, float]:
+    """A round axis top at or above ``value`` and its tick step: 3 to 5 steps of 1, 2, 2.5 or 5 × 10^k."""
     if value <= 0:
-        return 1.0
-    exp = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        top = step * 10**exp
-        if top >= value:
-            return float(top)
-    return float(10 ** (exp + 1))
+        return 1.0, 0.25
+    raw = value / 5
+    exp = math.floor(math.log10(raw))
+    step = 10.0 ** (exp + 1)
+    for m in (1, 2, 2.5, 5):
+        if m * 10**exp >= raw * (1 - 1e-9):
+            step = m * 10**exp
+            break
+    return math.ceil(value / step - 1e-9) * step, step
+
+
+def _nice_max(value: float) -> float:
+    return _scale(value)[0]
 
 
 def _open(height: int, label: str, kind: str) -> str:
@@ -48,9 +55,11 @@ def _open(height: int, label: str, kind: str) -> str:
 def _axis(height: int, top: float, fmt: Fmt) -> list[str]:
     out = []
     plot_h = height - _PAD_T - _PAD_B
-    for i in range(5):
-        value = top * i / 4
-        y = _PAD_T + plot_h - plot_h * i / 4
+    step = _scale(top)[1] if top != 1.0 else 0.25
+    ticks = max(1, round(top / step))
+    for i in range(ticks + 1):
+        value = step * i
+        y = _PAD_T + plot_h - plot_h * value / top
         out.append(f'<line x1="{_PAD_L}" x2="{_W - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(
             f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{escape(fmt(value))}</text>'
@@ -91,12 +100,13 @@ def stacked_bars(
     label: str,
     fmt: Fmt,
     height: int = 300,
+    colors: Mapping[str, str] | None = None,
 ) -> str:
-    """One bar per label, stacked by ``keys`` (in order), with a legend."""
+    """One bar per label, stacked by ``keys`` (in order), with a legend (``colors`` by key, optional)."""
     totals = [sum(max(0.0, s.get(k, 0.0)) for k in keys) for s in stacks]
     if not labels or max(totals, default=0) <= 0:
         return _empty(height, label, "stacked")
-    colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(keys)}
+    colors = {k: (colors or {}).get(k) or PALETTE[i % len(PALETTE)] for i, k in enumerate(keys)}
     top = _nice_max(max(totals))
     plot_w, plot_h = _W - _PAD_L - _PAD_R, height - _PAD_T - _PAD_B - 14
     slot = plot_w / len(labels)
@@ -210,25 +220,23 @@ def lines(
     colors = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(series)}
     parts = [_open(height, label, "lines"), *_axis(height - 14, top, fmt)]
     for name, values in series.items():
-        points = [
-            (
-                _PAD_L + i * step if len(labels) > 1 else _PAD_L + plot_w / 2,
-                _PAD_T + plot_h - plot_h * v / top,
-            )
-            for i, v in enumerate(values)
-            if v is not None
-        ]
-        if not points:
-            continue
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        parts.append(
-            f'<polyline class="mark" points="{path}" fill="none" stroke="{colors[name]}" stroke-width="2">'
-            f"<title>{escape(name)}</title></polyline>"
-        )
-        for (x, y), v in zip(points, [v for v in values if v is not None], strict=True):
+        segments: list[list[tuple[float, float, float]]] = [[]]
+        for i, v in enumerate(values):
+            if v is None:  # no calls in this bucket: the line breaks instead of bridging the gap
+                segments.append([])
+                continue
+            x = _PAD_L + i * step if len(labels) > 1 else _PAD_L + plot_w / 2
+            segments[-1].append((x, _PAD_T + plot_h - plot_h * v / top, v))
+        for points in (seg for seg in segments if seg):
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colors[name]}"><title>{escape(name)}: {escape(fmt(v))}</title></circle>'
+                f'<polyline class="mark" points="{path}" fill="none" stroke="{colors[name]}" stroke-width="2">'
+                f"<title>{escape(name)}</title></polyline>"
             )
+            for x, y, v in points:
+                parts.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colors[name]}"><title>{escape(name)}: {escape(fmt(v))}</title></circle>'
+                )
     parts += _x_labels(labels, lambda i: _PAD_L + i * step, height - 14)
     parts += _legend(list(series), colors, height)
     return "".join(parts) + "</svg>"
