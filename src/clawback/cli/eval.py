@@ -148,7 +148,11 @@ def _runner(kind: str) -> Any:
             raise UsageError(
                 f"the batch runner is not available in this build ({exc}); use --runner direct"
             ) from exc
-        return BatchEvalRunner.from_settings(settings())
+        runner = BatchEvalRunner.from_settings(settings())
+        runner.announce = lambda line: err_console().print(
+            f"clawback eval: {line}", markup=False, soft_wrap=True
+        )
+        return runner
     if kind == "direct":
         from clawback.routing.runners import MessagesRunner, sdk_client
 
