@@ -142,3 +142,19 @@ def test_route_show_and_decide(tmp_path: Path, capsys: pytest.CaptureFixture[str
         _run(capsys, "route", "show", "--routing-config", str(tmp_path / "none.toml")),
         "cannot read routing config",
     )
+
+
+def test_an_unreachable_api_is_one_line_before_any_batch_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the preflight, the batch runner's transient-failure retries kept it silent for minutes."""
+    monkeypatch.setenv("CLAWBACK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0000")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    dataset = _dataset(tmp_path, [{"id": 1, "request": REQ, "label": "x"}])
+    result = _run(
+        capsys, "eval", dataset, "--task", "t", "--models", "claude-haiku-5-5,claude-sonnet-5-5",
+        "--ground-truth", "label",
+    )  # fmt: skip
+    assert_one_line_error(result, "cannot reach the API at http://127.0.0.1:9")
+    assert result.code == 3 and not (tmp_path / "home" / "eval").exists()  # no batch job was created

@@ -83,8 +83,12 @@ def test_cascade_is_simulated_from_the_answers_already_run() -> None:
     assert (
         entry.evidence is not None and entry.evidence.sample_size == 200 and entry.evidence.report == "r.html"
     )
-    assert len(report.failures) == 25  # capped per candidate
+    assert len(report.failures) == 30 and report.failure_counts() == {HAIKU: 30}  # every failure, listed
     assert report.failures[0].incumbent_answer == "a"
+    # beside each failure: whether the cascade's validator would have caught it
+    assert sum(f.escalated is True for f in report.failures) == 20
+    assert {f.answer for f in report.failures if f.escalated is False} == {"b"}
+    assert eval_json(report)["failures"] == {HAIKU: 30}
 
 
 def test_reference_mode_measures_agreement_with_the_reference() -> None:

@@ -41,7 +41,7 @@ def test_eval_html_escapes_and_shows_everything() -> None:
         results=(cheap, _model("sonnet", 49, "0.002")),
         cascades=(Option("haiku", proportion(48, 50), Decimal("0.3"), "sonnet", "labels", 0.2),),
         verdict=Verdict("keep", "sonnet", 0.9, "because <reasons>"),
-        failures=(Failure("s1", "haiku", "<b>question</b>", "a", "b", "a"),),
+        failures=(Failure("s1", "haiku", "<b>question</b>", "a", "b", "a", escalated=False),),
         decided=date(2026, 11, 25),
     )
     html = eval_html(report)
@@ -49,6 +49,8 @@ def test_eval_html_escapes_and_shows_everything() -> None:
     assert "&lt;b&gt;question&lt;/b&gt;" in html
     assert "Verdict: keep" in html and "<svg" in html and "[0.670, 0.888]" in html
     assert "cascade haiku -&gt; sonnet" in html
+    assert "haiku: 10 of 50 samples wrong (the first 1 shown)" in html  # the exact count, not just the list
+    assert "accepted: the wrong answer is served" in html
 
 
 def test_offline_html_has_the_curve_the_paper_and_failures() -> None:
@@ -82,3 +84,6 @@ def test_offline_html_has_the_curve_the_paper_and_failures() -> None:
     assert html.count("<svg") == 1 and "polyline" in html and "polygon" in html
     assert "Which &lt;one&gt;?" in html and "(answer text not in the data)" in html
     assert "35.40%" in html and "arXiv:2406.18665" in html
+    # the authors' saving at 95% of GPT-4's quality sits beside clawback's, with its provenance
+    assert "45% (authors' announcement)" in html and "sky.cs.berkeley.edu/project/routellm" in html
+    assert "not re-checked against it digit by digit" in html

@@ -148,7 +148,11 @@ def _runner(kind: str) -> Any:
             raise UsageError(
                 f"the batch runner is not available in this build ({exc}); use --runner direct"
             ) from exc
-        return BatchEvalRunner.from_settings(settings())
+        runner = BatchEvalRunner.from_settings(settings())
+        runner.announce = lambda line: err_console().print(
+            f"clawback eval: {line}", markup=False, soft_wrap=True
+        )
+        return runner
     if kind == "direct":
         from clawback.routing.runners import MessagesRunner, sdk_client
 
@@ -223,7 +227,7 @@ def run(
         quality_target=quality_target,
         validator=check,
         at=parse_date(at),
-        dataset=str(dataset) if dataset is not None else f"ledger:{from_ledger}",
+        dataset=str(dataset.resolve()) if dataset is not None else f"ledger:{from_ledger}",
     )
     result = evaluate(plan, samples, run_with, catalogue_for(), today=date.today())
     if outcomes is not None:
@@ -250,7 +254,9 @@ def _finish(
     target = routing_config or default_routing_config()
     if write:
         write_into(
-            target, result.plan.task, task_verdict(result, report_path=str(report) if report else None)
+            target,
+            result.plan.task,
+            task_verdict(result, report_path=str(report.resolve()) if report else None),
         )
     if as_json:
         data = eval_json(result)
@@ -357,8 +363,9 @@ def make_task(
     task = load_classification(data or default_data_dir(), dataset, split)
     lines = task_lines(task, n, seed=seed)
     _write(out, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "dataset")
+    short = f" (all the {split} split holds; --n {n} asked for more)" if len(lines) < n else ""
     console().print(
-        f"{len(lines)} samples of {dataset} ({len(task.labels)} labels) written to {out}",
+        f"{len(lines)} samples of {dataset} ({len(task.labels)} labels) written to {out}{short}",
         markup=False,
         soft_wrap=True,
     )

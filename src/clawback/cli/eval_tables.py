@@ -20,7 +20,7 @@ def print_report(report: Any) -> None:
     table = Table(
         title=f"task {report.plan.task}: {report.samples} samples, scorer {report.plan.scorer.name}"
     )
-    for column in ("model", "agreed", "estimate", "95% interval", "cost / 1,000 calls", "errors"):
+    for column in ("model", "agreed", "estimate", "95% interval", "cost / 1,000 calls (batch)", "errors"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in report.results:
         cost = "—" if r.cost_per_1000 is None else f"${r.cost_per_1000:.4f}"
@@ -70,9 +70,11 @@ def print_offline(r: Any) -> None:
         "saved at 95%",
     ):
         table.add_column(column, justify="left" if column == "policy" else "right")
+    skipped: list[str] = []
     for p in r.policies:
         if not p.points:
-            table.add_row(p.name, "", "", "", "", "", "", p.note)
+            table.add_row(p.name, "—", "—", "—", "—", "—", "—", "—")
+            skipped.append(f"{p.name}: {p.note}")
             continue
         shown = p.operating or (p.points[0] if not p.is_curve else None)
         at = p.at_target
@@ -87,6 +89,8 @@ def print_offline(r: Any) -> None:
             percent(r.saving(at)) if at else "",
         )
     out.print(table)
+    for line in skipped:
+        out.print(line, markup=False, soft_wrap=True)
     out.print(f"cost: {r.cost_unit}", markup=False, soft_wrap=True)
     for name, deltas in r.beats_random.items():
         verdict = (
@@ -102,7 +106,9 @@ def print_offline(r: Any) -> None:
         out.print(
             f"RouteLLM paper ({p.table}), best routers: CPT(50%) {p.best_cpt50:.2f}%, CPT(80%) {p.best_cpt80:.2f}%, "
             f"APGR {p.best_apgr:.3f}; saving ratio vs random {p.saving_ratio_cpt50:.2f}x at CPT(50%) "
-            f"({p.quality_at_cpt50}); no figure published at 95% quality for this benchmark",
+            f"({p.quality_at_cpt50}); the authors' announced saving at 95% of GPT-4's quality: "
+            f"{percent(p.published_saving_at_95, 0)} (router and cost formula not stated; table figures not "
+            "re-checked against the paper in review)",
             markup=False,
             soft_wrap=True,
         )

@@ -69,6 +69,8 @@ class BatchEvalRunner:
         self.clock = clock
         self.sleep = sleep
         self.last_job: str | None = None
+        self.announce: Callable[[str], None] | None = None
+        """Told, in one line, which batch job is about to run (the CLI prints it on stderr)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, catalogue: Catalogue | None = None) -> BatchEvalRunner:
@@ -107,7 +109,9 @@ class BatchEvalRunner:
         from clawback.batch.journal import Journal
         from clawback.batch.runner import BatchRunner
         from clawback.batch.upstream import SdkUpstream
+        from clawback.routing.runners import check_reachable
 
+        check_reachable(self.client)
         name, source, out = self._files(requests)
         with Journal.open(self.journal_location, clock=self.clock) as journal:
             runner = BatchRunner(
@@ -119,6 +123,11 @@ class BatchEvalRunner:
             )
             job = runner.new_job(source, out, name=name)
             runner.create(job)
+            if self.announce is not None:
+                self.announce(
+                    f"{len(requests):,} requests as batch job {name} (Message Batches, half price; "
+                    f"`clawback batch status {name}` shows it; files in {source.parent})"
+                )
             runner.run(job.name)
         self.last_job = name
         return read_results(out)

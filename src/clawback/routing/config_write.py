@@ -63,7 +63,8 @@ def _emit(path: list[str], table: Mapping[str, Any], out: list[str]) -> None:
 
 
 def _render(section: str, name: str, entry: BaseModel) -> str:
-    data = entry.model_dump(mode="python", by_alias=True, exclude_none=True)
+    # only what was given: a labels validator gets no `samples = 2` (an agreement-check field)
+    data = entry.model_dump(mode="python", by_alias=True, exclude_none=True, exclude_unset=True)
     out: list[str] = []
     _emit([section, name], data, out)
     return "\n".join(out) + "\n"

@@ -20,7 +20,7 @@ from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.cost import Usage, price_usage
 from clawback.routing.config import Evidence, TaskVerdict, ValidatorSpec
 from clawback.routing.features import request_text
-from clawback.routing.scorers import ScoreItem, Scorer
+from clawback.routing.scorers import JudgeScorer, ScoreItem, Scorer
 from clawback.routing.stats import Proportion, proportion
 from clawback.routing.validators import ConfidenceValidator, JsonSchemaValidator, LabelValidator, Validator
 from clawback.routing.verdict import Option, Verdict, decide_verdict
@@ -38,7 +38,8 @@ __all__ = [
     "task_verdict",
 ]
 
-FAILURES_KEPT = 25
+FAILURES_KEPT = 100
+"""At most this many failures per candidate are kept for the report (the count is always exact)."""
 THOUSAND = Decimal(1000)
 
 
@@ -140,6 +141,9 @@ class Failure:
     expected: str
     answer: str
     incumbent_answer: str
+    escalated: bool | None = None
+    """Whether the simulated cascade's validator would have sent this call on to the incumbent
+    (None without a validator)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,10 @@ class EvalReport:
     def result(self, model: str) -> ModelResult:
         """One model's result."""
         return next(r for r in self.results if r.model == model)
+
+    def failure_counts(self) -> dict[str, int]:
+        """How many samples each candidate (every model but the incumbent) got wrong, all of them."""
+        return {r.model: r.quality.n - r.quality.successes for r in self.results if r.model != self.incumbent}
 
 
 def _custom_id(model_index: int, sample_index: int) -> str:
@@ -218,10 +226,7 @@ def _score(
 def _cascade(
     cheap: ModelResult, strong: ModelResult, validator: Validator, samples: Sequence[EvalSample]
 ) -> Option:
-    escalate = [
-        a is None or not validator.check([a], s.question).ok
-        for a, s in zip(cheap.answers, samples, strict=True)
-    ]
+    escalate = _escalations(cheap.answers, validator, samples) or []
     correct = [strong.correct[i] if up else cheap.correct[i] for i, up in enumerate(escalate)]
     cost: Decimal | None = None
     if all(c is not None for c in cheap.costs) and all(c is not None for c in strong.costs):
@@ -243,14 +248,27 @@ def _cascade(
     )
 
 
+def _escalations(
+    answers: Sequence[str | None], validator: Validator | None, samples: Sequence[EvalSample]
+) -> list[bool] | None:
+    """Per sample, whether the validator rejects the answer (a cascade would escalate it)."""
+    if validator is None:
+        return None
+    return [
+        a is None or not validator.check([a], s.question).ok for a, s in zip(answers, samples, strict=True)
+    ]
+
+
 def _failures(
     candidates: Sequence[ModelResult],
     incumbent: ModelResult,
     samples: Sequence[EvalSample],
     expected: Sequence[Any],
+    validator: Validator | None,
 ) -> tuple[Failure, ...]:
     out: list[Failure] = []
     for result in candidates:
+        escalate = _escalations(result.answers, validator, samples)
         wrong = [i for i, ok in enumerate(result.correct) if not ok][:FAILURES_KEPT]
         out.extend(
             Failure(
@@ -260,6 +278,7 @@ def _failures(
                 "" if expected[i] is None else str(expected[i]),
                 result.answers[i] or "(no answer: the call failed)",
                 incumbent.answers[i] or "",
+                None if escalate is None else escalate[i],
             )
             for i in wrong
         )
@@ -280,8 +299,9 @@ def evaluate(
     models = list(plan.models)
     if plan.reference is not None and plan.reference not in models:
         models.append(plan.reference)
-    for model in models:
-        catalogue.resolve(model)  # an unknown model is an error before anything is sent
+    judge = [plan.scorer.model] if isinstance(plan.scorer, JudgeScorer) else []
+    for model in (*models, *judge):
+        catalogue.resolve(model)  # an unknown model (or judge) is an error before anything is sent
     if plan.reference is None and any(s.expected is None for s in samples):
         raise UsageError("every sample needs a ground-truth value (see --ground-truth)")
     requests = [
@@ -336,7 +356,7 @@ def _decide(
         results=tuple(results[m] for m in results),
         cascades=cascades,
         verdict=verdict,
-        failures=_failures(candidates, incumbent, samples, expected),
+        failures=_failures(candidates, incumbent, samples, expected, plan.validator),
         decided=today,
         notes=tuple(notes),
         questions=tuple(s.question for s in samples),
@@ -353,14 +373,19 @@ def _validator_spec(validator: Validator) -> ValidatorSpec:
     raise UsageError(f"a {validator.name} validator cannot be written into the routing config")
 
 
+def _usd6(value: Decimal) -> str:
+    """USD per 1,000 calls to the micro-dollar (a billionth of a dollar per call), as text."""
+    return format(value.quantize(Decimal("0.000001")), "f")
+
+
 def task_verdict(report: EvalReport, *, report_path: str | None = None) -> TaskVerdict:
     """The ``[tasks.NAME]`` entry for a report's verdict, with its evidence."""
     verdict = report.verdict
     chosen = verdict.chosen
     quality = chosen.quality if chosen is not None else report.result(report.incumbent).quality
-    costs = {r.model: format(r.cost_per_1000, "f") for r in report.results if r.cost_per_1000 is not None}
+    costs = {r.model: _usd6(r.cost_per_1000) for r in report.results if r.cost_per_1000 is not None}
     if chosen is not None and chosen.escalate_to is not None and chosen.cost_per_1000 is not None:
-        costs[f"cascade:{chosen.model}"] = format(chosen.cost_per_1000, "f")
+        costs[f"cascade:{chosen.model}"] = _usd6(chosen.cost_per_1000)
     evidence = Evidence(
         sample_size=quality.n,
         scorer=report.plan.scorer.name,

@@ -136,7 +136,7 @@ def _costs(bench: Benchmark, held: Sequence[Outcome]) -> _Costs:
         return _Costs(
             [float(o.cheap_cost or 0) * 1000 for o in held],
             [float(o.strong_cost or 0) * 1000 for o in held],
-            "USD per 1,000 calls (real token counts)",
+            "USD per 1,000 calls (priced from each call's token counts)",
         )
     paper = PAPER_FIGURES.get(bench.name)
     ratio = paper.cheap_to_strong_price if paper is not None else 0.0
@@ -317,7 +317,7 @@ def evaluate_benchmark(bench: Benchmark) -> OfflineResult:
     ]
     policies = tuple(_summarise(p, cheap_q, strong_q, target) if p.points else p for p in raw)
     beats = {p.name: _beats_random(p, rnd) for p in policies if p.name in ("learned", "cascade") and p.points}
-    notes = []
+    notes = list(bench.notes)
     if strong_q <= cheap_q:
         notes.append(
             f"{bench.strong_model} (the dearer model) scores no better than {bench.cheap_model} here: "

@@ -3,7 +3,7 @@
 :func:`offline_html` renders the offline evaluation (cost-quality curves per benchmark, metrics
 beside the RouteLLM paper's, the cheap model's failures shown side by side); :func:`eval_html`
 renders a ``clawback eval`` run (sample size, agreement with 95% intervals, cost per 1,000 calls,
-the verdict and every failure next to the incumbent's answer). Both take already computed
+the verdict and the failures next to the incumbent's answer, with exact counts). Both take already computed
 results; the caller writes the file.
 """
 
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from clawback.routing.evaluate import EvalReport
 from clawback.routing.offline import OfflineResult
-from clawback.routing.paper import PAPER_SOURCE
+from clawback.routing.paper import PAPER_CAVEAT, PAPER_SOURCE, PUBLISHED_SAVING_SOURCE
 
 __all__ = ["eval_html", "offline_html", "percent"]
 
@@ -220,6 +220,12 @@ def _paper_rows(r: OfflineResult) -> Iterable[Sequence[str]]:
         "—" if ratio is None else f"{ratio:.2f}x",
     )
     yield ("quality at CPT(50%)", _e(paper.quality_at_cpt50), "—")
+    at = learned.at_target
+    yield (
+        "cost saved at 95% of GPT-4's quality, vs always-GPT-4",
+        f"{percent(paper.published_saving_at_95, 0)} (authors' announcement)",
+        percent(r.saving(at)) if at else "not reached",
+    )
 
 
 def _failure_rows(r: OfflineResult) -> Iterable[Sequence[str]]:
@@ -266,10 +272,8 @@ def _offline_section(r: OfflineResult) -> Iterable[str]:
         yield f"<h3>Next to the RouteLLM paper ({_e(r.paper.table if r.paper else '')})</h3>"
         yield _table(["metric", "paper, best router", "clawback learned (held-out)"], rows)
         yield (
-            f'<p class="note">{_e(PAPER_SOURCE)}. The paper trains on Chatbot Arena preferences plus a little '
-            "benchmark-like data and tests on the whole benchmark; clawback trains on 70% of the same benchmark and "
-            "tests on the other 30% — an easier, in-domain setting. The paper publishes no MMLU or GSM8K figure at "
-            "95% of GPT-4 quality.</p>"
+            f'<p class="note">{_e(PAPER_SOURCE)}; the saving at 95%: {_e(PUBLISHED_SAVING_SOURCE)}. '
+            f"{_e(PAPER_CAVEAT)}</p>"
         )
     yield "<h3>Held-out prompts the cheap model got wrong and the strong one right (side by side)</h3>"
     yield _table(["id", "prompt", "cheap answer", "strong answer", "score cheap / strong"], _failure_rows(r))
@@ -310,6 +314,29 @@ def _eval_chart(report: EvalReport) -> str:
     return chart.svg()
 
 
+def _cascade_cell(escalated: bool | None) -> str:
+    if escalated is None:
+        return ""
+    return "escalated to the incumbent" if escalated else "<b>accepted: the wrong answer is served</b>"
+
+
+def _failure_notes(report: EvalReport) -> Iterable[str]:
+    """How many failures each candidate had, how many are listed, and what a cascade would catch."""
+    for model, wrong in report.failure_counts().items():
+        listed = [f for f in report.failures if f.model == model]
+        shown = "all shown" if len(listed) == wrong else f"the first {len(listed)} shown"
+        caught = ""
+        if listed and listed[0].escalated is not None:
+            escalated = sum(bool(f.escalated) for f in listed)
+            caught = (
+                f"; of those listed, the validator escalates {escalated} and lets {len(listed) - escalated} "
+                "through"
+            )
+        yield (
+            f'<p class="note">{_e(model)}: {wrong} of {report.samples} samples wrong ({shown}){_e(caught)}.</p>'
+        )
+
+
 def eval_html(report: EvalReport) -> str:
     """The report of one ``clawback eval`` run."""
     v = report.verdict
@@ -336,6 +363,7 @@ def eval_html(report: EvalReport) -> str:
         )
         for c in report.cascades
     ]
+    with_cascade = any(f.escalated is not None for f in report.failures)
     failures = [
         (
             _e(f.sample_id),
@@ -344,6 +372,7 @@ def eval_html(report: EvalReport) -> str:
             _e(f.expected),
             f"<pre>{_e(f.answer)}</pre>",
             f"<pre>{_e(f.incumbent_answer)}</pre>",
+            *([_cascade_cell(f.escalated)] if with_cascade else []),
         )
         for f in report.failures
     ]
@@ -362,7 +391,19 @@ def eval_html(report: EvalReport) -> str:
             numeric=(1, 2, 4, 5),
         ),
         *(f'<p class="note">{_e(n)}</p>' for n in report.notes),
-        f"<h2>Where the candidates failed ({len(report.failures)} shown)</h2>",
-        _table(["sample", "model", "input", "expected", "candidate answer", "incumbent answer"], failures),
+        "<h2>Where the candidates failed, next to the incumbent's answer</h2>",
+        *_failure_notes(report),
+        _table(
+            [
+                "sample",
+                "model",
+                "input",
+                "expected",
+                "candidate answer",
+                "incumbent answer",
+                *(["in the cascade"] if with_cascade else []),
+            ],
+            failures,
+        ),
     ]
     return _page(f"clawback eval: {plan.task}", body)

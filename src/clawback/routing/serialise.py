@@ -79,6 +79,7 @@ def offline_json(r: OfflineResult) -> dict[str, Any]:
             "random_cpt50": paper.random_cpt50 / 100,
             "saving_ratio_cpt50": paper.saving_ratio_cpt50,
             "saving_ratio_cpt80": paper.saving_ratio_cpt80,
+            "published_saving_at_95": paper.published_saving_at_95,
         },
         "notes": list(r.notes),
     }
@@ -125,7 +126,7 @@ def eval_json(report: EvalReport) -> dict[str, Any]:
             "escalate_to": v.chosen.escalate_to if v.chosen else None,
             "reason": v.reason,
         },
-        "failures": len(report.failures),
+        "failures": report.failure_counts(),
         "decided": report.decided.isoformat(),
         "notes": list(report.notes),
     }
