@@ -9,7 +9,7 @@ import anthropic
 import httpx2
 import pytest
 
-from clawback.emulator.config import BatchConfig, BatchFaultRule, EmulatorConfig, Limits
+from clawback.emulator.config import BatchConfig, BatchFaultRule, EmulatorConfig, FaultRule, Limits
 from clawback.emulator.testing import TEST_KEY, EmulatorSession, emulator_client
 
 from .helpers import HAIKU, assert_error, body, shape_of, text, user
@@ -185,3 +185,42 @@ def test_the_log_records_every_batch_item_once(emu: EmulatorSession) -> None:
     records = [r for r in emu.state.log.since() if r.endpoint == "batch_item"]
     assert [r.custom_id for r in records] == ["req-0", "req-1", "req-2"]
     assert {r.batch_id for r in records} == {batch.id} and len({r.params_hash for r in records}) == 3
+
+
+def test_faults_on_polls_cancels_and_models_reach_the_sdk() -> None:
+    config = EmulatorConfig(
+        faults=(
+            FaultRule(kind="api_error", endpoint="batch_poll", nth=(1, 3)),
+            FaultRule(kind="overloaded", endpoint="batch_cancel", nth=(1,)),
+            FaultRule(kind="rate_limit", endpoint="models", nth=(1,), retry_after=2),
+        )
+    )
+    with emulator_client(config) as emu:
+        batch = emu.client.messages.batches.create(requests=[item(0), item(1)])  # creates are not polls
+        with pytest.raises(anthropic.InternalServerError) as poll:
+            emu.client.messages.batches.retrieve(batch.id)  # poll 1
+        assert_error(poll.value, 500, "api_error")
+        assert emu.client.messages.batches.retrieve(batch.id).id == batch.id  # poll 2
+        with pytest.raises(anthropic.InternalServerError):
+            emu.client.messages.batches.list()  # poll 3: list counts as a poll
+        with pytest.raises(anthropic.APIStatusError) as cancel:
+            emu.client.messages.batches.cancel(batch.id)
+        assert_error(cancel.value, 529, "overloaded_error")
+        assert emu.client.messages.batches.cancel(batch.id).processing_status == "canceling"
+        with pytest.raises(anthropic.RateLimitError) as models:
+            emu.client.models.list()
+        assert models.value.response.headers["retry-after"] == "2"
+        assert emu.client.models.list().data
+        stats = emu.client.get("/_emulator/stats", cast_to=httpx2.Response).json()
+        assert stats["faults"] == {"api_error": 2, "overloaded": 1, "rate_limit": 1}
+
+
+def test_the_sdk_retries_a_faulted_poll() -> None:
+    config = EmulatorConfig(
+        faults=(FaultRule(kind="overloaded", endpoint="batch_poll", nth=(1,), retry_after=0),)
+    )
+    with emulator_client(config, max_retries=2) as emu:
+        batch = emu.client.messages.batches.create(requests=[item(0)])
+        emu.advance(10)
+        assert emu.client.messages.batches.retrieve(batch.id).processing_status == "ended"
+        assert {r.custom_id for r in emu.client.messages.batches.results(batch.id)} == {"req-0"}

@@ -132,6 +132,7 @@ async def list_models(ex: Exchange) -> Response:
     """GET /v1/models."""
     ex.authenticate()
     ex.version()
+    await ex.inject_fault("models")
     query = ex.request.query_params
     catalogue = ex.state.catalogue
     ids, more = paginate(
@@ -149,6 +150,7 @@ async def get_model(ex: Exchange) -> Response:
     """GET /v1/models/{model_id} (aliases resolve)."""
     ex.authenticate()
     ex.version()
+    await ex.inject_fault("models")
     model_id = ex.request.path_params["model_id"]
     info = ex.state.catalogue.get(model_id)
     if info is None:

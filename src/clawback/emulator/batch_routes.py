@@ -24,9 +24,10 @@ def _base_url(ex: Exchange) -> str:
     return str(ex.request.base_url).rstrip("/")
 
 
-async def _batch(ex: Exchange) -> Batch:
+async def _batch(ex: Exchange, fault_endpoint: str = "batch_poll") -> Batch:
     caller = ex.authenticate()
     ex.version()
+    await ex.inject_fault(fault_endpoint)
     batch_id = ex.request.path_params["batch_id"]
     ex.batch_id = batch_id
     batch = ex.state.batches.get(caller.workspace, batch_id)
@@ -40,10 +41,7 @@ async def create_batch(ex: Exchange) -> Response:
     caller = ex.authenticate()
     version = ex.version()
     body, _ = await read_json(ex.request, state.config.limits.batch_body_bytes)
-    fault = state.faults.pick("batches")
-    if fault is not None and (err := fault.error()) is not None:
-        state.stats.faults[fault.kind] += 1
-        raise err
+    await ex.inject_fault("batches")
     items = validate_requests(body, state.config.limits.batch_requests)
     batch = state.batches.create(caller.workspace, items, now=ex.start, version=version)
     ex.batch_id = batch.id
@@ -56,6 +54,7 @@ async def list_batches(ex: Exchange) -> Response:
     """GET /v1/messages/batches."""
     caller = ex.authenticate()
     ex.version()
+    await ex.inject_fault("batch_poll")
     query = ex.request.query_params
     store = ex.state.batches
     ids, more = paginate(
@@ -81,14 +80,14 @@ async def retrieve_batch(ex: Exchange) -> Response:
 @api("batches")
 async def cancel_batch(ex: Exchange) -> Response:
     """POST /v1/messages/batches/{batch_id}/cancel."""
-    batch = await ex.state.batches.cancel(await _batch(ex), ex.start)
+    batch = await ex.state.batches.cancel(await _batch(ex, "batch_cancel"), ex.start)
     return ex.json(batch.to_json(_base_url(ex), ex.start))
 
 
 @api("batches")
 async def delete_batch(ex: Exchange) -> Response:
     """DELETE /v1/messages/batches/{batch_id}."""
-    batch = await _batch(ex)
+    batch = await _batch(ex, "batch_cancel")
     ex.state.batches.delete(batch)
     return ex.json({"id": batch.id, "type": "message_batch_deleted"})
 

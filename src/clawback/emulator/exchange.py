@@ -9,6 +9,7 @@ callers also carry the ``anthropic-ratelimit-*`` headers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -104,6 +105,19 @@ class Exchange:
             model = body.get("model")
             self.model = model if isinstance(model, str) else None
             self.stream = body.get("stream") is True
+
+    async def inject_fault(self, endpoint: str) -> None:
+        """Apply a fault rule for ``endpoint`` (Models and Batches requests): an error, or a slow answer."""
+        state = self.state
+        fault = state.faults.pick(endpoint)
+        if fault is None:
+            return
+        state.stats.faults[fault.kind] += 1
+        err = fault.error()
+        if err is not None:
+            raise err
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay_seconds)
 
     def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The headers every response carries, plus ``extra``."""
