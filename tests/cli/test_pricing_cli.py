@@ -299,3 +299,24 @@ def test_prices_from_environment(tmp_path: Path) -> None:
         env={"CLAWBACK_PRICES": str(override)},
     )
     assert json.loads(r.out)["total_usd"] == "0.005"  # $0.05/MTok instead of $0.10
+
+
+def test_one_command_imports_only_its_own_module() -> None:
+    """`clawback cost` starts without loading the batch runner, audit, emulator or routing modules."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from clawback.cli.main import run\n"
+        "try:\n"
+        "    run(['cost', '--model', 'claude-sonnet-5-5', '--input', '1', '--output', '1', '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[:2] in (['clawback', 'batch'], "
+        "['clawback', 'audit'], ['clawback', 'emulator'], ['clawback', 'routing']) or m in ('duckdb', 'starlette'))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert '"total_usd"' in result.stdout
+    assert "HEAVY []" in result.stderr, result.stderr

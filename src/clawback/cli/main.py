@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -11,38 +12,50 @@ import typer
 import typer.core
 from typer.exceptions import TyperException
 
-from clawback.cli import audit as audit_cmd
-from clawback.cli import batch as batch_cmd
-from clawback.cli import cost as cost_cmd
-from clawback.cli import emulate as emulate_cmd
-from clawback.cli import estimate as estimate_cmd
-from clawback.cli import eval as eval_cmd
-from clawback.cli import ledger as ledger_cmd
-from clawback.cli import lint as lint_cmd
-from clawback.cli import models as models_cmd
-from clawback.cli import route as route_cmd
 from clawback.errors import ClawbackError
 
-__all__ = ["app", "run"]
+__all__ = ["build_app", "run"]
 
-app = typer.Typer(
-    name="clawback",
-    help="Cut Claude API spend: exact costs, cache planning, durable batches, audits and routing.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-app.command("models")(models_cmd.models)
-app.command("cost")(cost_cmd.cost)
-app.command("estimate")(estimate_cmd.estimate)
-app.command("audit")(audit_cmd.audit)
-app.command("lint")(lint_cmd.lint)
-app.command("emulate")(emulate_cmd.emulate)
-app.add_typer(ledger_cmd.app, name="ledger")
-app.add_typer(batch_cmd.app, name="batch")
-app.add_typer(eval_cmd.app, name="eval")
-app.add_typer(route_cmd.app, name="route")
+# command name -> (module, attribute, is a command group). Modules are imported only for the command
+# being run (every one for the top-level help), so `clawback cost` does not pay for the batch runner.
+_COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "models": ("clawback.cli.models", "models", False),
+    "cost": ("clawback.cli.cost", "cost", False),
+    "estimate": ("clawback.cli.estimate", "estimate", False),
+    "audit": ("clawback.cli.audit", "audit", False),
+    "lint": ("clawback.cli.lint", "lint", False),
+    "emulate": ("clawback.cli.emulate", "emulate", False),
+    "ledger": ("clawback.cli.ledger", "app", True),
+    "batch": ("clawback.cli.batch", "app", True),
+    "eval": ("clawback.cli.eval", "app", True),
+    "route": ("clawback.cli.route", "app", True),
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The ``clawback`` application: every command, or only ``only`` (what one invocation needs)."""
+    app = typer.Typer(
+        name="clawback",
+        help="Cut Claude API spend: exact costs, cache planning, durable batches, audits and routing.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+
+    @app.callback()
+    def _group() -> None:
+        """Cut Claude API spend: exact costs, cache planning, durable batches, audits and routing."""
+
+    for name, (module, attribute, group) in _COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
 
 
 def _flags_take_no_value() -> None:
@@ -71,11 +84,11 @@ def _flags_take_no_value() -> None:
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; bad input exits non-zero with a one-line message, never a traceback."""
     _flags_take_no_value()
-    command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    only = args[0] if args and args[0] in _COMMANDS else None
+    command = typer.main.get_command(build_app(only))
     try:
-        code = command.main(
-            args=list(argv) if argv is not None else None, prog_name="clawback", standalone_mode=False
-        )
+        code = command.main(args=args, prog_name="clawback", standalone_mode=False)
     except ClawbackError as exc:
         _fail(str(exc), exc.exit_code)
     except typer.Abort:
