@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -34,6 +34,7 @@ from clawback.cache.history import PrefixHistory
 from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
+from clawback.cache.prefixes import PrefixRecord
 from clawback.cache.replay import Policy, TimedShape
 from clawback.cache.rules import LOOKBACK_BLOCKS, MAX_BREAKPOINTS, TTL_SECONDS, CacheEngine, CacheOutcome
 from clawback.errors import UsageError
@@ -162,11 +163,14 @@ class PlannerPolicy:
         )
         if self.keepalive is None or call.ping:
             return
+        records = self.history.records(call.workspace, self.model.id)
+        margin = self.keepalive.margin
         for b in shape.blocks:
             watch = self._watches.get((call.workspace, b.prefix_hash))
             if watch is not None:
+                # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = call.at, 0
-                self._schedule(watch, call.at + TTL_SECONDS[watch.ttl] - self.keepalive.margin)
+                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
         for position in self.last_plan.keepalive if self.last_plan is not None else ():
             b = shape.blocks[position]
             if (call.workspace, b.prefix_hash) not in self._watches:
@@ -174,7 +178,7 @@ class PlannerPolicy:
                 prefix = with_marks(head, {position: "5m"})
                 watch = _Watch(prefix, b.prefix_hash, call.workspace, "5m", call.at, 0.0)
                 self._watches[(call.workspace, b.prefix_hash)] = watch
-                self._schedule(watch, call.at + TTL_SECONDS["5m"] - self.keepalive.margin)
+                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
 
     def _schedule(self, watch: _Watch, when: float) -> None:
         watch.next_check = when
@@ -189,6 +193,9 @@ class PlannerPolicy:
             if watch is None or watch.next_check != when:
                 continue
             rec = self.history.records(workspace, self.model.id).get(prefix_hash)
+            if rec is None or not rec.live_at(when):  # a ping would write the entry, not keep it
+                del self._watches[(workspace, prefix_hash)]
+                continue
             decision = decide_keepalive(
                 watch.prefix.total_tokens - settings.ping_input_tokens,
                 self.model,
@@ -210,6 +217,12 @@ class PlannerPolicy:
             self._schedule(watch, decision.next_check)
             output = 0 if settings.max_tokens_zero else 1
             yield TimedShape(when, watch.prefix, output, workspace, ping=True)
+
+
+def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:
+    """When the history expects the entry for ``prefix_hash`` to expire (``now`` if it is not live)."""
+    rec = records.get(prefix_hash)
+    return rec.expires_at if rec is not None and rec.live_at(now) else now
 
 
 def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:
