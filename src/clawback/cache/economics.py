@@ -53,18 +53,28 @@ class CacheRates:
 
     @classmethod
     def of(cls, info: ModelInfo, *, at: date | None = None, prompt_tokens: int = 0) -> CacheRates:
-        """The rates in force on ``at``, the long-prompt tier's when ``prompt_tokens`` passes it."""
-        rates = info.rates_at(at)
+        """The rates in force on ``at``, the long-prompt tier's when ``prompt_tokens`` passes it.
+
+        Remembered per model, date and tier (every planned call asks for the same few).
+        """
         tier = info.prompt_tier_at(at)
-        if tier is not None and prompt_tokens > tier.threshold_prompt_tokens:
-            rates = tier.rates
-        return cls(
+        tiered = tier is not None and prompt_tokens > tier.threshold_prompt_tokens
+        key = (id(info), at, tiered)
+        found = _RATES_MEMO.get(key)
+        if found is not None and found[0] is info:
+            return found[1]
+        rates = tier.rates if tier is not None and tiered else info.rates_at(at)
+        made = cls(
             input=rates.input / _MILLION,
             write_5m=rates.cache_write_5m / _MILLION,
             write_1h=rates.cache_write_1h / _MILLION,
             read=rates.cache_read / _MILLION,
             output=rates.output / _MILLION,
         )
+        if len(_RATES_MEMO) >= _MEMO_LIMIT:
+            _RATES_MEMO.clear()
+        _RATES_MEMO[key] = (info, made)
+        return made
 
     def write(self, ttl: Ttl) -> Decimal:
         """Price of writing one token at ``ttl``."""
@@ -85,20 +95,35 @@ class CacheRates:
 
     def ratios(self) -> Ratios:
         """Premiums and read saving relative to plain input, as floats."""
+        found = _RATIOS_MEMO.get(self)
+        if found is not None:
+            return found
         base = self.input or Decimal(1)
-        return Ratios(
+        made = Ratios(
             premium_5m=float(self.premium("5m") / base),
             premium_1h=float(self.premium("1h") / base),
             read_saving=float(self.read_saving / base),
             read=float(self.read / base),
         )
+        if len(_RATIOS_MEMO) >= _MEMO_LIMIT:
+            _RATIOS_MEMO.clear()
+        _RATIOS_MEMO[self] = made
+        return made
 
 
-def realized_saving(usage: Usage, info: ModelInfo, *, at: date | None = None) -> Decimal:
+_MEMO_LIMIT = 1024
+_RATES_MEMO: dict[tuple[int, date | None, bool], tuple[ModelInfo, CacheRates]] = {}
+_RATIOS_MEMO: dict[CacheRates, Ratios] = {}
+
+
+def realized_saving(
+    usage: Usage, info: ModelInfo, *, at: date | None = None, actual_input: Decimal | None = None
+) -> Decimal:
     """What ``usage`` cost less than the same call with nothing cached (negative when it cost more).
 
     Both sides go through :func:`~clawback.pricing.cost.price_usage`, so batch, ``inference_geo``,
-    fast mode and long-prompt tiers apply exactly as on the bill.
+    fast mode and long-prompt tiers apply exactly as on the bill. ``actual_input`` is the input side
+    of ``usage`` already priced that way on ``info`` and ``at`` (the caller's bill), if at hand.
     """
     uncached = Usage(
         input_tokens=usage.prompt_tokens,
@@ -108,5 +133,5 @@ def realized_saving(usage: Usage, info: ModelInfo, *, at: date | None = None) ->
         inference_geo=usage.inference_geo,
         speed=usage.speed,
     )
-    actual = price_usage(usage, info, at=at).input_total
+    actual = price_usage(usage, info, at=at).input_total if actual_input is None else actual_input
     return price_usage(uncached, info, at=at).input_total - actual
