@@ -295,7 +295,8 @@ def _assumptions(cap: Decimal) -> tuple[str, ...]:
         "caches are isolated per workspace (the log's workspace or API key) and per model",
         f"the planner may keep entries warm with max_tokens=0 pings (spend cap ${cap} per model); "
         "their cost is charged to the call they keep warm",
-        "clairvoyant knows every prefix's future uses: a practical lower bound, not a policy you can run",
+        "clairvoyant is a bound no caching policy can beat on these calls, not a policy you can run: "
+        "every prefix an earlier call sent is read, nothing is ever written or expires",
     )
 
 
