@@ -8,23 +8,28 @@ volatile-text shortcut finds what the general scan finds, and the ledger's time 
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from clawback import shapes
+from clawback.cache.economics import realized_saving
 from clawback.cache.history import PrefixHistory
 from clawback.cache.plan import with_marks
 from clawback.cache.planner import plan_breakpoints
 from clawback.cache.rules import CacheEngine
 from clawback.cache.volatile import volatile_blocks
 from clawback.client.output_policy import OutputPolicy, OutputPolicySettings
+from clawback.errors import PricingError
 from clawback.ledger.record import format_ts
+from clawback.pricing.cost import Usage, format_usd, price_usage
 from clawback.shapes import request_shape, shape_from_hash_blocks
-from tests.cache.support import SONNET_55
+from tests.cache.support import CATALOGUE, SONNET_55
 
 GOLDEN_BODIES: list[dict[str, Any]] = [
     {
@@ -240,3 +245,38 @@ def test_a_remembered_output_cap_follows_new_observations() -> None:
     for _ in range(4):
         policy.observe("t", 5, "max_tokens")
     assert policy.stats("t").truncation_rate == pytest.approx(4 / 8)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        Usage(input_tokens=40, output_tokens=2, cache_read_input_tokens=3200),
+        Usage(input_tokens=7, cache_write_5m_input_tokens=120_000, cache_write_1h_input_tokens=9),
+        Usage(input_tokens=7, cache_read_input_tokens=900, service_tier="batch"),
+        Usage(input_tokens=7, cache_read_input_tokens=900, inference_geo="us"),
+        Usage(input_tokens=7, cache_read_input_tokens=900, speed="fast"),
+    ],
+)
+@pytest.mark.parametrize("model", ["claude-haiku-5-5", "claude-opus-4-6", "claude-sonnet-5-5"])
+def test_the_saving_shortcut_equals_pricing_both_sides(usage: Usage, model: str) -> None:
+    info = CATALOGUE.resolve(model)
+    plain = Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.output_tokens,
+        service_tier=usage.service_tier,
+        inference_geo=usage.inference_geo,
+        speed=usage.speed,
+    )
+    try:
+        expected = price_usage(plain, info).input_total - price_usage(usage, info).input_total
+    except PricingError:
+        return  # e.g. fast mode on a model without it
+    assert realized_saving(usage, info) == expected
+
+
+@pytest.mark.parametrize("amount", ["0", "-0", "0E-8", "0.000", "1E+2", "0.00008", "-0.5", "12.345000"])
+def test_money_text_is_unchanged(amount: str) -> None:
+    value = Decimal(amount)
+    text = format(value.normalize(decimal.Context(prec=60)), "f")
+    whole, _, frac = text.partition(".")
+    assert format_usd(value) == f"{whole}.{frac.ljust(2, '0')}"

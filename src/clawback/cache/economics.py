@@ -14,6 +14,7 @@ planner's expected-value comparisons, which decide but never account.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,6 +26,7 @@ from clawback.shapes import Ttl
 __all__ = ["CacheRates", "Ratios", "realized_saving"]
 
 _MILLION = Decimal(1_000_000)
+_EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)  # as the cost engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,16 @@ def realized_saving(
     fast mode and long-prompt tiers apply exactly as on the bill. ``actual_input`` is the input side
     of ``usage`` already priced that way on ``info`` and ``at`` (the caller's bill), if at hand.
     """
+    actual = price_usage(usage, info, at=at).input_total if actual_input is None else actual_input
+    if usage.service_tier != "batch" and usage.speed != "fast" and usage.inference_geo != "us":
+        # no modifier applies: the uncached side is the prompt at the (tier's) plain input rate
+        tier = info.prompt_tier_at(at)
+        tokens = usage.prompt_tokens
+        rates = (
+            tier.rates if tier is not None and tokens > tier.threshold_prompt_tokens else info.rates_at(at)
+        )
+        with decimal.localcontext(_EXACT):
+            return tokens * rates.input / _MILLION - actual
     uncached = Usage(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.output_tokens,
@@ -133,5 +145,4 @@ def realized_saving(
         inference_geo=usage.inference_geo,
         speed=usage.speed,
     )
-    actual = price_usage(usage, info, at=at).input_total if actual_input is None else actual_input
     return price_usage(uncached, info, at=at).input_total - actual
