@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -292,8 +293,6 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
@@ -302,7 +301,8 @@ def markdown(results: list[RunResult], over: dict[str, dict[str, float]], n_call
     lines = [
         "## Drop-in client: the same workload three ways",
         "",
-        f"{date.today()} · {_machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`",
+        f"{date.today()} · {_machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`"
+        f" · load average {os.getloadavg()[0]:.1f} at the end of the run",
         "",
         f"Two simulated hours on the emulator ({n_calls:,} calls): a support-ticket classifier on {MODEL} with a",
         "~3,000-token system prompt plus three of twelve retrieved chunks, and a multi-turn assistant on",
@@ -324,7 +324,8 @@ def markdown(results: list[RunResult], over: dict[str, dict[str, float]], n_call
         "Client overhead per call, excluding the network: the same classifier requests through the plain SDK and",
         f"through clawback on an in-memory transport that answers instantly, {over['plain SDK']['n']:.0f} calls",
         "each, alternated in chunks of 25. Medians; CPU time is the calling thread's, which other processes on",
-        "this shared machine do not inflate.",
+        "this shared machine inflate far less than wall time. Absolute figures follow the machine: the plain",
+        "SDK's own time is the yardstick (on a faster host both it and the overhead shrink together).",
         "",
         "| client | wall per call | overhead | thread CPU per call | overhead |",
         "|---|---:|---:|---:|---:|",
@@ -335,12 +336,18 @@ def markdown(results: list[RunResult], over: dict[str, dict[str, float]], n_call
             f"| {name} | {row['wall_ms']:.3f} ms | {row['wall_ms'] - base['wall_ms']:+.3f} ms | "
             f"{row['cpu_ms']:.3f} ms | {row['cpu_ms'] - base['cpu_ms']:+.3f} ms |"
         )
+    sync = over["clawback"]["cpu_ms"] - base["cpu_ms"]
+    aim = "meets" if sync < 0.5 else "misses"
     lines += [
+        "",
+        f"The default configuration (synchronous SQLite ledger) {aim} the 0.5 ms aim on this host: "
+        f"{sync:.3f} ms of thread CPU per call beside the plain SDK's own {base['cpu_ms']:.3f} ms "
+        f"({sync / base['cpu_ms']:.0%} of it).",
         "",
         "The overhead is the request shape (hashing; token estimates are remembered by content), routing, the",
         "output cap, the cache plan, pricing the usage, feeding the cache history and output policy, and the",
         "ledger write: a synchronous SQLite commit by default (every returned call has its row), a queue",
-        'append with `ledger_mode="async"`.',
+        "append with `ledger_mode=\"async\"` (the background thread's CPU is not in the calling thread's column).",
     ]
     return "\n".join(lines)
 

@@ -148,11 +148,9 @@ class RequestShape:
 
 
 def _digest(*parts: str) -> str:
-    h = hashlib.blake2b(digest_size=12)
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    """BLAKE2b-96 over each part followed by a unit separator (fed to the hash in one piece)."""
+    text = "\x1f".join(parts) + "\x1f" if parts else ""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def _canonical(value: Any, *, keep_order: bool = False) -> Any:
@@ -169,6 +167,32 @@ def _canonical(value: Any, *, keep_order: bool = False) -> Any:
 _PLAIN_TEXT_KEYS = frozenset({"type", "text", "cache_control"})
 
 
+_TEXT_MEMO: dict[str, str] = {}
+_TEXT_MEMO_MIN_CHARS = 512
+_TEXT_MEMO_MAX_CHARS = 16_000_000
+_text_memo_chars = 0
+
+
+def _text_digest(text: str) -> str:
+    """``_digest("text", text)``, remembered for long texts (system prompts and documents repeat).
+
+    A dict lookup hashes the string once per string object (Python caches it), far cheaper than
+    BLAKE2 over the same bytes; the memo holds at most ~16 million characters, then starts over.
+    """
+    global _text_memo_chars
+    if len(text) < _TEXT_MEMO_MIN_CHARS:
+        return _digest("text", text)
+    found = _TEXT_MEMO.get(text)
+    if found is None:
+        found = _digest("text", text)
+        if _text_memo_chars + len(text) > _TEXT_MEMO_MAX_CHARS:
+            _TEXT_MEMO.clear()
+            _text_memo_chars = 0
+        _TEXT_MEMO[text] = found
+        _text_memo_chars += len(text)
+    return found
+
+
 def _block_digest(block: Mapping[str, Any]) -> str:
     """The content hash of one block: plain text blocks hash their text directly (the hot path)."""
     if (
@@ -176,7 +200,7 @@ def _block_digest(block: Mapping[str, Any]) -> str:
         and _PLAIN_TEXT_KEYS.issuperset(block)
         and isinstance(block.get("text"), str)
     ):
-        return _digest("text", block["text"])
+        return _text_digest(block["text"])
     return _digest(_block_json(block))
 
 
@@ -205,52 +229,91 @@ def _as_blocks(content: Any) -> list[Mapping[str, Any]]:
     return [b if isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content]
 
 
-def _has_images(body: Mapping[str, Any]) -> bool:
+def _message_flags(body: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(any image in the messages, tool results included; any block with citations enabled)."""
+    images = citations = False
     for message in body.get("messages") or ():
         if not isinstance(message, Mapping):
             continue
-        for block in _as_blocks(message.get("content")):
-            if block.get("type") == "image":
-                return True
-            if block.get("type") == "tool_result" and any(
-                b.get("type") == "image" for b in _as_blocks(block.get("content"))
-            ):
-                return True
-    return False
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        for block in _as_blocks(content):
+            kind = block.get("type")
+            if kind == "image":
+                images = True
+            elif kind == "tool_result" and not images:
+                images = any(b.get("type") == "image" for b in _as_blocks(block.get("content")))
+            cited = block.get("citations")
+            if isinstance(cited, Mapping) and cited.get("enabled"):
+                citations = True
+            if images and citations:
+                return True, True
+    return images, citations
 
 
-def _system_salt(body: Mapping[str, Any]) -> str:
+def _has_images(body: Mapping[str, Any]) -> bool:
+    return _message_flags(body)[0]
+
+
+_SALT_MEMO: dict[tuple[Any, ...], str] = {}
+
+
+def _memo_salt(key: tuple[Any, ...], make: Callable[[], str]) -> str:
+    """A salt for hashable ``key`` (the common cases repeat on every call); computed once."""
+    found = _SALT_MEMO.get(key)
+    if found is None:
+        if len(_SALT_MEMO) >= 256:
+            _SALT_MEMO.clear()
+        found = _SALT_MEMO[key] = make()
+    return found
+
+
+def _system_salt(body: Mapping[str, Any], citations: bool | None = None) -> str:
     tools = body.get("tools") or ()
     web = sorted(
         str(t.get("type")) for t in tools if isinstance(t, Mapping) and "web_search" in str(t.get("type"))
     )
-    citations = any(
-        isinstance(b, Mapping) and isinstance(b.get("citations"), Mapping) and b["citations"].get("enabled")
-        for m in body.get("messages") or ()
-        if isinstance(m, Mapping)
-        for b in _as_blocks(m.get("content"))
-    )
-    return json.dumps(
-        {"speed": body.get("speed") or "standard", "web": web, "citations": citations}, sort_keys=True
-    )
+    if citations is None:
+        citations = _message_flags(body)[1]
+    speed = body.get("speed") or "standard"
+
+    def make() -> str:
+        return json.dumps({"speed": speed, "web": web, "citations": citations}, sort_keys=True)
+
+    return _memo_salt(("system", speed, tuple(web), citations), make) if isinstance(speed, str) else make()
 
 
-def _messages_salt(body: Mapping[str, Any], model: str) -> str:
+def _messages_salt(body: Mapping[str, Any], model: str, images: bool | None = None) -> str:
     output_config = body.get("output_config") or {}
     effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
     if effort is not None and effort == _DEFAULT_EFFORT.get(model, "high"):
         effort = None
     fmt = output_config.get("format") if isinstance(output_config, Mapping) else None
-    return json.dumps(
-        {
-            "tool_choice": _canonical(body.get("tool_choice")),
-            "thinking": _canonical(body.get("thinking")),
-            "images": _has_images(body),
-            "effort": effort,
-            "format": _canonical(fmt),
-        },
-        sort_keys=True,
-    )
+    if images is None:
+        images = _has_images(body)
+    tool_choice, thinking = body.get("tool_choice"), body.get("thinking")
+
+    def make() -> str:
+        return json.dumps(
+            {
+                "tool_choice": _canonical(tool_choice),
+                "thinking": _canonical(thinking),
+                "images": images,
+                "effort": effort,
+                "format": _canonical(fmt),
+            },
+            sort_keys=True,
+        )
+
+    if (
+        tool_choice is None
+        and thinking is None
+        and fmt is None
+        and (effort is None or isinstance(effort, str))
+    ):
+        return _memo_salt(("messages", images, effort), make)
+    return make()
 
 
 _TOKEN_MEMO: dict[tuple[str, str], int] = {}
@@ -334,10 +397,11 @@ def request_shape(
     overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
     for i, tool in enumerate(tools):
         builder.add("tools", tool, index=i, extra_tokens=overhead if i == 0 else 0)
-    builder.fold("system-level", _system_salt(body))
+    images, citations = _message_flags(body)
+    builder.fold("system-level", _system_salt(body, citations))
     for j, block in enumerate(_as_blocks(body.get("system"))):
         builder.add("system", block, index=j)
-    builder.fold("messages-level", _messages_salt(body, model))
+    builder.fold("messages-level", _messages_salt(body, model, images))
     for index, message in enumerate(body.get("messages") or ()):
         if not isinstance(message, Mapping):
             continue

@@ -1,4 +1,5 @@
-"""Replay under each policy: exact costs, the planner's never-dearer bound, the oracle, and Mooncake."""
+"""Replay under each policy: exact costs, the planner's never-dearer bound, the oracle, the clairvoyant
+bound no policy beats, and Mooncake."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def calls_of(
 
 
 def run(name: str, calls: list[TimedShape], model: ModelInfo = SONNET_55, **kwargs: object) -> ReplayTotals:
-    policy = make_policy(name, model, calls=calls)
+    policy = make_policy(name, model, calls=calls, ttft=float(kwargs.get("ttft", 0.0)))  # type: ignore[arg-type]
     return summarize(replay(calls, policy, model, **kwargs), name)  # type: ignore[arg-type]
 
 
@@ -75,7 +76,7 @@ def test_time_to_first_token_hides_entries_from_calls_that_start_before_it() -> 
 def test_the_oracle_writes_only_what_will_be_read(
     rows: list[tuple[float, list[int]]], written_5m: int, written_1h: int, read: int
 ) -> None:
-    totals = run("clairvoyant", calls_of(rows))
+    totals = run("oracle", calls_of(rows))
     assert (totals.cache_write_5m_tokens, totals.cache_write_1h_tokens, totals.cache_read_tokens) == (
         written_5m,
         written_1h,
@@ -85,7 +86,8 @@ def test_the_oracle_writes_only_what_will_be_read(
 
 def test_policies_by_name() -> None:
     with pytest.raises(UsageError, match="needs the whole sequence"):
-        make_policy("clairvoyant", SONNET_55)
+        make_policy("oracle", SONNET_55)
+    assert make_policy("clairvoyant", SONNET_55).name == "clairvoyant"
     with pytest.raises(UsageError, match="unknown caching policy 'lru'"):
         make_policy("lru", SONNET_55)
 
@@ -163,5 +165,48 @@ def test_mooncake_conversation_planner_beats_no_caching_where_automatic_caching_
 @pytest.mark.shared_data
 def test_mooncake_synthetic_planner_beats_no_caching_and_trails_the_oracle() -> None:
     calls = _mooncake("synthetic_trace", SONNET_55, 1500)
-    none, planner, oracle = (run(name, calls) for name in ("none", "planner", "clairvoyant"))
-    assert oracle.cost < planner.cost < none.cost
+    none, planner, oracle, bound = (run(name, calls) for name in ("none", "planner", "oracle", "clairvoyant"))
+    assert bound.cost < oracle.cost < planner.cost < none.cost
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("model", [SONNET_55, SONNET_46, HAIKU_55], ids=lambda m: m.id)
+@pytest.mark.parametrize("trace", ["conversation_trace", "synthetic_trace"])
+def test_no_policy_beats_the_clairvoyant_bound_on_mooncake(trace: str, model: ModelInfo) -> None:
+    calls = _mooncake(trace, model, 600)
+    bound = run("clairvoyant", calls, model)
+    for name in ("none", "auto", "planner", "oracle"):
+        assert bound.cost <= run(name, calls, model).cost, name
+
+
+def test_the_clairvoyant_bound_reads_every_prefix_sent_before_and_writes_nothing() -> None:
+    # 3 blocks; the second call repeats the first two 2 hours later (past any TTL), the third adds
+    # a fresh one; a 300-token prefix (below Sonnet 4.6's 1,024 minimum) is never read
+    rows = [(0.0, [1, 2, 3]), (7200.0, [1, 2, 9]), (7300.0, [1, 2, 9, 10]), (7400.0, [4])]
+    totals = run("clairvoyant", calls_of(rows, SONNET_46, 512), SONNET_46)
+    assert (totals.cache_read_tokens, totals.cache_write_5m_tokens, totals.cache_write_1h_tokens) == (
+        1024 + 1536,
+        0,
+        0,
+    )
+    short = run("clairvoyant", calls_of([(0.0, [1]), (1.0, [1, 2])], SONNET_46, 300), SONNET_46)
+    assert short.cache_read_tokens == 0
+    seen_late = run("clairvoyant", calls_of([(0.0, [1, 2]), (0.5, [1, 2])]), ttft=1.0)
+    assert seen_late.cache_read_tokens == 0  # not readable before the first call began responding
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), st.sampled_from([SONNET_55, SONNET_46, HAIKU_55]), st.sampled_from([0.0, 2.0]))
+def test_no_policy_beats_the_clairvoyant_bound(
+    trace: tuple[list[tuple[float, list[int]]], int], model: ModelInfo, ttft: float
+) -> None:
+    rows, block = trace
+    calls = calls_of(rows, model, block)
+    bound = run("clairvoyant", calls, model, ttft=ttft)
+    assert bound.cost <= bound.uncached_cost
+    for name in ("none", "auto", "oracle"):
+        policy = make_policy(name, model, calls=calls, ttft=ttft)
+        assert bound.cost <= summarize(replay(calls, policy, model, ttft=ttft)).cost, name
+    for keepalive in (None, KeepAliveSettings(spend_cap=Decimal("0.05"))):
+        planner = PlannerPolicy(model, keepalive=keepalive, ttft=ttft)
+        assert bound.cost <= summarize(replay(calls, planner, model, ttft=ttft)).cost  # pings included

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 import clawback
 from clawback.emulator.testing import EmulatorSession
+from clawback.pricing import load_catalogue, parse_usage, price_usage
 from tests.client.conftest import ClientFactory, ticket
 
 
@@ -64,3 +68,17 @@ def test_without_a_ledger_argument_the_documented_default_path_is_used(
     # $CLAWBACK_HOME/ledger.sqlite3 (the test fixture points CLAWBACK_HOME at a private folder)
     with clawback.open_ledger(tmp_path / "clawback-home" / "ledger.sqlite3") as ledger:
         assert ledger.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_postgresql_url_ledger_records_every_call(make_client: ClientFactory, pg_database: str) -> None:
+    client = make_client(ledger=pg_database)
+    total = Decimal(0)
+    catalogue = load_catalogue()
+    for i in range(3):
+        message = client.messages.create(**ticket(i), task="pg")
+        total += price_usage(parse_usage(message.usage), catalogue.resolve(message.model)).total
+    client.close()
+    with clawback.open_ledger(pg_database) as ledger:
+        summary = ledger.summary(by="task")
+    assert summary.overall.calls == 3 and summary.overall.total_usd == total

@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import pydantic
+from anthropic.lib.streaming import AsyncMessageStream, MessageStream
+from anthropic.types import Message, MessageTokensCount, ParsedMessage
 
 import clawback
 from clawback.client import ClientOptions
+from clawback.emulator import EmulatorConfig
+from clawback.emulator.config import ResponderConfig
 from clawback.emulator.testing import TEST_KEY, async_emulator_client, emulator_client
 from tests.client.conftest import SYSTEM
 
@@ -82,3 +87,58 @@ def test_sync_and_async_clients_send_the_same_and_record_the_same(tmp_path: Path
     assert sync_usage == async_usage
     assert any(u["cache_read_input_tokens"] for u in sync_usage)
     assert _summarise(tmp_path / "sync.db") == _summarise(tmp_path / "async.db")
+
+
+class _Answer(pydantic.BaseModel):
+    category: str
+
+
+_JSON_ANSWERS = EmulatorConfig(
+    responder=ResponderConfig(kind="template", templates={"claude-sonnet-5-5": '{"category": "refund"}'})
+)
+_ASK = {"model": "claude-sonnet-5-5", "max_tokens": 40, "messages": [{"role": "user", "content": "refund?"}]}
+
+
+def test_parse_count_tokens_and_stream_return_the_sdks_types_sync_and_async(tmp_path: Path) -> None:
+    seen: dict[str, list[str]] = {"sync": [], "async": []}
+    with emulator_client(_JSON_ANSWERS) as emu:
+        client = clawback.Anthropic(
+            base_url=emu.base_url, api_key=TEST_KEY, max_retries=0, ledger=tmp_path / "sync.db"
+        )
+        parsed = client.messages.parse(**_ASK, output_format=_Answer, task="t")
+        assert isinstance(parsed, ParsedMessage) and parsed.parsed_output == _Answer(category="refund")
+        count = client.messages.count_tokens(model=_ASK["model"], messages=_ASK["messages"], task="t")
+        assert isinstance(count, MessageTokensCount) and count.input_tokens > 0
+        with client.messages.stream(**_ASK, task="t") as stream:
+            assert isinstance(stream, MessageStream)
+            assert isinstance(stream.get_final_message(), Message)
+        seen["sync"] = [type(parsed).__name__, type(count).__name__]
+        client.close()
+
+    async def run() -> None:
+        async with async_emulator_client(_JSON_ANSWERS) as emu:
+            client = clawback.AsyncAnthropic(
+                base_url=emu.base_url,
+                api_key=TEST_KEY,
+                max_retries=0,
+                http_client=emu.client._client,
+                ledger=tmp_path / "async.db",
+            )
+            parsed = await client.messages.parse(**_ASK, output_format=_Answer, task="t")
+            assert isinstance(parsed, ParsedMessage) and parsed.parsed_output == _Answer(category="refund")
+            count = await client.messages.count_tokens(
+                model=_ASK["model"], messages=_ASK["messages"], task="t"
+            )
+            assert isinstance(count, MessageTokensCount)
+            async with client.messages.stream(**_ASK, task="t") as stream:
+                assert isinstance(stream, AsyncMessageStream)
+                assert isinstance(await stream.get_final_message(), Message)
+            seen["async"] = [type(parsed).__name__, type(count).__name__]
+            await client.close()
+
+    asyncio.run(run())
+    assert seen["sync"] == seen["async"]
+    for name in ("sync.db", "async.db"):  # parse and stream are recorded, count_tokens is free
+        with clawback.open_ledger(tmp_path / name) as ledger:
+            records = list(ledger.iter_records())
+        assert [r.task for r in records] == ["t", "t"] and all(r.total_usd for r in records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -410,6 +411,11 @@ def test_an_unexpected_error_in_the_background_is_logged_and_retried(
         backend.down = False
         assert w.flush(timeout=10)
         assert len(backend.rows) == 1
-        assert any("unexpected error" in r.getMessage() for r in caplog.records)
+        # the failed read may be the background thread's, which logs it just after the caller's
+        # flush succeeded: wait for the message rather than race it
+        deadline = time.monotonic() + 10
+        while not any("unexpected error" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the unexpected error was never logged"
+            time.sleep(0.01)
     finally:
         w.close()

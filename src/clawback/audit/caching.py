@@ -321,8 +321,8 @@ def _assumptions(cap: Decimal) -> tuple[str, ...]:
         "caches are isolated per workspace (the log's workspace or API key) and per model",
         f"the planner may keep entries warm with max_tokens=0 pings (spend cap ${cap} per model); "
         "their cost is charged to the call they keep warm",
-        "clairvoyant knows every prefix's future uses: a reference point that is usually the lowest cost, "
-        "not a policy you can run and not a proven optimum (a policy can beat it on some logs)",
+        "clairvoyant is a bound no caching policy can beat on these calls, not a policy you can run: "
+        "every prefix an earlier call sent is read, nothing is ever written or expires",
     )
 
 
@@ -340,21 +340,6 @@ def _logged(con: Any) -> PolicyResult:
     return PolicyResult(
         LOGGED, micro_to_usd(row[0]), hit, int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)
     )
-
-
-def _policy_notes(results: Mapping[str, PolicyResult]) -> dict[str, PolicyResult]:
-    """Each policy with a note where the clairvoyant reference costs more than a policy you can run."""
-    oracle = results.get("clairvoyant")
-    if oracle is None:
-        return dict(results)
-    beaten = [name for name, p in results.items() if name != "clairvoyant" and p.cost < oracle.cost]
-    if not beaten:
-        return dict(results)
-    note = (
-        f"costs more than {' and '.join(beaten)} on these calls: the clairvoyant reference is not a lower "
-        "bound here"
-    )
-    return {**results, "clairvoyant": replace(oracle, notes=(*oracle.notes, note))}
 
 
 def replay_caching(
@@ -390,7 +375,7 @@ def replay_caching(
     return CachingReport(
         available=True,
         shaped_calls=shaped,
-        policies=_policy_notes(results),
+        policies=dict(results),
         logged=_logged(con),
         assumptions=_assumptions(keepalive_cap),
         advice=_advice(replayer.advice),

@@ -22,12 +22,13 @@ _LAZY: dict[str, str] = {
     "AutoCaching": "clawback.cache.policies",
     "CachePlan": "clawback.cache.plan",
     "CallResult": "clawback.cache.replay",
-    "ClairvoyantPolicy": "clawback.cache.policies",
+    "ClairvoyantBound": "clawback.cache.bound",
     "Decision": "clawback.cache.plan",
     "KeepAliveDecision": "clawback.cache.keepalive",
     "KeepAliveSettings": "clawback.cache.keepalive",
     "LintReport": "clawback.cache.lint",
     "NoCaching": "clawback.cache.policies",
+    "OraclePolicy": "clawback.cache.policies",
     "PlannerPolicy": "clawback.cache.policies",
     "Policy": "clawback.cache.replay",
     "PrefixHistory": "clawback.cache.history",
@@ -58,13 +59,14 @@ __all__ = [
     "CacheOutcome",
     "CachePlan",
     "CallResult",
-    "ClairvoyantPolicy",
+    "ClairvoyantBound",
     "Decision",
     "Entry",
     "KeepAliveDecision",
     "KeepAliveSettings",
     "LintReport",
     "NoCaching",
+    "OraclePolicy",
     "PlannerPolicy",
     "Policy",
     "PrefixHistory",
@@ -98,6 +100,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from clawback.cache.apply import apply_plan
+    from clawback.cache.bound import ClairvoyantBound
     from clawback.cache.history import PrefixHistory, SeedRecord
     from clawback.cache.keepalive import (
         KeepAliveDecision,
@@ -112,8 +115,8 @@ if TYPE_CHECKING:
     from clawback.cache.planner import plan_breakpoints
     from clawback.cache.policies import (
         AutoCaching,
-        ClairvoyantPolicy,
         NoCaching,
+        OraclePolicy,
         PlannerPolicy,
         make_policy,
     )

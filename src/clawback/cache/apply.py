@@ -41,6 +41,8 @@ def apply_plan(body: Mapping[str, Any], plan: CachePlan) -> dict[str, Any]:
     new_system: list[Any] | None = None
     new_content: dict[int, list[Any]] = {}
     for item in body_blocks(body):
+        if not todo:
+            break
         ttl = todo.pop(item.position, None)
         if ttl is None or isinstance(item.block.get("cache_control"), Mapping):
             continue

@@ -14,6 +14,7 @@ planner's expected-value comparisons, which decide but never account.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,6 +26,7 @@ from clawback.shapes import Ttl
 __all__ = ["CacheRates", "Ratios", "realized_saving"]
 
 _MILLION = Decimal(1_000_000)
+_EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)  # as the cost engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +55,28 @@ class CacheRates:
 
     @classmethod
     def of(cls, info: ModelInfo, *, at: date | None = None, prompt_tokens: int = 0) -> CacheRates:
-        """The rates in force on ``at``, the long-prompt tier's when ``prompt_tokens`` passes it."""
-        rates = info.rates_at(at)
+        """The rates in force on ``at``, the long-prompt tier's when ``prompt_tokens`` passes it.
+
+        Remembered per model, date and tier (every planned call asks for the same few).
+        """
         tier = info.prompt_tier_at(at)
-        if tier is not None and prompt_tokens > tier.threshold_prompt_tokens:
-            rates = tier.rates
-        return cls(
+        tiered = tier is not None and prompt_tokens > tier.threshold_prompt_tokens
+        key = (id(info), at, tiered)
+        found = _RATES_MEMO.get(key)
+        if found is not None and found[0] is info:
+            return found[1]
+        rates = tier.rates if tier is not None and tiered else info.rates_at(at)
+        made = cls(
             input=rates.input / _MILLION,
             write_5m=rates.cache_write_5m / _MILLION,
             write_1h=rates.cache_write_1h / _MILLION,
             read=rates.cache_read / _MILLION,
             output=rates.output / _MILLION,
         )
+        if len(_RATES_MEMO) >= _MEMO_LIMIT:
+            _RATES_MEMO.clear()
+        _RATES_MEMO[key] = (info, made)
+        return made
 
     def write(self, ttl: Ttl) -> Decimal:
         """Price of writing one token at ``ttl``."""
@@ -85,21 +97,46 @@ class CacheRates:
 
     def ratios(self) -> Ratios:
         """Premiums and read saving relative to plain input, as floats."""
+        found = _RATIOS_MEMO.get(self)
+        if found is not None:
+            return found
         base = self.input or Decimal(1)
-        return Ratios(
+        made = Ratios(
             premium_5m=float(self.premium("5m") / base),
             premium_1h=float(self.premium("1h") / base),
             read_saving=float(self.read_saving / base),
             read=float(self.read / base),
         )
+        if len(_RATIOS_MEMO) >= _MEMO_LIMIT:
+            _RATIOS_MEMO.clear()
+        _RATIOS_MEMO[self] = made
+        return made
 
 
-def realized_saving(usage: Usage, info: ModelInfo, *, at: date | None = None) -> Decimal:
+_MEMO_LIMIT = 1024
+_RATES_MEMO: dict[tuple[int, date | None, bool], tuple[ModelInfo, CacheRates]] = {}
+_RATIOS_MEMO: dict[CacheRates, Ratios] = {}
+
+
+def realized_saving(
+    usage: Usage, info: ModelInfo, *, at: date | None = None, actual_input: Decimal | None = None
+) -> Decimal:
     """What ``usage`` cost less than the same call with nothing cached (negative when it cost more).
 
     Both sides go through :func:`~clawback.pricing.cost.price_usage`, so batch, ``inference_geo``,
-    fast mode and long-prompt tiers apply exactly as on the bill.
+    fast mode and long-prompt tiers apply exactly as on the bill. ``actual_input`` is the input side
+    of ``usage`` already priced that way on ``info`` and ``at`` (the caller's bill), if at hand.
     """
+    actual = price_usage(usage, info, at=at).input_total if actual_input is None else actual_input
+    if usage.service_tier != "batch" and usage.speed != "fast" and usage.inference_geo != "us":
+        # no modifier applies: the uncached side is the prompt at the (tier's) plain input rate
+        tier = info.prompt_tier_at(at)
+        tokens = usage.prompt_tokens
+        rates = (
+            tier.rates if tier is not None and tokens > tier.threshold_prompt_tokens else info.rates_at(at)
+        )
+        with decimal.localcontext(_EXACT):
+            return tokens * rates.input / _MILLION - actual
     uncached = Usage(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.output_tokens,
@@ -108,5 +145,4 @@ def realized_saving(usage: Usage, info: ModelInfo, *, at: date | None = None) ->
         inference_geo=usage.inference_geo,
         speed=usage.speed,
     )
-    actual = price_usage(usage, info, at=at).input_total
     return price_usage(uncached, info, at=at).input_total - actual

@@ -167,6 +167,7 @@ class PrefixHistory:
         visible_at: float | None = None,
         ping: bool = False,
         extra_output: int = 0,
+        actual_input: Decimal | None = None,
     ) -> None:
         """Record one served call: its prefixes, what it read and wrote, and what it saved.
 
@@ -176,6 +177,7 @@ class PrefixHistory:
         ``at`` by default). A keep-alive ``ping`` refreshes entries but is not a sighting, and its
         whole cost is booked against the savings (without it, no call would have been made),
         including ``extra_output`` tokens when ``result`` is an outcome that does not count them.
+        ``actual_input`` is the usage's input side already priced on ``info`` and ``day``, if at hand.
         """
         ctx = self._context(workspace, shape.model)
         self._resolve(ctx, at)
@@ -197,7 +199,7 @@ class PrefixHistory:
             ctx.calls += 1
             forced = {p for p, _ in written} | ({hit} if hit is not None else set())
             self._sight(ctx, shape, at, cum=cum, forced=forced)
-            ctx.saved += realized_saving(usage, info, at=day)
+            ctx.saved += realized_saving(usage, info, at=day, actual_input=actual_input)
         visible = at if visible_at is None else visible_at
         self._entries(ctx, shape, (hit, written), at=at, visible=visible)
 

@@ -170,13 +170,14 @@ def _volatile_findings(
     out: list[LintFinding] = []
     for position, findings in sorted(flagged.items()):
         worst = findings[0]
-        excerpt = f"{worst.kind} {worst.excerpt!r}"
+        same = [f for f in findings if f.severity == worst.severity]
+        excerpt = " and ".join(f"{f.kind} {f.excerpt!r}" for f in same)
         if worst.severity == "daily":
             out.append(
                 LintFinding(
                     "daily_text",
                     "info",
-                    f"{excerpt} changes once a day: the cached prefix from here on is rewritten daily",
+                    f"{excerpt} change{'s' if len(same) == 1 else ''} once a day: the cached prefix from here on is rewritten daily",
                     position,
                 )
             )
@@ -185,7 +186,7 @@ def _volatile_findings(
                 LintFinding(
                     "volatile_prefix",
                     "warning",
-                    f"{excerpt} looks {worst.severity}: if it changes between calls, every breakpoint at or "
+                    f"{excerpt} look{'s' if len(same) == 1 else ''} {worst.severity}: if {'it changes' if len(same) == 1 else 'they change'} between calls, every breakpoint at or "
                     f"after position {position} writes an entry that is never read; move it after the last breakpoint",
                     position,
                 )

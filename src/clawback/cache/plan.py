@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from clawback.shapes import RequestShape, Ttl
+from clawback.shapes import BlockShape, RequestShape, Ttl
 
 __all__ = ["Action", "CachePlan", "Decision", "ordered_marks", "with_marks"]
 
@@ -48,8 +48,25 @@ def with_marks(shape: RequestShape, marks: Mapping[int, Ttl], *, auto: Ttl | Non
     for i, b in enumerate(blocks):
         ttl = marks.get(i)
         if b.cache_ttl != ttl:
-            blocks[i] = replace(b, cache_ttl=ttl)
-    return replace(shape, blocks=tuple(blocks), auto_cache_ttl=auto)
+            blocks[i] = _marked(b, ttl)
+    return RequestShape(shape.model, tuple(blocks), auto, shape.overhead_tokens)
+
+
+def _marked(b: BlockShape, ttl: Ttl | None) -> BlockShape:
+    """``replace(b, cache_ttl=ttl)``, built directly (``dataclasses.replace`` is slow on a hot path)."""
+    return BlockShape(
+        b.level,
+        b.position,
+        b.kind,
+        b.content_hash,
+        b.prefix_hash,
+        b.tokens,
+        ttl,
+        b.cacheable,
+        b.message_index,
+        b.role,
+        b.index,
+    )
 
 
 def ordered_marks(marks: dict[int, Ttl], caller: Mapping[int, Ttl]) -> dict[int, Ttl]:

@@ -44,9 +44,10 @@ How it decides
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from clawback.cache.economics import CacheRates, Ratios
 from clawback.cache.history import PrefixHistory
@@ -65,8 +66,7 @@ _ESTABLISHED = 3
 _PRIORITY = {"recurring": 0, "level_end": 1, "turn": 2, "tail": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+class _Candidate(NamedTuple):  # tuples: built several times per planned call
     position: int
     code: str
     q5: float
@@ -75,11 +75,11 @@ class _Candidate:
     gap: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Option:
+class _Option(NamedTuple):
     value: float
     ttl: Ttl
-    index: int
+    cand: int
+    """Index of the deepest write in ``candidates``."""
     keepalive: bool = False
 
 
@@ -94,6 +94,7 @@ class _Planner:
     keepalive: bool
     max_breakpoints: int
     cautious: bool = True
+    explain: bool = True
     cum: list[int] = field(default_factory=list)
     records: Mapping[str, PrefixRecord] = field(default_factory=dict)
     ratios: Ratios | None = None
@@ -107,7 +108,8 @@ class _Planner:
     def note(
         self, position: int | None, action: Action, code: str, detail: str, *, ttl: Ttl | None = None
     ) -> None:
-        self.decisions.append(Decision(position, action, code, detail, ttl))
+        if self.explain:
+            self.decisions.append(Decision(position, action, code, detail, ttl))
 
     def prepare(self) -> None:
         running = self.shape.overhead_tokens
@@ -147,6 +149,7 @@ def plan_breakpoints(
     budget: bool = True,
     cautious: bool = True,
     max_breakpoints: int = MAX_BREAKPOINTS,
+    explain: bool = True,
 ) -> CachePlan:
     """Place at most ``max_breakpoints`` breakpoints (the caller's count) where they save money.
 
@@ -155,9 +158,10 @@ def plan_breakpoints(
     lets a 5-minute entry kept warm by pings beat a 1-hour one; ``budget=False`` drops the
     never-dearer-than-uncached guard (for experiments only); ``cautious=False`` takes a
     never-seen tail's odds at face value instead of one standard deviation lower (what-if advice,
-    as in ``clawback lint``).
+    as in ``clawback lint``); ``explain=False`` skips writing the reasons (``decisions`` stays
+    empty; the breakpoints are the same), for the client's hot path.
     """
-    p = _Planner(shape, model, history, now, workspace, day, keepalive, max_breakpoints, cautious)
+    p = _Planner(shape, model, history, now, workspace, day, keepalive, max_breakpoints, cautious, explain)
     p.prepare()
     if not shape.blocks:
         return CachePlan(marks={}, auto=shape.auto_cache_ttl)
@@ -275,7 +279,7 @@ def _scan(p: _Planner, blocked: int | None) -> None:
         if candidate is None:
             continue
         if p.cum[b.position] < minimum:
-            if candidate.code != "recurring":
+            if p.explain and candidate.code != "recurring":
                 p.note(
                     b.position,
                     "skip",
@@ -286,7 +290,7 @@ def _scan(p: _Planner, blocked: int | None) -> None:
         if _stopped(p, b.position):
             if not _hour_untried(p, b.position):
                 continue
-            candidate = replace(candidate, q5=0.0)  # only the untried 1-hour bet is on the table
+            candidate = candidate._replace(q5=0.0)  # only the untried 1-hour bet is on the table
         p.candidates.append(candidate)
 
 
@@ -354,7 +358,7 @@ def _options(p: _Planner) -> list[_Option]:
             value = totals["ka"] - pings * r.read * p.cum[c.position]
             out.append(_Option(value, "5m", i, keepalive=True))
     out = [o for o in out if o.value > 0]
-    out.sort(key=lambda o: (-o.value, o.index, o.ttl))
+    out.sort(key=lambda o: (-o.value, o.cand, o.ttl))
     return out
 
 
@@ -364,14 +368,14 @@ def _marks_for(p: _Planner, option: _Option | None) -> tuple[dict[int, Ttl], tup
     slots = p.slots
     mine: dict[int, Ttl] = {}
     if option is not None:
-        mine[p.candidates[option.index].position] = option.ttl
+        mine[p.candidates[option.cand].position] = option.ttl
     if p.live is not None and slots > len(mine):
         reach = [*marks, *mine, *([p.auto_position] if p.auto_position is not None else [])]
         if not any(p.live <= m < p.live + LOOKBACK_BLOCKS for m in reach):
             rec = p.records.get(p.shape.blocks[p.live].prefix_hash)
             mine[p.live] = rec.entry_ttl if rec is not None and rec.entry_ttl else "5m"
     if option is not None:
-        extras = sorted(p.candidates[: option.index], key=lambda c: (_PRIORITY[c.code], -c.q5, -c.position))
+        extras = sorted(p.candidates[: option.cand], key=lambda c: (_PRIORITY[c.code], -c.q5, -c.position))
         for c in extras:
             if len(mine) >= slots:
                 break
@@ -384,7 +388,7 @@ def _marks_for(p: _Planner, option: _Option | None) -> tuple[dict[int, Ttl], tup
             mine.setdefault(position, rec.entry_ttl if rec is not None and rec.entry_ttl else "5m")
     for position, ttl in mine.items():
         marks.setdefault(position, ttl)
-    kept_alive = (p.candidates[option.index].position,) if option is not None and option.keepalive else ()
+    kept_alive = (p.candidates[option.cand].position,) if option is not None and option.keepalive else ()
     return marks, kept_alive
 
 
@@ -421,7 +425,24 @@ def _finish(
     worst: Decimal = Decimal(0),
     kept_alive: tuple[int, ...] = (),
 ) -> CachePlan:
-    chosen = p.candidates[option.index].position if option is not None else None
+    chosen = p.candidates[option.cand].position if option is not None else None
+    if p.explain:
+        _explain(p, marks, option, chosen)
+    added = tuple(pos for pos in marks if pos not in p.caller)
+    expected = p.live if _reaches(p, marks) else None
+    return CachePlan(
+        marks=marks,
+        auto=p.shape.auto_cache_ttl,
+        added=added,
+        decisions=tuple(p.decisions),
+        expected_read=expected,
+        worst_extra_usd=worst,
+        keepalive=kept_alive,
+    )
+
+
+def _explain(p: _Planner, marks: dict[int, Ttl], option: _Option | None, chosen: int | None) -> None:
+    """The reasons for every mark the planner added and every candidate it passed over."""
     by_position = {c.position: c for c in p.candidates}
     for position, ttl in marks.items():
         if position in p.caller:
@@ -451,17 +472,6 @@ def _finish(
             p.note(c.position, "skip", "unprofitable", f"a write here is not expected to pay: {_odds(c)}")
         else:
             p.note(c.position, "skip", "no_slot", "all four breakpoints are taken by better positions")
-    added = tuple(pos for pos in marks if pos not in p.caller)
-    expected = p.live if _reaches(p, marks) else None
-    return CachePlan(
-        marks=marks,
-        auto=p.shape.auto_cache_ttl,
-        added=added,
-        decisions=tuple(p.decisions),
-        expected_read=expected,
-        worst_extra_usd=worst,
-        keepalive=kept_alive,
-    )
 
 
 def _reaches(p: _Planner, marks: Mapping[int, Ttl]) -> bool:

@@ -6,16 +6,16 @@
 * ``planner`` — :func:`~clawback.cache.planner.plan_breakpoints` on a
   :class:`~clawback.cache.history.PrefixHistory` that has seen only the calls already replayed
   (exactly what the client sees), optionally with keep-alive pings under a spend cap.
-* ``clairvoyant`` — an oracle that knows, for every prefix of every call, when the same prefix is
-  next used and how many uses follow within an hour of each other. Per call it writes the deepest
-  prefix that will be read again within 5 minutes, or (when that is worth more) the deepest one
-  used at least twice more within an hour at 1 hour; adds the read anchor, then branch points
-  (positions reused sooner than the block after them) and live entries behind the read that will
-  be used again; and goes through the same engine under the same rules (4 breakpoints, the
-  minimum, the 20-block lookback, 1-hour marks first). It is a *practical lower bound* — what a
-  perfect predictor placing breakpoints this way would pay — not a proven optimum: choosing
-  breakpoints optimally over a whole trace is a harder problem, and a policy may beat the oracle
+* ``oracle`` — knows, for every prefix of every call, when the same prefix is next used and how
+  many uses follow within an hour of each other. Per call it writes the deepest prefix that will be
+  read again within 5 minutes, or (when that is worth more) the deepest one used at least twice more
+  within an hour at 1 hour; adds the read anchor, then branch points (positions reused sooner than
+  the block after them) and live entries behind the read that will be used again; and goes through
+  the same engine under the same rules (4 breakpoints, the minimum, the 20-block lookback, 1-hour
+  marks first). It is a *heuristic* with perfect foresight, not an optimum: the planner can beat it
   on some traces.
+* ``clairvoyant`` — not a policy but a bound no policy can beat on the same calls, pings included:
+  :class:`~clawback.cache.bound.ClairvoyantBound`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from clawback.cache.bound import ClairvoyantBound
 from clawback.cache.economics import CacheRates
 from clawback.cache.history import PrefixHistory
 from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
+from clawback.cache.prefixes import PrefixRecord
 from clawback.cache.replay import Policy, TimedShape
 from clawback.cache.rules import LOOKBACK_BLOCKS, MAX_BREAKPOINTS, TTL_SECONDS, CacheEngine, CacheOutcome
 from clawback.errors import UsageError
@@ -43,13 +45,14 @@ from clawback.shapes import BlockShape, RequestShape, Ttl
 __all__ = [
     "POLICIES",
     "AutoCaching",
-    "ClairvoyantPolicy",
+    "ClairvoyantBound",
     "NoCaching",
+    "OraclePolicy",
     "PlannerPolicy",
     "make_policy",
 ]
 
-POLICIES: Final = ("none", "auto", "planner", "clairvoyant")
+POLICIES: Final = ("none", "auto", "planner", "oracle", "clairvoyant")
 
 
 def _strip(shape: RequestShape, auto: Ttl | None) -> RequestShape:
@@ -162,11 +165,14 @@ class PlannerPolicy:
         )
         if self.keepalive is None or call.ping:
             return
+        records = self.history.records(call.workspace, self.model.id)
+        margin = self.keepalive.margin
         for b in shape.blocks:
             watch = self._watches.get((call.workspace, b.prefix_hash))
             if watch is not None:
+                # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = call.at, 0
-                self._schedule(watch, call.at + TTL_SECONDS[watch.ttl] - self.keepalive.margin)
+                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
         for position in self.last_plan.keepalive if self.last_plan is not None else ():
             b = shape.blocks[position]
             if (call.workspace, b.prefix_hash) not in self._watches:
@@ -174,7 +180,7 @@ class PlannerPolicy:
                 prefix = with_marks(head, {position: "5m"})
                 watch = _Watch(prefix, b.prefix_hash, call.workspace, "5m", call.at, 0.0)
                 self._watches[(call.workspace, b.prefix_hash)] = watch
-                self._schedule(watch, call.at + TTL_SECONDS["5m"] - self.keepalive.margin)
+                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
 
     def _schedule(self, watch: _Watch, when: float) -> None:
         watch.next_check = when
@@ -189,6 +195,9 @@ class PlannerPolicy:
             if watch is None or watch.next_check != when:
                 continue
             rec = self.history.records(workspace, self.model.id).get(prefix_hash)
+            if rec is None or not rec.live_at(when):  # a ping would write the entry, not keep it
+                del self._watches[(workspace, prefix_hash)]
+                continue
             decision = decide_keepalive(
                 watch.prefix.total_tokens - settings.ping_input_tokens,
                 self.model,
@@ -212,6 +221,12 @@ class PlannerPolicy:
             yield TimedShape(when, watch.prefix, output, workspace, ping=True)
 
 
+def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:
+    """When the history expects the entry for ``prefix_hash`` to expire (``now`` if it is not live)."""
+    rec = records.get(prefix_hash)
+    return rec.expires_at if rec is not None and rec.live_at(now) else now
+
+
 def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:
     """The prefix up to ``position`` plus a small ping turn after it."""
     last = shape.blocks[position]
@@ -227,10 +242,10 @@ def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:
     return replace(shape, blocks=(*shape.blocks[: position + 1], ping), auto_cache_ttl=None)
 
 
-class ClairvoyantPolicy:
-    """An oracle that knows every prefix's future uses (a practical lower bound; see the module doc)."""
+class OraclePolicy:
+    """Breakpoints placed knowing every prefix's future uses (a heuristic; see the module doc)."""
 
-    name = "clairvoyant"
+    name = "oracle"
 
     def __init__(
         self, calls: Sequence[TimedShape], model: ModelInfo, *, day: date | None = None, ttft: float = 0.0
@@ -289,7 +304,7 @@ def _live_positions(
 
 
 def _oracle_marks(
-    oracle: ClairvoyantPolicy,
+    oracle: OraclePolicy,
     shape: RequestShape,
     future: tuple[Sequence[float], Sequence[int]],
     live: list[tuple[int, Ttl]],
@@ -355,15 +370,18 @@ def make_policy(
     keepalive: KeepAliveSettings | None = None,
     ttft: float = 0.0,
 ) -> Policy:
-    """A policy by name: ``none``, ``auto``, ``planner`` or ``clairvoyant`` (which needs ``calls``)."""
+    """A policy by name: ``none``, ``auto``, ``planner``, ``oracle`` (which needs ``calls``) or the
+    ``clairvoyant`` bound."""
     if name == "none":
         return NoCaching()
     if name == "auto":
         return AutoCaching()
     if name == "planner":
         return PlannerPolicy(model, history=history, day=day, keepalive=keepalive, ttft=ttft)
-    if name == "clairvoyant":
+    if name == "oracle":
         if calls is None:
-            raise UsageError("the clairvoyant policy needs the whole sequence of calls (it sees the future)")
-        return ClairvoyantPolicy(calls, model, day=day, ttft=ttft)
+            raise UsageError("the oracle policy needs the whole sequence of calls (it sees the future)")
+        return OraclePolicy(calls, model, day=day, ttft=ttft)
+    if name == "clairvoyant":
+        return ClairvoyantBound(model, ttft=ttft)
     raise UsageError(f"unknown caching policy {name!r}; choose one of {', '.join(POLICIES)}")

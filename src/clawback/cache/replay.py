@@ -10,9 +10,11 @@ and fold them into a :class:`ReplayTotals`.
 
 Policies (:mod:`clawback.cache.policies`): ``none`` strips every breakpoint, ``auto`` sends
 top-level automatic caching (5 minutes), ``planner`` runs :func:`plan_breakpoints` on a
-:class:`PrefixHistory` fed only with calls already replayed, and ``clairvoyant`` is an oracle that
-knows every prefix's future uses. A policy may also emit keep-alive pings; they are replayed and
-costed as calls of their own (``CallResult.ping``).
+:class:`PrefixHistory` fed only with calls already replayed, ``oracle`` places breakpoints knowing
+every prefix's future uses (a heuristic, not an optimum), and ``clairvoyant`` is not a policy but a
+bound no policy can beat (:mod:`clawback.cache.bound`), billed by the bound itself rather than the
+engine. A policy may also emit keep-alive pings; they are replayed and costed as calls of their own
+(``CallResult.ping``).
 
 Time to first token is ``ttft`` seconds (0 by default): an entry a call writes becomes readable
 that long after the call starts, so calls closer together than that all write.
@@ -172,10 +174,15 @@ def replay(
     minimum = model.min_cacheable_tokens
     uncached_memo: dict[tuple[int, int], Decimal] = {}
 
+    bound = getattr(policy, "bound_outcome", None)
+
     def serve(call: TimedShape, shape: RequestShape, index: int, ping: bool) -> CallResult:
-        outcome = eng.process(
-            shape, workspace=call.workspace, min_tokens=minimum, start=call.at, visible_at=call.at + ttft
-        )
+        if bound is not None:  # a bound bills calls itself (see clawback.cache.bound)
+            outcome = bound(call, shape)
+        else:
+            outcome = eng.process(
+                shape, workspace=call.workspace, min_tokens=minimum, start=call.at, visible_at=call.at + ttft
+            )
         policy.record(call, shape, outcome)
         usage = usage_of(outcome, call.output_tokens)
         key = (usage.prompt_tokens, usage.output_tokens)

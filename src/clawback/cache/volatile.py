@@ -132,8 +132,21 @@ def volatile_blocks(
     """
     wanted = frozenset(levels)
     out: dict[int, tuple[Finding, ...]] = {}
+    system = body.get("system")
+    if not body.get("tools") and isinstance(system, str) and "messages" not in wanted:
+        # the common case, no tools and a plain-string system prompt: one block at position 0
+        if "system" not in wanted or not system:
+            return out
+        findings = memo.get(system) if memo is not None else None
+        if findings is None:
+            findings = scan_text(system)
+            if memo is not None:
+                memo[system] = findings
+        return {0: findings} if findings else out
     for item in body_blocks(body):
         if item.level not in wanted:
+            if item.level == "messages" and "messages" not in wanted:
+                break  # messages come last
             continue
         text = block_text(item.block)
         if not text:

@@ -49,12 +49,18 @@ class TaskOutputs:
     stops: deque[bool] = field(default_factory=deque)
     longest_finished: int = 0
     alerted: bool = False
+    truncated: int = 0
+    """How many of ``stops`` are True."""
+    cap: int | None = None
+    """The cap learned from ``finished`` (kept by :class:`OutputPolicy`; reset by :meth:`add`)."""
 
     def add(self, output_tokens: int, truncated: bool) -> None:
         """Record one call's output length and whether it hit ``max_tokens``."""
         self.stops.append(truncated)
+        self.truncated += truncated
         if len(self.stops) > self.window:
-            self.stops.popleft()
+            self.truncated -= self.stops.popleft()
+        self.cap = None
         if not truncated:
             self.finished.append(output_tokens)
             if len(self.finished) > self.window:
@@ -64,7 +70,7 @@ class TaskOutputs:
     @property
     def truncation_rate(self) -> float:
         """Share of recent calls that stopped on ``max_tokens``."""
-        return sum(self.stops) / len(self.stops) if self.stops else 0.0
+        return self.truncated / len(self.stops) if self.stops else 0.0
 
 
 def _percentile(values: list[int], pct: float) -> float:
@@ -104,9 +110,11 @@ class OutputPolicy:
         stats = self._tasks.get(task) if task is not None else None
         if stats is None or len(stats.finished) < self.settings.min_samples:
             return None
-        s = self.settings
-        high = _percentile(list(stats.finished), s.percentile)
-        return max(stats.longest_finished, math.ceil(high * s.margin) + s.slack_tokens)
+        if stats.cap is None:
+            s = self.settings
+            high = _percentile(list(stats.finished), s.percentile)
+            stats.cap = max(stats.longest_finished, math.ceil(high * s.margin) + s.slack_tokens)
+        return stats.cap
 
     def decide(self, task: str | None, requested: int) -> CapDecision:
         """The ``max_tokens`` to send: the learned cap when it is below what was asked."""

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from clawback.cache.apply import apply_plan
@@ -29,9 +30,9 @@ from clawback.cache.volatile import Finding, volatile_blocks
 from clawback.client.options import ClientOptions
 from clawback.client.output_policy import CapDecision, OutputPolicy
 from clawback.errors import ClawbackError
-from clawback.ledger.record import CallError, CallRecord, price_call
+from clawback.ledger.record import CallError, CallRecord
 from clawback.pricing.catalogue import Catalogue, ModelInfo
-from clawback.pricing.cost import parse_usage
+from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_usage
 from clawback.routing.policies import RoutingDecision
 from clawback.routing.route import RoutingConfig, route
 from clawback.shapes import RequestShape, request_shape
@@ -40,6 +41,7 @@ __all__ = ["REQUEST_OPTION_KEYS", "CallPipeline", "Outcome", "Prepared", "split_
 
 log = logging.getLogger("clawback.client")
 
+_VOLATILE_MEMO_LIMIT = 256
 REQUEST_OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 
 
@@ -180,6 +182,8 @@ class CallPipeline:
             return None, None
         if not self.options.plan_cache or body.get("max_tokens") == 0:
             return shape, None
+        if len(self._volatile_memo) >= _VOLATILE_MEMO_LIMIT:  # e.g. a system prompt that changes every call
+            self._volatile_memo.clear()
         try:
             plan = plan_breakpoints(
                 shape,
@@ -190,6 +194,7 @@ class CallPipeline:
                 volatile=volatile_blocks(body, memo=self._volatile_memo),
                 day=_day(now),
                 keepalive=self.options.keep_alive_cap_usd is not None,
+                explain=False,
             )
         except ClawbackError as exc:  # e.g. the caller's own breakpoints break the rules: the API will say so
             log.debug("no cache plan for this request: %s", exc)
@@ -212,8 +217,8 @@ class CallPipeline:
         day = _day(prepared.started_at)
         served = outcome.served_model or prepared.model
         usage = dict(outcome.usage) if outcome.usage is not None else None
-        breakdown, reason = (
-            price_call(self.catalogue, served, usage, at=day) if usage is not None else (None, None)
+        parsed, info, breakdown, reason = (
+            self._price(prepared, served, usage, day) if usage is not None else (None, None, None, None)
         )
         record = CallRecord.create(
             prepared.requested_model,
@@ -239,8 +244,30 @@ class CallPipeline:
             extra=self._extra(prepared, extra),
         )
         if learn and usage is not None and outcome.error is None:
-            self._learn(prepared, usage, outcome)
+            if parsed is None:
+                log.warning("usage from the API could not be read: %s", reason)
+            else:
+                same = breakdown is not None and info is prepared.info
+                self._learn(prepared, parsed, outcome, breakdown.input_total if same and breakdown else None)
         return record
+
+    def _price(
+        self, prepared: Prepared, served: str, usage: Mapping[str, Any], day: date
+    ) -> tuple[Usage | None, ModelInfo | None, CostBreakdown | None, str | None]:
+        """(parsed usage, the serving model, its cost, why it has none) — never raises."""
+        try:
+            parsed = parse_usage(usage)
+        except (ClawbackError, ArithmeticError) as exc:
+            return None, None, None, str(exc)
+        try:
+            info = (
+                prepared.info
+                if prepared.info is not None and served == prepared.model
+                else self.catalogue.resolve(served)
+            )
+            return parsed, info, price_usage(parsed, info, at=day), None
+        except (ClawbackError, ArithmeticError) as exc:
+            return parsed, None, None, str(exc)
 
     def _extra(self, prepared: Prepared, extra: Mapping[str, Any] | None) -> dict[str, Any]:
         out: dict[str, Any] = dict(extra or {})
@@ -253,12 +280,9 @@ class CallPipeline:
             }
         return out
 
-    def _learn(self, prepared: Prepared, usage: Mapping[str, Any], outcome: Outcome) -> None:
-        try:
-            parsed = parse_usage(usage)
-        except ClawbackError as exc:
-            log.warning("usage from the API could not be read: %s", exc)
-            return
+    def _learn(
+        self, prepared: Prepared, parsed: Usage, outcome: Outcome, actual_input: Decimal | None
+    ) -> None:
         with self._lock:
             if prepared.shape is not None and prepared.info is not None:
                 visible = prepared.started_at + (outcome.ttft_s or 0.0)
@@ -270,6 +294,7 @@ class CallPipeline:
                     workspace=self.workspace,
                     day=_day(prepared.started_at),
                     visible_at=visible,
+                    actual_input=actual_input,
                 )
             if prepared.cap is None or not prepared.cap.capped or outcome.stop_reason != "max_tokens":
                 warning = self.outputs.observe(prepared.task, parsed.output_tokens, outcome.stop_reason)

@@ -62,7 +62,11 @@ def api_key_id(key: str | None) -> str | None:
 
 def format_ts(ts: datetime) -> str:
     """A UTC time as fixed-width ISO 8601 (``2026-11-25T09:30:00.000000Z``), which sorts as text."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    if ts.year < 1000:  # keep strftime's form for the (theoretical) years isoformat pads
+        return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ts.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _mask_keys(text: str) -> str:

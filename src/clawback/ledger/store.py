@@ -118,9 +118,16 @@ def _clean(text: str | None) -> str | None:
     return None if text is None else clean_text(text)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def record_json(record: CallRecord) -> str:
     """The record's compact JSON text, valid UTF-8; anything not JSON-serialisable becomes a string."""
-    text = json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False, default=str)
+    return _json_text(record.to_json())
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    text = _ENCODER.encode(data)
     if "\\u0000" in text:  # PostgreSQL's JSONB refuses an escaped NUL
         text = text.replace("\\u0000", "\\ufffd")
     return clean_text(text)
@@ -141,9 +148,10 @@ def record_row(record: CallRecord, *, native: bool = False) -> tuple[Any, ...]:
     """
     amount = _money(record)
     t = record.tokens()
+    data = record.to_json()
     return (
         clean_text(record.id),
-        record.ts if native else format_ts(record.ts),
+        record.ts if native else data["ts"],
         _clean(record.task),
         _clean(record.api_key_id),
         clean_text(record.requested_model),
@@ -160,7 +168,7 @@ def record_row(record: CallRecord, *, native: bool = False) -> tuple[Any, ...]:
         None if record.error is None else clean_text(record.error.type),
         _clean(record.service_tier),
         _clean(record.request_id),
-        record_json(record),
+        _json_text(data),
     )
 
 

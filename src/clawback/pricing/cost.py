@@ -239,6 +239,8 @@ class CostBreakdown:
 
 def format_usd(amount: Decimal) -> str:
     """A Decimal as a plain string with at least cent precision and no exponent."""
+    if not amount and not amount.is_signed():  # most lines of a bill are zero
+        return "0.00"
     text = format(amount.normalize(_CONTEXT), "f")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
