@@ -14,6 +14,7 @@ from clawback.audit.records import AuditRecord, IssueLog
 from clawback.errors import InputFileError
 
 __all__ = [
+    "MAX_TOKENS",
     "ReadContext",
     "Reader",
     "UsageIn",
@@ -24,6 +25,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+MAX_TOKENS = 10**15
+"""The largest token count a reader accepts: more is a corrupt line, not a call (and would overflow
+the audit database's 64-bit integers, stopping the whole audit)."""
 
 
 @dataclass(slots=True)
@@ -86,7 +90,10 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("no timestamp")
     if isinstance(value, int | float):
         seconds = float(value) / 1000 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp {value!r} is out of range") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
@@ -102,14 +109,14 @@ def parse_timestamp(value: Any) -> datetime:
 class _CacheCreationIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    ephemeral_5m_input_tokens: int | None = Field(default=None, ge=0)
-    ephemeral_1h_input_tokens: int | None = Field(default=None, ge=0)
+    ephemeral_5m_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    ephemeral_1h_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
 
 
 class _ServerToolIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    web_search_requests: int | None = Field(default=None, ge=0)
+    web_search_requests: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
 
 
 class UsageIn(BaseModel):
@@ -117,10 +124,10 @@ class UsageIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cache_read_input_tokens: int | None = Field(default=None, ge=0)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    output_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    cache_read_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
     cache_creation: _CacheCreationIn | None = None
     server_tool_use: _ServerToolIn | None = None
     service_tier: str | None = None
