@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +43,8 @@ class ReadContext:
     """Format options from the command line (e.g. a trace's model and start time)."""
     on_bytes: Callable[[int], None] | None = None
     """Told, about every megabyte, how many more bytes of input were read (for a progress bar)."""
+    first_rates_of: Callable[[str], date | None] = field(default=lambda _model: None)
+    """The first day a model has published rates (None: a model the catalogue doesn't know)."""
 
     def malformed(self, line: int | None, reason: str, *, where: str | None = None) -> None:
         """Count one malformed line of the current file."""
