@@ -5,8 +5,10 @@
 * Mooncake FAST'25 traces (conversation and synthetic), served on ``--model``: the cost under
   each caching policy (none, automatic, clawback's planner, clairvoyant), hit rates, and how long
   the whole audit took (four replays of every request).
+* Azure LLM inference traces 2023 (code and conversation, token-count CSV), served on ``--model``
+  at their real dates: rows, the total, the same total by plain Decimal arithmetic, and the time.
 
-Run: .venv/bin/python benchmarks/audit_real.py [--model claude-sonnet-5-5] [--markdown]
+Run: .venv/bin/python benchmarks/audit_real.py [--model claude-sonnet-5-5] [--only azure] [--markdown]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from clawback.audit.engine import AuditOptions, run_audit
 from clawback.pricing import load_catalogue
@@ -106,21 +109,55 @@ def mooncake(name: str, model: str) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    """Run both and print JSON or Markdown."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="claude-sonnet-5-5")
-    parser.add_argument("--markdown", action="store_true")
-    args = parser.parse_args()
-    cc = claude_code()
-    traces = [mooncake(name, args.model) for name in ("conversation", "synthetic")]
-    if not args.markdown:
-        print(json.dumps({"claude_code": cc, "mooncake": traces}, indent=2))
-        return
+def azure(names: list[str], model: str) -> dict[str, object]:
+    """The Azure token-count traces audited together, beside a plain Decimal total of their rows."""
+    paths = [SHARED / "azure-llm-2023" / f"AzureLLMInferenceTrace_{n}.csv" for n in names]
+    options = AuditOptions(trace_model=model)
+    started, cpu = time.perf_counter(), time.process_time()
+    summary = run_audit([str(p) for p in paths], CATALOGUE, options)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    info, rows, hand = CATALOGUE.resolve(model), 0, Decimal(0)
+    for path in paths:
+        for raw in path.read_text("utf-8").splitlines()[1:]:
+            stamp, context, generated = raw.split(",")
+            r = info.rates_at(date.fromisoformat(stamp[:10]))
+            hand += (int(context) * r.input + int(generated) * r.output) / Decimal(1_000_000)
+            rows += 1
+    data = summary.to_json()
+    return {
+        "traces": names,
+        "model": model,
+        "calls": data["calls"],
+        "malformed": data["input_issues"]["malformed"],
+        "total_usd": data["total_usd"],
+        "hand_rows": rows,
+        "hand_total_usd": str(hand),
+        "match": summary.spend.total == hand and summary.spend.calls == rows,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+    }
+
+
+def _azure_markdown(runs: list[dict[str, Any]]) -> None:
+    print("| Azure trace | calls | total | plain Decimal check | audit wall / CPU time |")
+    print("|---|---:|---:|---|---:|")
+    for a in runs:
+        traces = " + ".join(str(t) for t in a["traces"])
+        check = f"{a['hand_rows']:,} rows, ${a['hand_total_usd']} ({'match' if a['match'] else 'MISMATCH'})"
+        print(
+            f"| {traces} on {a['model']} | {a['calls']:,} | ${a['total_usd']} | {check} "
+            f"| {a['seconds']:.1f} s / {a['cpu_seconds']:.1f} s |"
+        )
+
+
+def _claude_code_markdown(cc: dict[str, object]) -> None:
     print(f"Claude Code: {cc['files']} transcript files, {cc['calls']:,} calls ({cc['repeated_lines']:,} repeated "
           f"lines deduplicated), {cc['unpriced']} unpriced, total ${cc['total_usd']}; independent hand check "
           f"{cc['hand_calls']:,} calls, ${cc['hand_total_usd']} ({'match' if cc['match'] else 'MISMATCH'}); "
           f"{cc['seconds']:.1f} s.\n")  # fmt: skip
+
+
+def _mooncake_markdown(traces: list[dict[str, object]]) -> None:
     print("| trace | requests | none | auto | planner | clairvoyant | audit wall / CPU time |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for t in traces:
@@ -133,6 +170,32 @@ def main() -> None:
         print(
             f"| {t['trace']} on {t['model']} | {t['requests']:,} | {cells} | {t['seconds']:.0f} s / {t['cpu_seconds']:.0f} s |"
         )
+
+
+def main() -> None:
+    """Run every part (or ``--only`` one) and print JSON or Markdown."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="claude-sonnet-5-5")
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--only", choices=("claude-code", "mooncake", "azure"), help="Run one part only.")
+    args = parser.parse_args()
+    parts = [args.only] if args.only else ["claude-code", "mooncake", "azure"]
+    results: dict[str, Any] = {}
+    if "claude-code" in parts:
+        results["claude_code"] = claude_code()
+    if "mooncake" in parts:
+        results["mooncake"] = [mooncake(name, args.model) for name in ("conversation", "synthetic")]
+    if "azure" in parts:
+        results["azure"] = [azure(names, args.model) for names in (["code"], ["conv"], ["code", "conv"])]
+    if not args.markdown:
+        print(json.dumps(results, indent=2))
+        return
+    if "claude_code" in results:
+        _claude_code_markdown(results["claude_code"])
+    if "mooncake" in results:
+        _mooncake_markdown(results["mooncake"])
+    if "azure" in results:
+        _azure_markdown(results["azure"])
 
 
 if __name__ == "__main__":

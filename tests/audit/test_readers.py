@@ -241,3 +241,48 @@ def test_detect_sqlite_ledger_and_refuse_the_unknown(tmp_path: Path) -> None:
         detect_format(tmp_path)
     with pytest.raises(InputFileError, match="cannot read"):
         detect_format(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "reason"),
+    [
+        ("jsonl", log_line("2026-11-10T09:00:00Z", "m", usage(10**20, 1)), "usage.input_tokens"),
+        ("jsonl", {**log_line("2026-11-10T09:00:00Z", "m", usage(1, 1)), "timestamp": 1e300}, "out of range"),
+        ("trace", {"timestamp": 1e20, "input_length": 1, "output_length": 1, "hash_ids": [1]}, "timestamp"),
+        (
+            "trace",
+            {"timestamp": 0, "input_length": 10**20, "output_length": 1, "hash_ids": [1]},
+            "input_length",
+        ),
+        (
+            "admin-cost",
+            {
+                "data": [
+                    {
+                        "starting_at": "2026-11-01T00:00:00Z",
+                        "results": [{"amount": "1e40", "currency": "USD"}],
+                    }
+                ]
+            },
+            "out of range",
+        ),
+    ],
+)
+def test_out_of_range_numbers_are_malformed_lines_not_a_crash(
+    tmp_path: Path, fmt: str, line: dict[str, object], reason: str
+) -> None:
+    """Counts past 64-bit integers and times past the calendar once stopped the whole audit."""
+    good = {
+        "jsonl": log_line("2026-11-10T09:00:01Z", "claude-haiku-5-5", usage(5, 5)),
+        "trace": {"timestamp": 5, "input_length": 1, "output_length": 1, "hash_ids": [1]},
+        "admin-cost": {
+            "data": [
+                {"starting_at": "2026-11-01T00:00:00Z", "results": [{"amount": "150", "currency": "USD"}]}
+            ]
+        },
+    }[fmt]
+    path = write_lines(tmp_path / "in.jsonl", [line, good])
+    records, issues = read_all(fmt, path, trace_start=datetime(2026, 11, 1, tzinfo=UTC))
+    assert issues.malformed_count == 1 and reason in issues.issues[0].reason
+    assert issues.issues[0].line == 1
+    assert len(records) == 1

@@ -84,3 +84,54 @@ def test_mooncake_trace_policies_and_hit_rates() -> None:
     cache = next(t for t in summary.techniques if t.name == "cache")
     assert cache.applies and cache.alone == policies["none"].cost - policies["planner"].cost
     assert "policies" in summary.to_json()
+
+
+AZURE_ROWS = {"code": 8_819, "conv": 19_366}
+"""Data rows of the two Azure 2023 traces: every line but the header (the files end without a
+newline, so ``wc -l`` shows one line fewer: 8,819 and 19,366)."""
+
+
+def _azure_by_hand(path: Path, model: str) -> tuple[int, Decimal]:
+    """Rows and cost with plain Decimal arithmetic: context tokens as uncached input plus generated
+    tokens as output, at the catalogue's rates for each row's date."""
+    info = CATALOGUE.resolve(model)
+    rows, total = 0, Decimal(0)
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(handle).strip()
+        assert header == "TIMESTAMP,ContextTokens,GeneratedTokens"
+        for raw in handle:
+            stamp, context, generated = raw.strip().split(",")
+            rates = info.rates_at(date.fromisoformat(stamp[:10]))
+            total += (int(context) * rates.input + int(generated) * rates.output) / Decimal(1_000_000)
+            rows += 1
+    return rows, total
+
+
+def test_azure_llm_inference_traces_audit_every_row_at_the_plain_total() -> None:
+    files = {n: shared_file("data", "azure-llm-2023", f"AzureLLMInferenceTrace_{n}.csv") for n in AZURE_ROWS}
+    by_hand = {n: _azure_by_hand(p, "claude-sonnet-5-5") for n, p in files.items()}
+    assert {n: rows for n, (rows, _) in by_hand.items()} == AZURE_ROWS
+    summary = run_audit([str(files["code"]), str(files["conv"])], CATALOGUE)
+    data = summary.to_json()
+    assert [(i["format"], i["records"]) for i in data["inputs"]] == [
+        ("token-csv", AZURE_ROWS["code"]),
+        ("token-csv", AZURE_ROWS["conv"]),
+    ]
+    assert data["calls"] == sum(AZURE_ROWS.values()) == 28_185 and data["unpriced_calls"] == 0
+    assert data["input_issues"]["malformed"] == 0
+    assert summary.spend.total == sum((t for _, t in by_hand.values()), Decimal(0))
+    assert summary.spend.first is not None and summary.spend.first.date() == date(2023, 11, 16)
+    cache = next(t for t in summary.techniques if t.name == "cache")
+    assert not cache.applies and any("request data" in r for r in cache.reasons)
+    notes = data["input_issues"]["notes"]
+    assert any("prompt caching can't be evaluated" in n for n in notes)
+    assert any("dated before its first published rates" in n for n in notes)
+
+
+def test_other_csv_files_in_the_shared_data_are_not_taken_for_token_traces() -> None:
+    from clawback.audit.readers import detect_format
+    from clawback.errors import InputFileError
+
+    responses = shared_file("data", "routellm-evals", "gsm8k", "gsm8k_responses.csv")
+    with pytest.raises(InputFileError, match="can't tell the format"):
+        detect_format(responses)

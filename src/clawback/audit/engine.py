@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -95,6 +95,10 @@ def _records(
         info = catalogue.get(model)
         return info.tokenizer if info else "pre-4.7"
 
+    def first_rates_of(model: str) -> date | None:
+        info = catalogue.get(model)
+        return info.rates[0].effective_from if info and info.rates else None
+
     for index, raw in enumerate(paths):
         path = Path(raw)
         url = raw.startswith(("postgresql://", "postgres://"))
@@ -113,7 +117,7 @@ def _records(
             "until": options.until,
             "location": raw,
         }
-        ctx = ReadContext(issues, index, raw, tokenizer_of, extra, progress.read_bytes)
+        ctx = ReadContext(issues, index, raw, tokenizer_of, extra, progress.read_bytes, first_rates_of)
         count = 0
         for record in reader.read(path, ctx):
             if (options.since and record.ts < options.since) or (

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from clawback.audit.rules import AuditRules
     from clawback.audit.summary import AuditSummary
 
-_FORMATS = "auto, ledger, jsonl, claude-code, admin-usage, admin-cost, trace"
+_FORMATS = "auto, ledger, jsonl, claude-code, admin-usage, admin-cost, trace, token-csv"
 
 
 def _money(value: Decimal) -> str:
@@ -208,10 +208,16 @@ def audit(
         typer.Option("--routing-config", help="A routing config whose 'switch' verdicts clear routes."),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model to serve a trace on (traces name none).")
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Model to serve a trace on (traces name none; CSV rows without a model)."
+        ),
     ] = None,
     trace_start: Annotated[
-        str | None, typer.Option("--trace-start", help="When a trace starts (default: today 00:00 UTC).")
+        str | None,
+        typer.Option(
+            "--trace-start", help="When a trace starts (default: today 00:00 UTC; a CSV keeps its own times)."
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only calls at or after this date/time (UTC).")

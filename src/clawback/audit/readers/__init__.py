@@ -9,6 +9,7 @@ claude-code Claude Code session transcripts
 admin-usage Admin API usage report JSON (aggregated)
 admin-cost Admin API cost report JSON (aggregated)
 trace      prefix-hash request traces (Mooncake style)
+token-csv  token-count request traces in CSV (Azure LLM inference traces, or your own token log)
 ========== ================================================================
 """
 
@@ -43,6 +44,10 @@ def reader_for(name: str) -> Reader:
         from clawback.audit.readers.trace import TraceReader
 
         return TraceReader()
+    if name == "token-csv":
+        from clawback.audit.readers.token_csv import TokenCsvReader
+
+        return TokenCsvReader()
     if name == "ledger":
         from clawback.audit.readers.ledger import LedgerReader
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,6 +14,7 @@ from clawback.audit.records import AuditRecord, IssueLog
 from clawback.errors import InputFileError
 
 __all__ = [
+    "MAX_TOKENS",
     "ReadContext",
     "Reader",
     "UsageIn",
@@ -24,6 +25,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+MAX_TOKENS = 10**15
+"""The largest token count a reader accepts: more is a corrupt line, not a call (and would overflow
+the audit database's 64-bit integers, stopping the whole audit)."""
 
 
 @dataclass(slots=True)
@@ -39,6 +43,8 @@ class ReadContext:
     """Format options from the command line (e.g. a trace's model and start time)."""
     on_bytes: Callable[[int], None] | None = None
     """Told, about every megabyte, how many more bytes of input were read (for a progress bar)."""
+    first_rates_of: Callable[[str], date | None] = field(default=lambda _model: None)
+    """The first day a model has published rates (None: a model the catalogue doesn't know)."""
 
     def malformed(self, line: int | None, reason: str, *, where: str | None = None) -> None:
         """Count one malformed line of the current file."""
@@ -86,7 +92,10 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("no timestamp")
     if isinstance(value, int | float):
         seconds = float(value) / 1000 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp {value!r} is out of range") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
@@ -102,14 +111,14 @@ def parse_timestamp(value: Any) -> datetime:
 class _CacheCreationIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    ephemeral_5m_input_tokens: int | None = Field(default=None, ge=0)
-    ephemeral_1h_input_tokens: int | None = Field(default=None, ge=0)
+    ephemeral_5m_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    ephemeral_1h_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
 
 
 class _ServerToolIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    web_search_requests: int | None = Field(default=None, ge=0)
+    web_search_requests: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
 
 
 class UsageIn(BaseModel):
@@ -117,10 +126,10 @@ class UsageIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cache_read_input_tokens: int | None = Field(default=None, ge=0)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    output_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    cache_read_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
     cache_creation: _CacheCreationIn | None = None
     server_tool_use: _ServerToolIn | None = None
     service_tier: str | None = None

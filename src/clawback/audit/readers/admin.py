@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clawback.audit.readers._common import (
+    MAX_TOKENS,
     ReadContext,
     describe_validation_error,
     iter_lines,
@@ -46,6 +47,8 @@ COST_TOKEN_KINDS = {
     "cache_creation.ephemeral_1h_input_tokens": "cache_write_1h",
 }
 NO_MODEL = "(report not grouped by model)"
+MAX_CENTS = Decimal(10**15)
+"""Ten trillion dollars: a larger amount is a corrupt row (and would overflow the audit's decimals)."""
 _AGGREGATED_NOTE = (
     "aggregated report: no prompts and no per-call data, so prompt caching, routing by prompt and "
     "output caps can't be evaluated; the call count is not reported"
@@ -55,23 +58,23 @@ _AGGREGATED_NOTE = (
 class _Split(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    ephemeral_5m_input_tokens: int = Field(default=0, ge=0)
-    ephemeral_1h_input_tokens: int = Field(default=0, ge=0)
+    ephemeral_5m_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    ephemeral_1h_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
 
 
 class _Server(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    web_search_requests: int = Field(default=0, ge=0)
+    web_search_requests: int = Field(default=0, ge=0, le=MAX_TOKENS)
 
 
 class _UsageResult(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    uncached_input_tokens: int = Field(default=0, ge=0)
-    cache_read_input_tokens: int = Field(default=0, ge=0)
+    uncached_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    cache_read_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
     cache_creation: _Split | None = None
-    output_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
     server_tool_use: _Server | None = None
     model: str | None = None
     service_tier: str | None = None
@@ -216,6 +219,9 @@ class AdminCostReader:
                     ctx.malformed(
                         number, f"amount {raw.get('amount')!r} is not a decimal string", where=place
                     )
+                    continue
+                if abs(cents) > MAX_CENTS:
+                    ctx.malformed(number, f"amount {row.amount!r} is out of range", where=place)
                     continue
                 if row.currency != "USD":
                     ctx.malformed(number, f"currency {row.currency!r} is not USD", where=place)

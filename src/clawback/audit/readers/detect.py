@@ -10,7 +10,15 @@ from clawback.errors import InputFileError
 
 __all__ = ["FORMATS", "detect_format"]
 
-FORMATS: tuple[str, ...] = ("ledger", "jsonl", "claude-code", "admin-usage", "admin-cost", "trace")
+FORMATS: tuple[str, ...] = (
+    "ledger",
+    "jsonl",
+    "claude-code",
+    "admin-usage",
+    "admin-cost",
+    "trace",
+    "token-csv",
+)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PROBE_LINES = 50
 _PROBE_BYTES = 4 << 20
@@ -77,4 +85,19 @@ def detect_format(path: Path) -> str:
             kind = None
         if kind is not None:
             return kind
+    if _is_token_csv(head):
+        return "token-csv"
     raise InputFileError(f"can't tell the format of {path}; pass --format with one of: {', '.join(FORMATS)}")
+
+
+def _is_token_csv(head: bytes) -> bool:
+    """True when the first non-blank line is a token-count CSV header (time, input and output columns)."""
+    from clawback.audit.readers.token_csv import Header, parse_header
+
+    first = next((line for line in head.splitlines() if line.strip()), b"")
+    if b"," not in first or first.lstrip()[:1] in (b"{", b"["):
+        return False
+    try:
+        return isinstance(parse_header(first.decode("utf-8")), Header)
+    except UnicodeDecodeError:
+        return False

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clawback.audit.readers._common import ReadContext, describe_validation_error, iter_lines
+from clawback.audit.readers._common import MAX_TOKENS, ReadContext, describe_validation_error, iter_lines
 from clawback.audit.records import AuditRecord
 from clawback.shapes import shape_from_hash_blocks
 
@@ -25,14 +25,16 @@ __all__ = ["DEFAULT_TRACE_MODEL", "TraceReader"]
 
 DEFAULT_TRACE_MODEL = "claude-sonnet-5-5"
 BLOCK_TOKENS = 512
+MAX_OFFSET_MS = 10**13
+"""About 317 years: a later offset is a corrupt line (and would overflow the date)."""
 
 
 class _TraceLine(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    timestamp: int | float = Field(ge=0)
-    input_length: int = Field(ge=0)
-    output_length: int = Field(ge=0)
+    timestamp: int | float = Field(ge=0, le=MAX_OFFSET_MS)
+    input_length: int = Field(ge=0, le=MAX_TOKENS)
+    output_length: int = Field(ge=0, le=MAX_TOKENS)
     hash_ids: list[int | str]
 
 
@@ -58,8 +60,13 @@ class TraceReader:
             except ValidationError as exc:
                 ctx.malformed(number, describe_validation_error(exc))
                 continue
+            try:
+                ts = start + timedelta(milliseconds=row.timestamp)
+            except OverflowError:
+                ctx.malformed(number, "timestamp: past the end of the calendar from --trace-start")
+                continue
             yield AuditRecord(
-                ts=start + timedelta(milliseconds=row.timestamp),
+                ts=ts,
                 model=model,
                 input_tokens=row.input_length,
                 output_tokens=row.output_length,
