@@ -36,6 +36,10 @@ def test_pings_keep_a_five_minute_entry_alive_between_calls_six_minutes_apart(
     pings = [r for r in records if r.extra.get("keepalive")]
     assert len(pings) == keepalive.pings_sent
     assert all(r.usage and r.usage["output_tokens"] == 0 and r.stop_reason == "max_tokens" for r in pings)
+    # a ping is the prefix alone: it reads the entry, writes nothing, and resends no question
+    assert all(r.usage and r.usage["cache_read_input_tokens"] > 1000 for r in pings)
+    assert all(r.usage and r.usage["cache_creation_input_tokens"] == 0 for r in pings)
+    assert all(r.usage and r.usage["input_tokens"] <= 8 for r in pings)
     assert sum((r.total or Decimal(0)) for r in pings) == keepalive.spent
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from clawback.cache.prewarm import prewarm_params
 from clawback.shapes import RequestShape, Ttl
 
 __all__ = [
@@ -186,17 +187,8 @@ def add_breakpoint(
 def warmup_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The warm-up request for a group: its first request, unchanged but for ``max_tokens``.
 
-    ``max_tokens: 0`` writes the cache and generates nothing, but the API refuses it with thinking,
-    ``output_config.format`` or a forced ``tool_choice`` (all three are part of the cached prefix,
-    so they must stay). Then the warm-up asks for one token, or — with thinking, whose budget must
-    fit under ``max_tokens`` — keeps the request's own ``max_tokens``.
+    Its answer is discarded, so it asks for as little output as the API accepts for it
+    (:func:`clawback.cache.prewarm.prewarm_params`: ``0``, or ``1`` with ``output_config.format`` or a
+    forced ``tool_choice``, or the request's own ``max_tokens`` with thinking on).
     """
-    thinking = params.get("thinking")
-    output_config = params.get("output_config")
-    tool_choice = params.get("tool_choice")
-    if isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive"):
-        return dict(params)
-    forced = isinstance(tool_choice, Mapping) and tool_choice.get("type") in ("any", "tool")
-    if forced or (isinstance(output_config, Mapping) and output_config.get("format") is not None):
-        return {**params, "max_tokens": 1}
-    return {**params, "max_tokens": 0}
+    return prewarm_params(params)

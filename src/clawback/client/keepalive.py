@@ -4,7 +4,9 @@ After each call that wrote or read a planned prefix, :meth:`KeepAlive.note` reme
 breakpoint, its TTL and the gaps between its uses. :meth:`KeepAlive.run_pending` (called by a
 background thread every few seconds, or by a test with the emulator's clock) asks the pure
 :func:`clawback.cache.keepalive.decide_keepalive` for each entry about to expire, and sends a
-minimal pre-warm request — the same prefix with ``max_tokens: 0`` — when it says so. Pings stop
+minimal pre-warm request when it says so: the request cut after the tracked breakpoint
+(:func:`clawback.cache.prewarm.prefix_request`, so the uncached question that followed it is not
+paid for again) with the lowest ``max_tokens`` the API accepts (``0`` where it can). Pings stop
 when traffic stops (idle limit, no expected use), when they would not pay, or at the spend cap.
 Each ping is recorded in the ledger (``extra.keepalive``) and booked against the cache savings.
 """
@@ -20,10 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
+from clawback.cache.prewarm import prefix_request, prewarm_params
 from clawback.cache.rules import TTL_SECONDS
 from clawback.client.pipeline import CallPipeline, Outcome, Prepared
 from clawback.ledger.record import CallRecord
-from clawback.shapes import Ttl
+from clawback.shapes import Ttl, request_shape
 
 __all__ = ["KeepAlive", "Pinger"]
 
@@ -38,6 +41,7 @@ _MARGIN = 10.0
 @dataclass(slots=True)
 class _Tracked:
     prepared: Prepared
+    position: int
     prefix_tokens: int
     ttl: Ttl
     last_use: float
@@ -87,9 +91,10 @@ class KeepAlive:
                 tracked.pings = 0
                 tracked.dormant = False
                 tracked.prepared = prepared
+                tracked.position = position
             else:
                 self._tracked[key] = _Tracked(
-                    prepared, shape.prefix_tokens(position), plan.marks[position], now, now
+                    prepared, position, shape.prefix_tokens(position), plan.marks[position], now, now
                 )
         self._ensure_thread()
 
@@ -130,9 +135,11 @@ class KeepAlive:
         return sent
 
     def _ping(self, tracked: _Tracked, now: float) -> bool:
-        body = {**tracked.prepared.body, "max_tokens": 0}
-        body.pop("stream", None)
-        ping = replace(tracked.prepared, body=body, started_at=now, cap=None)
+        prepared = tracked.prepared
+        body = prewarm_params(prefix_request(prepared.body, tracked.position, tracked.ttl))
+        assert prepared.info is not None
+        shape = request_shape(body, tokenizer=prepared.info.tokenizer)
+        ping = replace(prepared, body=body, shape=shape, started_at=now, cap=None)
         try:
             usage = self.pinger(body)
         except Exception as exc:  # a failed ping is only logged; traffic will rewrite the entry
