@@ -80,3 +80,41 @@ def test_an_explicit_routing_file_that_is_broken_fails_loudly(
     bad.write_text("version = 1\n[tasks.x]\nverdict = 'sometimes'\n")
     with pytest.raises(clawback.UsageError, match="verdict"):
         make_client(routing=bad)
+
+
+def test_a_running_client_follows_a_new_verdict_without_a_restart(
+    make_client: ClientFactory, emulator: EmulatorSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "clawback-home" / "routing.toml"
+    client = make_client(routing_reload_seconds=0)  # check on every call (the default is every 2 s)
+    assert client.messages.create(**_body("before any verdict"), task="faq").model == SONNET
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CASCADE)  # `clawback eval --write-verdict` lands while the client runs
+    assert client.messages.create(**_body("after the verdict"), task="faq").model == HAIKU
+    path.write_text(CASCADE + "\n[tasks.broken]\nverdict = 'sometimes'\n")  # a bad edit
+    with caplog.at_level("WARNING", logger="clawback.client"):
+        assert client.messages.create(**_body("after a bad edit"), task="faq").model == HAIKU
+    assert "did not load (keeping the one in force)" in caplog.text
+    path.write_text(CASCADE.replace('verdict = "switch"', 'verdict = "keep"'))
+    assert client.messages.create(**_body("after a keep verdict"), task="faq").model == SONNET
+    path.unlink()
+    assert client.messages.create(**_body("the file is gone"), task="faq").model == SONNET
+
+
+def test_reloading_is_checked_at_most_every_few_seconds(tmp_path: Path) -> None:
+    from clawback.client.routing_source import RoutingSource
+
+    now = [0.0]
+    path = tmp_path / "routing.toml"
+    path.write_text(CASCADE)
+    source = RoutingSource(path, explicit=True, check_every=2.0, clock=lambda: now[0])
+    first = source.current()
+    assert first is not None and set(first.tasks) == {"intents", "faq"}
+    path.write_text(CASCADE.replace("[tasks.faq]", "[tasks.faq2]"))
+    now[0] = 1.0
+    assert source.current() is first  # not checked yet
+    now[0] = 2.5
+    second = source.current()
+    assert second is not first and second is not None and "faq2" in second.tasks and source.reloads == 1
+    now[0] = 5.0
+    assert source.current() is second and source.reloads == 1  # unchanged file: no reload

@@ -31,7 +31,10 @@ class ClientOptions:
       default text, or the text to use).
     * ``fallbacks`` — models to try, in order, when a call still fails with 529 or another 5xx
       after the SDK's own retries.
-    * ``routing`` — a routing config file (see ``docs/routing.md``) applied per call.
+    * ``routing`` — a routing config file (see ``docs/routing.md``) applied per call; without it,
+      ``$CLAWBACK_HOME/routing.toml`` (or ``CLAWBACK_ROUTING``) when it exists.
+    * ``routing_reload_seconds`` — how often to check the routing file for a new verdict and reload
+      it (None: read it once, when the client is made).
     * ``retain_samples`` — keep the request body in the ledger (off: hashes and counts only).
     * ``seed_from_ledger`` — learn caps and cache history from up to this many recent ledger rows.
     * ``ledger_mode`` — ``sync`` (every returned call has its row) or ``async`` (see ``docs/ledger.md``).
@@ -46,6 +49,7 @@ class ClientOptions:
     concise: bool | str = False
     fallbacks: Sequence[str] = ()
     routing: str | Path | None = None
+    routing_reload_seconds: float | None = 2.0
     retain_samples: bool = False
     seed_from_ledger: int = 5000
     ledger_mode: Mode = "sync"

@@ -19,6 +19,7 @@ import anthropic
 from clawback.client.keepalive import KeepAlive, Pinger
 from clawback.client.options import ClientOptions
 from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+from clawback.client.routing_source import RoutingSource
 from clawback.errors import ClawbackError
 from clawback.ledger.api import open_ledger, open_writer
 from clawback.ledger.options import WriterOptions
@@ -26,9 +27,7 @@ from clawback.ledger.record import CallRecord, api_key_id
 from clawback.ledger.writer import LedgerWriter
 from clawback.pricing.loader import load_catalogue
 from clawback.routing.cascade import response_text
-from clawback.routing.config import load_routing_config
 from clawback.routing.features import request_text
-from clawback.routing.route import RoutingConfig
 from clawback.settings import Settings
 
 __all__ = ["ClientRuntime", "is_fallback_error", "outcome_of"]
@@ -61,8 +60,10 @@ class ClientRuntime:
         writer: LedgerWriter | None,
         options: ClientOptions,
         keepalive: KeepAlive | None = None,
+        routing: RoutingSource | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.routing = routing
         self.writer = writer
         self.options = options
         self.keepalive = keepalive
@@ -87,12 +88,12 @@ class ClientRuntime:
         if routing is not None:
             opts = replace(opts, routing=routing)
         catalogue = load_catalogue([*settings.price_files, *opts.prices])
-        config = _routing(opts, settings)
+        source = _routing(opts, settings)
         pipeline = CallPipeline(
             catalogue,
             opts,
             workspace=api_key_id(api_key) or "default",
-            routing=config,
+            routing=source.config,
             clock=opts.clock or time.time,
         )
         writer = None
@@ -103,7 +104,7 @@ class ClientRuntime:
         keepalive = None
         if opts.keep_alive_cap_usd is not None and pinger is not None:
             keepalive = KeepAlive(pipeline, pinger, cap=opts.keep_alive_cap_usd, record=None)
-        runtime = cls(pipeline, writer, opts, keepalive)
+        runtime = cls(pipeline, writer, opts, keepalive, source)
         if keepalive is not None:
             keepalive.record = runtime.write
         return runtime
@@ -141,6 +142,12 @@ class ClientRuntime:
         return on_end
 
     # -- decisions ---------------------------------------------------------------------------
+
+    def prepare(self, body: Mapping[str, Any], task: str | None) -> Prepared:
+        """The call to send for ``body``, under the routing config in force (reloaded when it changed)."""
+        if self.routing is not None:
+            self.pipeline.routing = self.routing.current()
+        return self.pipeline.prepare(body, task)
 
     def fallbacks_for(self, prepared: Prepared) -> list[str]:
         """Fallback models to try after ``prepared`` fails, in order (never the failing one)."""
@@ -195,12 +202,11 @@ class ClientRuntime:
             self.writer.close()
 
 
-def _routing(opts: ClientOptions, settings: Settings) -> RoutingConfig | None:
+def _routing(opts: ClientOptions, settings: Settings) -> RoutingSource:
     """The routing config: the one given, else the default file when it exists (verdicts land there)."""
-    if opts.routing is not None:
-        return load_routing_config(opts.routing)
-    default = settings.routing_location
-    return load_routing_config(default) if default.is_file() else None
+    explicit = opts.routing is not None
+    path = Path(opts.routing) if opts.routing is not None else settings.routing_location
+    return RoutingSource(path, explicit=explicit, check_every=opts.routing_reload_seconds)
 
 
 def _seed(pipeline: CallPipeline, location: str | Path | None, settings: Settings, limit: int) -> None:

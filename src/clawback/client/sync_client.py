@@ -88,7 +88,7 @@ class ClawbackMessages(Messages):
     def create(self, **kwargs: Any) -> Any:
         """The SDK's ``messages.create`` plus ``task=``; the same return types, streams included."""
         body, req_opts, task = split_kwargs(kwargs)
-        prepared = self._rt.pipeline.prepare(body, task)
+        prepared = self._rt.prepare(body, task)
         if body.get("stream"):
             return self._attempts(prepared, lambda p, failed: self._open_stream(p, failed, req_opts))
         if prepared.routing is not None and prepared.routing.escalate_to is not None:
@@ -98,13 +98,13 @@ class ClawbackMessages(Messages):
     def parse(self, **kwargs: Any) -> Any:
         """The SDK's ``messages.parse`` (structured outputs pass through) plus ``task=``."""
         body, req_opts, task = split_kwargs(kwargs)
-        prepared = self._rt.pipeline.prepare(body, task)
+        prepared = self._rt.prepare(body, task)
         return self._attempts(prepared, lambda p, failed: self._send(p, failed, req_opts, Messages.parse))
 
     def stream(self, **kwargs: Any) -> Any:
         """The SDK's ``messages.stream`` plus ``task=``; the stream is recorded when it ends."""
         body, req_opts, task = split_kwargs(kwargs)
-        return _RecordingStreamManager(self, self._rt.pipeline.prepare(body, task), req_opts)
+        return _RecordingStreamManager(self, self._rt.prepare(body, task), req_opts)
 
     def count_tokens(self, **kwargs: Any) -> Any:
         """The SDK's ``messages.count_tokens``; ``task=`` is accepted and ignored."""
