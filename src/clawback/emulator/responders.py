@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from clawback.emulator.config import ResponderConfig, ScriptedReply
 from clawback.emulator.params import MessageRequest
+from clawback.emulator.structured import constrained_reply
 from clawback.emulator.wire import not_found
 from clawback.errors import InputFileError
 
@@ -90,10 +91,16 @@ def _blocks(content: str | Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, An
 
 
 class EchoResponder:
-    """Answers with the prompt text itself."""
+    """Answers with the prompt text itself, or as the request's output constraint demands."""
 
     def reply(self, request: MessageRequest) -> Reply:
-        """The last user message's text, as one text block."""
+        """JSON valid against ``output_config.format``'s schema, a forced tool's call, else the prompt.
+
+        See :mod:`clawback.emulator.structured`; free-text requests get the last user message's text.
+        """
+        constrained = constrained_reply(request.body)
+        if constrained is not None:
+            return Reply(constrained)
         return Reply(({"type": "text", "text": prompt_text(request.body)},))
 
 
