@@ -224,3 +224,14 @@ def test_the_sdk_retries_a_faulted_poll() -> None:
         emu.advance(10)
         assert emu.client.messages.batches.retrieve(batch.id).processing_status == "ended"
         assert {r.custom_id for r in emu.client.messages.batches.results(batch.id)} == {"req-0"}
+
+
+def test_the_spend_cap_429_has_no_retry_after_and_names_its_code() -> None:
+    config = EmulatorConfig(faults=(FaultRule(kind="spend_limit", nth=(1,)),))
+    with emulator_client(config) as emu:
+        with pytest.raises(anthropic.RateLimitError) as info:
+            emu.client.messages.create(**body())
+        assert_error(info.value, 429, "rate_limit_error", "spend limit")
+        assert "retry-after" not in info.value.response.headers
+        assert info.value.response.json()["error"]["details"] == {"error_code": "enforced_spend_limit_reached"}
+        assert emu.client.messages.create(**body()).stop_reason == "end_turn"

@@ -291,6 +291,11 @@ class BatchRunner:
                 return
             self._move(name, view, Event("rejected"), log={"error": str(failure)}, last_error=str(failure))
             self.journal.update_job(name, last_error=str(failure))
+            if failure.error_code == "enforced_spend_limit_reached":
+                raise BatchJobError(
+                    f"the monthly spend limit is reached, so chunk {view.seq} of job {name!r} was not sent; "
+                    f"once it resets: clawback batch resume {name}"
+                ) from failure
             raise BatchJobError(f"the API refused chunk {view.seq} of job {name!r}: {failure}") from failure
         self.crash("create:returned")
         self._move(

@@ -31,14 +31,28 @@ _TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 class UpstreamFailure(UpstreamError):
     """An API call that failed: ``status`` (None for transport errors), ``retry_after``, ``transient``."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.error_code = error_code
 
     @property
     def transient(self) -> bool:
-        """True when trying again later may succeed (transport errors, 408/409/429/5xx)."""
+        """True when trying again later may succeed (transport errors, 408/409/429/5xx).
+
+        Not the 429 of a reached monthly spend cap (``enforced_spend_limit_reached``): it lasts until
+        the cap resets, so the job stops (resumable) instead of retrying into it.
+        """
+        if self.error_code == "enforced_spend_limit_reached":
+            return False
         return self.status is None or self.status in _TRANSIENT_STATUSES or self.status >= 500
 
     @property
@@ -116,10 +130,13 @@ def translate(exc: Exception, what: str) -> UpstreamFailure:
         error: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         detail = str(error.get("message") or exc.message).splitlines()[0][:300]
         kind = error.get("type") or "error"
+        details = error.get("details")
+        code = details.get("error_code") if isinstance(details, Mapping) else None
         return UpstreamFailure(
             f"{what}: HTTP {exc.status_code} {kind}: {detail}",
             status=exc.status_code,
             retry_after=_retry_after(exc.response.headers),
+            error_code=code if isinstance(code, str) else None,
         )
     if isinstance(exc, anthropic.APITimeoutError):
         return UpstreamFailure(f"{what}: timed out")

@@ -45,7 +45,9 @@ __all__ = [
 
 MB = 1024 * 1024
 
-FaultKind = Literal["rate_limit", "overloaded", "api_error", "timeout", "slow", "stream_cut", "stream_error"]
+FaultKind = Literal[
+    "rate_limit", "spend_limit", "overloaded", "api_error", "timeout", "slow", "stream_cut", "stream_error"
+]
 # "batches" is batch creation; "batch_poll" retrieve, list and results; "batch_cancel" cancel and delete
 Endpoint = Literal["messages", "count_tokens", "batches", "batch_poll", "batch_cancel", "models", "any"]
 

@@ -5,7 +5,9 @@ and for the stream faults only streaming requests); a request whose count is in 
 draws under ``rate``, gets the fault. Every matching rule counts every matching request; when
 several fire, the first listed wins. Kinds:
 
-* ``rate_limit`` → 429 ``rate_limit_error`` with ``retry-after``; ``overloaded`` → 529
+* ``rate_limit`` → 429 ``rate_limit_error`` with ``retry-after``; ``spend_limit`` → the 429 of a
+  tier's monthly spend cap: no ``retry-after`` and ``error.details.error_code:
+  "enforced_spend_limit_reached"`` (retrying does not help until the cap resets); ``overloaded`` → 529
   ``overloaded_error``; ``api_error`` → 500; ``timeout`` → 504 ``timeout_error``.
 * ``slow`` → the answer is delayed ``delay_seconds`` of real time (for client timeouts).
 * ``stream_error`` → an SSE ``error`` event (``overloaded_error``) after ``after_events`` events.
@@ -29,6 +31,7 @@ __all__ = ["Fault", "FaultInjector"]
 
 _STATUS: dict[str, tuple[int, str]] = {
     "rate_limit": (429, "Number of requests has exceeded your rate limit (injected by the emulator)"),
+    "spend_limit": (429, "You have reached your monthly spend limit (injected by the emulator)"),
     "overloaded": (529, "Overloaded (injected by the emulator)"),
     "api_error": (500, "Internal server error (injected by the emulator)"),
     "timeout": (504, "Request timed out (injected by the emulator)"),
@@ -51,7 +54,8 @@ class Fault:
             return None
         status, message = _STATUS[self.kind]
         headers = {"retry-after": _seconds(self.retry_after)} if self.kind == "rate_limit" else {}
-        return ApiError(status, message, headers=headers)
+        details = {"error_code": "enforced_spend_limit_reached"} if self.kind == "spend_limit" else None
+        return ApiError(status, message, headers=headers, details=details)
 
 
 def _seconds(value: float) -> str:

@@ -58,6 +58,7 @@ class ApiError(ClawbackError):
         *,
         error_type: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -65,10 +66,14 @@ class ApiError(ClawbackError):
         self.error_type = error_type or ERROR_TYPES.get(status, "api_error")
         self.message = message
         self.headers: dict[str, str] = dict(headers or {})
+        self.details: dict[str, Any] | None = dict(details) if details is not None else None
 
-    def to_error(self) -> dict[str, str]:
-        """The inner ``error`` object."""
-        return {"type": self.error_type, "message": self.message}
+    def to_error(self) -> dict[str, Any]:
+        """The inner ``error`` object (with ``details`` where the API gives them)."""
+        out: dict[str, Any] = {"type": self.error_type, "message": self.message}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
 
 
 def invalid_request(message: str) -> ApiError:
