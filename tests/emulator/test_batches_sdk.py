@@ -233,5 +233,7 @@ def test_the_spend_cap_429_has_no_retry_after_and_names_its_code() -> None:
             emu.client.messages.create(**body())
         assert_error(info.value, 429, "rate_limit_error", "spend limit")
         assert "retry-after" not in info.value.response.headers
-        assert info.value.response.json()["error"]["details"] == {"error_code": "enforced_spend_limit_reached"}
+        assert info.value.response.json()["error"]["details"] == {
+            "error_code": "enforced_spend_limit_reached"
+        }
         assert emu.client.messages.create(**body()).stop_reason == "end_turn"
