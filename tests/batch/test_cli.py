@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from clawback.emulator.config import BatchConfig, EmulatorConfig
@@ -269,3 +271,37 @@ def test_cancel_collects_completed_results_and_cancels_the_rest(tmp_path: Path) 
     lines = read_output(tmp_path / "out.jsonl")
     assert summary["state"] == "canceled" and len(lines) == len(ids)
     assert {line["outcome"] for line in lines} == {"succeeded", "canceled"}
+
+
+def test_ctrl_c_during_a_run_says_how_to_resume_and_resume_finishes(tmp_path: Path) -> None:
+    """Ctrl-C while a batch is out: one error line with the resume command, exit 130, nothing lost."""
+    ids = write_input(tmp_path / "in.jsonl", 6)
+    journal = ["--journal", str(tmp_path / "j.sqlite3")]
+    with emulator() as emu:  # a manual clock that nobody moves: the batch stays in progress
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clawback", "batch", "run", str(tmp_path / "in.jsonl"), "--out",
+             str(tmp_path / "out.jsonl"), "--job", "ctrlc", *journal, *FAST],
+            env={**os.environ, **_env(emu)},
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+        )  # fmt: skip
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "batch job ctrlc: 6 requests" in first, first
+        deadline = time.monotonic() + 30
+        while not emu.batch_items() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert emu.batch_items(), "the batch was never sent"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        interrupted = Result(proc.returncode, out, err)
+        with ticking(emu, step=5.0):
+            resumed = clawback("batch", "resume", "ctrlc", "--json", *journal, *FAST, env=_env(emu))
+    assert_one_line_error(interrupted, "interrupted", "resume with: clawback batch resume ctrlc")
+    assert interrupted.code == 130
+    assert resumed.code == 0, resumed.err
+    assert json.loads(resumed.out)["outcomes"] == {"succeeded": 6}
+    assert sorted(str(line["id"]) for line in read_output(tmp_path / "out.jsonl")) == sorted(map(str, ids))
+    assert len(emu.batch_items()) == 6  # nothing was sent twice

@@ -21,7 +21,7 @@ from clawback.batch.options import JobOptions
 from clawback.batch.report import JobSummary
 from clawback.batch.runner import BatchRunner
 from clawback.cli._common import catalogue_for, console, err_console, print_json, settings
-from clawback.errors import UsageError
+from clawback.errors import BatchJobError, UsageError
 
 __all__ = ["app"]
 
@@ -293,10 +293,22 @@ def _dry_run(source: Path, out: Path, options: JobOptions, as_json: bool) -> Non
         raise UsageError("the upper-bound estimate is over --max-cost; a real run would refuse to submit")
 
 
+class _Interrupted(BatchJobError):
+    """Ctrl-C while a job runs: nothing is lost, and the message says how to carry on."""
+
+    exit_code = 130
+
+
 def _run_to_end(runner: BatchRunner, name: str, total: int, *, show_progress: bool, as_json: bool) -> None:
-    with _progress_bar(show_progress, total) as update:
-        runner.progress = update
-        summary = runner.run(name)
+    try:
+        with _progress_bar(show_progress, total) as update:
+            runner.progress = update
+            summary = runner.run(name)
+    except KeyboardInterrupt:
+        raise _Interrupted(
+            f"interrupted: batch job {name} is saved and its sent batches keep running; "
+            f"resume with: clawback batch resume {name} (or stop it: clawback batch cancel {name})"
+        ) from None
     if as_json:
         print_json(summary.to_json())
     else:

@@ -37,7 +37,11 @@ class _DefaultRun(TyperGroup):
 
 app = typer.Typer(
     cls=_DefaultRun,
-    help="A/B test cheaper models on real samples, score them, and write the verdict into routing.",
+    help=(
+        "A/B test cheaper models on real samples, score them, and write the verdict into routing."
+        "\n\n`clawback eval DATASET ...` is short for `clawback eval run DATASET ...`."
+    ),
+    short_help="A/B test cheaper models on real samples, score them, and write the verdict into routing.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -74,11 +75,23 @@ def _flags_take_no_value() -> None:
     def display_type_rich(self: Any, ctx: Any) -> str | None:
         if getattr(self, "is_flag", False) or getattr(self, "count", False):
             return None
-        result: str | None = original(self, ctx)
-        return result
+        return _element_type(original(self, ctx))
 
     display_type_rich._clawback_flags = True  # type: ignore[attr-defined]
     option.display_type_rich = display_type_rich
+    argument = getattr(typer.core, "TyperArgument", None)
+    plain = getattr(argument, "display_type_rich", None)
+    if argument is not None and plain is not None:
+        argument.display_type_rich = lambda self, ctx: _element_type(plain(self, ctx))
+
+
+def _element_type(label: str | None) -> str | None:
+    """``<list[Path]>`` (a repeatable option, or an argument taking several values) as ``<path>``."""
+    match = re.fullmatch(r"<list\[(\w+)\]>", label or "")
+    return f"<{match.group(1).lower()}>" if match else label
+
+
+_INTERRUPTED = 130
 
 
 def run(argv: Sequence[str] | None = None) -> None:
@@ -86,18 +99,18 @@ def run(argv: Sequence[str] | None = None) -> None:
     _flags_take_no_value()
     args = list(argv) if argv is not None else sys.argv[1:]
     only = args[0] if args and args[0] in _COMMANDS else None
-    command = typer.main.get_command(build_app(only))
     try:
+        command = typer.main.get_command(build_app(only))
         code = command.main(args=args, prog_name="clawback", standalone_mode=False)
     except ClawbackError as exc:
         _fail(str(exc), exc.exit_code)
     except typer.Abort:
-        _fail("aborted", 130)
+        _fail("aborted", _INTERRUPTED)
     except TyperException as exc:
         fmt = getattr(exc, "format_message", None)
         _fail(fmt() if callable(fmt) else str(exc), int(getattr(exc, "exit_code", 2)))
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", _INTERRUPTED)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
@@ -105,6 +118,8 @@ def run(argv: Sequence[str] | None = None) -> None:
         if os.environ.get("CLAWBACK_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set CLAWBACK_DEBUG=1 for a traceback)", 70)
+    if code == _INTERRUPTED:  # Typer turns Ctrl-C into a silent exit 130
+        _fail("interrupted", _INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
 
 

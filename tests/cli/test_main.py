@@ -1,0 +1,48 @@
+"""The entry point itself: Ctrl-C and the help pages read as a user expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clawback.cli import main
+from tests.cli.helpers import Result, assert_one_line_error, clawback
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    capsys.readouterr()
+    try:
+        main.run(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:
+        code = 0
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
+    """Typer turns KeyboardInterrupt into a silent exit 130; the user is told what happened."""
+    import clawback.cli.cost as cost_cli
+
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cost_cli, "price_usage", interrupt)
+    result = _run(capsys, "cost", "--model", "claude-haiku-5-5", "--input", "1")
+    assert_one_line_error(result, "interrupted")
+    assert result.code == 130
+
+
+@pytest.mark.parametrize("command", [["emulate"], ["audit"], ["lint"], ["models"], ["batch", "run"]])
+def test_help_names_value_types_plainly(command: list[str]) -> None:
+    """A repeatable option or a many-valued argument shows its element type, not ``<list[Path]>``."""
+    r = clawback(*command, "--help")
+    assert r.code == 0, r.err
+    assert "list[" not in r.out and "<bool>" not in r.out
+
+
+def test_eval_help_mentions_the_short_form() -> None:
+    r = clawback("eval", "--help")
+    assert r.code == 0 and "clawback eval DATASET" in " ".join(r.out.split())
