@@ -305,3 +305,21 @@ def test_an_empty_file_among_others_is_noted_not_fatal(tmp_path: Path) -> None:
     )
     summary = run_audit([str(empty), str(log)], CATALOGUE)
     assert summary.spend.calls == 1 and f"{empty} is empty" in summary.issues["notes"]
+
+
+def test_lifecycle_warnings_are_judged_today_with_the_retirement_date() -> None:
+    """A model whose 'retires' date has passed is retired now, whatever the logs' dates."""
+    from datetime import date
+
+    from clawback.audit.engine import _warnings
+
+    catalogue = load_catalogue()
+    last = datetime(2026, 2, 12, tzinfo=UTC)
+    models = ["claude-sonnet-4-5-20250929", "claude-3-5-sonnet-20241022", "claude-sonnet-5-5"]
+    after = _warnings(catalogue, models, last, today=date(2026, 12, 3))
+    assert after == [
+        "claude-sonnet-4-5-20250929 was retired on 2026-11-30: the Claude API no longer serves it; move its calls",
+        "claude-3-5-sonnet-20241022 was retired on 2025-10-28: the Claude API no longer serves it; move its calls",
+    ]
+    before = _warnings(catalogue, models[:1], last, today=date(2026, 11, 1))
+    assert before == ["claude-sonnet-4-5-20250929 is deprecated and retires on 2026-11-30; plan the move"]

@@ -40,7 +40,7 @@ def test_terminal_summary_and_report(log: Path, tmp_path: Path) -> None:
     assert result.code == 0, result.err
     assert "Spend by model" in result.out and "Unpriced" in result.out and "acme-llm-2" in result.out
     assert (
-        "1 malformed lines were counted and skipped" in result.out
+        "1 malformed line was counted and skipped" in result.out
         and "log.jsonl:6: not valid JSON" in result.out
     )
     assert report.read_text().startswith("<!DOCTYPE html>")
@@ -83,3 +83,14 @@ def test_one_line_errors(log: Path, tmp_path: Path, args: list[str], fragments: 
         for a in args
     ]
     assert_one_line_error(clawback("audit", *argv), *fragments)
+
+
+def test_skipped_lines_are_counted_readably(tmp_path: Path) -> None:
+    ok = log_line("2026-11-10T09:00:00Z", "claude-sonnet-5-5", usage(1000, 500), task="t")
+    error = json.dumps(
+        {"timestamp": "2026-11-10T09:01:00Z", "request": {"model": "claude-sonnet-5-5"},
+         "response": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}}
+    )  # fmt: skip
+    result = clawback("audit", str(write_lines(tmp_path / "log.jsonl", [ok, error, error])))
+    assert result.code == 0, result.err
+    assert "skipped: 2 × error response (not billed)" in result.out

@@ -320,3 +320,28 @@ def test_one_command_imports_only_its_own_module() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert '"total_usd"' in result.stdout
     assert "HEAVY []" in result.stderr, result.stderr
+
+
+def test_estimate_with_nothing_to_save_shows_no_minus_zero() -> None:
+    """Calls an hour and more apart, no target: nothing applies, and the change reads 0.0%."""
+    r = clawback(
+        "estimate", "--calls-per-day", "20", "--static-tokens", "1500", "--dynamic-tokens", "300",
+        "--output-tokens", "50", "--model", "claude-sonnet-5-5", "--gap-seconds", "4000",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert "-0.0%" not in r.out and "0.0%" in r.out
+
+
+def test_cost_notes_a_model_priced_outside_its_life() -> None:
+    """A retired model priced today, or a model priced before its release, is said so (never silently)."""
+    retired = clawback("cost", "--model", "claude-3-opus-20240229", "--input", "10")
+    assert retired.code == 0 and "was retired on 2026-01-05" in retired.err
+    then = clawback("cost", "--model", "claude-3-opus-20240229", "--input", "10", "--at", "2025-01-01")
+    assert then.code == 0 and then.err == ""
+    early = clawback("cost", "--model", "claude-sonnet-5-5", "--input", "10", "--at", "2020-01-01", "--json")
+    assert early.code == 0
+    assert json.loads(early.out)["warnings"] == [
+        "claude-sonnet-5-5 was released on 2026-09-28; priced at its first published rates"
+    ]
+    deprecated = clawback("cost", "--model", "claude-sonnet-4-5", "--input", "10", "--at", "2026-11-01")
+    assert "is deprecated and retires on 2026-11-30" in deprecated.err

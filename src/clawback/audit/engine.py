@@ -176,19 +176,22 @@ def _nothing_read(inputs: Sequence[InputFile], issues: IssueLog) -> UsageError:
     )
 
 
-def _warnings(catalogue: Catalogue, summary_models: Sequence[str], last: datetime | None) -> list[str]:
+def _warnings(
+    catalogue: Catalogue, summary_models: Sequence[str], last: datetime | None, today: date | None = None
+) -> list[str]:
+    """Models in use that are retired or deprecated, judged today (or at the last call, if later)."""
     out = []
-    when = (last or datetime.now(UTC)).date()
+    when = max((last or datetime.now(UTC)).date(), today or datetime.now(UTC).date())
     for model in summary_models:
         info = catalogue.get(model)
-        if info is None:
+        if info is None or info.retirement is None:
             continue
-        if info.retired is not None and when >= info.retired:
+        if info.unavailable_on(when):
             out.append(
-                f"{info.id} was retired on {info.retired}: the Claude API no longer serves it; move its calls"
+                f"{info.id} was retired on {info.retirement}: the Claude API no longer serves it; move its calls"
             )
-        elif info.status == "deprecated" and info.retires is not None:
-            out.append(f"{info.id} is deprecated and retires on {info.retires}; plan the move")
+        elif info.status_on(when) == "deprecated" or info.status == "deprecated":
+            out.append(f"{info.id} is deprecated and retires on {info.retirement}; plan the move")
     return out
 
 

@@ -179,10 +179,13 @@ def _issues(out: Console, summary: Any, show: int) -> None:
         out.print(f"[yellow]warning: {warning}[/yellow]")
     skipped = issues.get("skipped", {})
     if skipped:
-        out.print("[dim]skipped: " + "; ".join(f"{n:,} {reason}" for reason, n in skipped.items()) + "[/dim]")
+        out.print(
+            "[dim]skipped: " + "; ".join(f"{n:,} × {reason}" for reason, n in skipped.items()) + "[/dim]"
+        )
     count = issues.get("malformed", 0)
     if count:
-        out.print(f"[yellow]{count:,} malformed lines were counted and skipped:[/yellow]")
+        lines = "1 malformed line was" if count == 1 else f"{count:,} malformed lines were"
+        out.print(f"[yellow]{lines} counted and skipped:[/yellow]")
         for item in issues.get("malformed_shown", [])[:show]:
             place = f"{item['source']}:{item['line']}" if item["line"] is not None else item["source"]
             where = f" ({item['where']})" if item.get("where") else ""

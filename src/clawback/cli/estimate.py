@@ -66,7 +66,7 @@ def render(result: Estimate) -> None:
         "",
         f"[bold]{_money(result.final)}[/bold]",
         f"[bold]{_money(result.final * DAYS_PER_MONTH)}[/bold]",
-        f"[bold]-{pct:.1f}%[/bold]",
+        f"[bold]{_change(pct)}[/bold]",
     )
     out.print(table)
     for warning in result.warnings:
@@ -75,6 +75,12 @@ def render(result: Estimate) -> None:
         for note in step.warnings:
             colour = "dim" if step.applied else "yellow"
             out.print(f"[{colour}]{step.name}: {note}[/{colour}]")
+
+
+def _change(saving_pct: Decimal) -> str:
+    """The stacked change as a signed percentage; no saving reads ``0.0%``, never ``-0.0%``."""
+    shown = f"{saving_pct:.1f}"
+    return "0.0%" if shown in ("0.0", "-0.0") else f"-{shown}%"
 
 
 def estimate(
