@@ -95,3 +95,20 @@ def test_api_errors_become_one_upstream_error(tmp_path: Path) -> None:
         with pytest.raises(UpstreamError, match="count_tokens failed") as info:
             counter.count({**BODY, "model": "claude-nano-9"})
         assert "\n" not in str(info.value)
+
+
+def test_without_a_client_it_uses_the_sdk_configured_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TokenCounter()`` as the README shows it: ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY, like the SDK."""
+    with emulator_client() as emu:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", str(emu.client.base_url))
+        monkeypatch.setenv("ANTHROPIC_API_KEY", TEST_KEY)
+        counter = TokenCounter(cache_path=tmp_path / "counts.sqlite3")
+        assert (
+            counter.count(BODY)
+            == emu.client.messages.count_tokens(
+                model=BODY["model"], system=SYSTEM, messages=BODY["messages"]
+            ).input_tokens
+        )
+        counter.close()

@@ -1,7 +1,8 @@
 """Exact token counts through the API's free ``count_tokens`` endpoint, cached locally.
 
-:class:`TokenCounter` takes an SDK client (anything with ``messages.count_tokens``) and a cache
-path through its constructor. Results are keyed by a hash of the model and the request body, so a
+:class:`TokenCounter` takes an SDK client (anything with ``messages.count_tokens``; by default
+``anthropic.Anthropic()``, configured by ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL``) and an
+optional cache path through its constructor. Results are keyed by a hash of the model and the request body, so a
 prompt is counted once. When no client is configured, :func:`make_token_counter` returns None and
 callers fall back to the offline estimator in :mod:`clawback.tokens`.
 """
@@ -35,7 +36,11 @@ class CountingClient(Protocol):
 class TokenCounter:
     """Counts input tokens exactly through ``/v1/messages/count_tokens``, with a local cache."""
 
-    def __init__(self, client: CountingClient, cache_path: Path | str | None = None) -> None:
+    def __init__(self, client: CountingClient | None = None, cache_path: Path | str | None = None) -> None:
+        if client is None:  # the SDK's own client: ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL, as it reads them
+            import anthropic
+
+            client = anthropic.Anthropic()
         self._client = client
         self._lock = threading.Lock()
         self._memory: dict[str, int] = {}

@@ -66,6 +66,7 @@ def test_a_request_the_api_would_reject_exits_one(tmp_path: Path) -> None:
     ]
     result = clawback("lint", write(tmp_path, "r.json", bad))
     assert result.code == 1 and "too_many_breakpoints" in result.out
+    assert "the API would reject this request" in result.out and "(100%)" not in result.out
 
 
 def test_stdin_and_a_batch_request_item(tmp_path: Path) -> None:

@@ -345,3 +345,12 @@ def test_cost_notes_a_model_priced_outside_its_life() -> None:
     ]
     deprecated = clawback("cost", "--model", "claude-sonnet-4-5", "--input", "10", "--at", "2026-11-01")
     assert "is deprecated and retires on 2026-11-30" in deprecated.err
+
+
+def test_models_at_an_early_date_marks_models_not_released_yet() -> None:
+    r = clawback("models", "--at", "2025-06-01")
+    assert r.code == 0, r.err
+    fable = next(line for line in r.out.splitlines() if "claude-fable-5-2" in line)
+    assert "unreleased" in fable and "released 2026-11-09" in fable and "active" not in fable
+    opus3 = next(line for line in r.out.splitlines() if "claude-3-opus-20240229" in line)
+    assert "deprecated" in opus3 or "legacy" in opus3

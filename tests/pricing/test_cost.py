@@ -316,3 +316,14 @@ def test_long_prompt_tier_reprices_the_whole_request(usage: Usage, when: date) -
             (b.output, usage.output_tokens, rates.output),
         ):
             assert line == tokens * rate / 1_000_000, model
+
+
+def test_a_model_id_or_a_raw_usage_dict_is_a_clear_error() -> None:
+    """The natural first try, price_usage(usage, "claude-sonnet-5-5"), names the right call."""
+    usage = parse_usage({"input_tokens": 1000, "output_tokens": 10})
+    with pytest.raises(PricingError, match=r"load_catalogue\(\)\.resolve\('claude-sonnet-5-5'\)"):
+        price_usage(usage, "claude-sonnet-5-5")  # type: ignore[arg-type]
+    model = load_catalogue().resolve("claude-sonnet-5-5")
+    with pytest.raises(PricingError, match="parse_usage"):
+        price_usage({"input_tokens": 1000, "output_tokens": 10}, model)  # type: ignore[arg-type]
+    assert price_usage(usage, model, at=date(2026, 10, 1)).total == Decimal("0.0021")

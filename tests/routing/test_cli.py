@@ -144,6 +144,31 @@ def test_route_show_and_decide(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
 
 
+def test_route_without_any_config_yet_is_what_the_client_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No routing file at the default place: the client passes every call through, so does decide."""
+    monkeypatch.setenv("CLAWBACK_HOME", str(tmp_path))
+    monkeypatch.delenv("CLAWBACK_ROUTING", raising=False)
+    monkeypatch.setenv("CLAWBACK_CONFIG", str(tmp_path / "no-config.toml"))
+    (tmp_path / "no-config.toml").write_text("")
+    body = json.dumps({"model": "claude-opus-5-5", "messages": [{"role": "user", "content": "x"}]})
+    decided = _run(capsys, "route", "decide", "--body", body, "--task", "t")
+    assert decided.code == 0 and json.loads(decided.out)["policy"] == "passthrough"
+    assert "no routing config at" in decided.err
+    shown = _run(capsys, "route", "show")
+    assert shown.code == 0 and "no routing config at" in shown.err
+
+
+def test_a_missing_default_data_folder_says_to_pass_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ../shared/data from here
+    monkeypatch.delenv("CLAWBACK_SHARED_DIR", raising=False)
+    for args in (["eval", "make-task", "banking77", "--out", "t.jsonl"], ["eval", "offline", "routellm"]):
+        assert_one_line_error(_run(capsys, *args), "no data folder at", "pass --data FOLDER")
+
+
 def test_an_unreachable_api_is_one_line_before_any_batch_job(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

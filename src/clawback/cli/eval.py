@@ -91,6 +91,19 @@ def default_data_dir() -> Path:
     return Path(shared) / "data" if shared else Path("..") / "shared" / "data"
 
 
+def _data_dir(given: Path | None) -> Path:
+    """The data folder: ``--data``, else the default, which must exist (a one-line hint if not)."""
+    if given is not None:
+        return given
+    root = default_data_dir()
+    if not root.is_dir():
+        raise InputFileError(
+            f"no data folder at {root} (the default: $CLAWBACK_SHARED_DIR/data, else ../shared/data "
+            "from the current directory); pass --data FOLDER"
+        )
+    return root
+
+
 DataOpt = Annotated[
     Path | None,
     typer.Option(
@@ -302,7 +315,7 @@ def offline(
     }
     if benchmark not in names:
         raise UsageError(f"unknown benchmark {benchmark!r}; expected routellm, mmlu, gsm8k or routerarena")
-    root = data or default_data_dir()
+    root = _data_dir(data)
     results = []
     for name in names[benchmark]:
         bench = _benchmark(name, root, via_emulator)
@@ -364,7 +377,7 @@ def make_task(
     catalogue = catalogue_for()
     for model in (cheap, strong):
         catalogue.resolve(model)
-    task = load_classification(data or default_data_dir(), dataset, split)
+    task = load_classification(_data_dir(data), dataset, split)
     lines = task_lines(task, n, seed=seed)
     _write(out, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "dataset")
     short = f" (all the {split} split holds; --n {n} asked for more)" if len(lines) < n else ""

@@ -101,9 +101,13 @@ def lint(
         out = console()
         out.print(_table(report))
         share = report.cached_tokens / report.total_tokens if report.total_tokens else 0.0
-        out.print(
-            f"cached and readable: {report.cached_tokens:,} of {report.total_tokens:,} estimated input tokens ({share:.0%})"
-        )
+        if report.rejected:
+            out.print("cached and readable: nothing — the API would reject this request (the error below)")
+        else:
+            out.print(
+                f"cached and readable: {report.cached_tokens:,} of {report.total_tokens:,} "
+                f"estimated input tokens ({share:.0%})"
+            )
         for f in report.findings:
             where = f" at {f.position}" if f.position is not None else ""
             out.print(f"[{_STYLE[f.severity]}]{f.severity}{where}[/] [bold]{f.code}[/bold]: {f.message}")

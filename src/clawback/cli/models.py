@@ -83,8 +83,14 @@ def _row_json(info: ModelInfo, when: date) -> dict[str, Any]:
     }
 
 
+def _unreleased(info: ModelInfo, when: date) -> bool:
+    return info.released is not None and when < info.released
+
+
 def _lifecycle(info: ModelInfo, when: date) -> str:
     """The retirement date, in the tense that fits ``when`` (deprecation dates are in --json)."""
+    if _unreleased(info, when):
+        return f"released {info.released}"
     if info.retirement is None:
         return ""
     return f"{'retired' if info.unavailable_on(when) else 'retires'} {info.retirement}"
@@ -139,7 +145,7 @@ def models(
         name = info.id + (" [dim]*[/dim]" if info.assumed else "")
         table.add_row(
             name,
-            f"[{style}]{state}[/{style}]",
+            "[dim]unreleased[/dim]" if _unreleased(info, when) else f"[{style}]{state}[/{style}]",
             f"{r.input}",
             f"{r.output}",
             f"{r.cache_write_5m}",

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clawback.cli._common import console, print_json
+from clawback.cli._common import console, err_console, print_json
 from clawback.errors import InputFileError, UsageError
 
 __all__ = ["app"]
@@ -42,6 +42,11 @@ def show(routing_config: ConfigOpt = None, as_json: Annotated[bool, typer.Option
     from clawback.routing.config import read_routing_file
 
     path = _config_path(routing_config)
+    if routing_config is None and not path.exists():
+        _no_config(path)
+        if as_json:
+            print_json({})
+        return
     spec = read_routing_file(path)
     if as_json:
         print_json(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
@@ -94,7 +99,22 @@ def decide(
 ) -> None:
     """Print the routing decision the client would make for one request (JSON)."""
     from clawback.routing.config import load_routing_config
-    from clawback.routing.route import route
+    from clawback.routing.route import RoutingConfig, route
 
-    config = load_routing_config(_config_path(routing_config))
-    print_json(route(_body(body), task, config).to_json())
+    path = _config_path(routing_config)
+    request = _body(body)
+    if routing_config is None and not path.exists():  # what the client does: every call passes through
+        _no_config(path)
+        config = RoutingConfig()
+    else:
+        config = load_routing_config(path)
+    print_json(route(request, task, config).to_json())
+
+
+def _no_config(path: Path) -> None:
+    err_console().print(
+        f"note: no routing config at {path} yet, so every call keeps its model "
+        "(clawback eval --write-verdict writes one; see docs/routing.md)",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -298,6 +298,13 @@ def price_usage(
     ``batch``, ``inference_geo`` and ``fast`` default to what the usage object reports
     (``service_tier``, ``inference_geo``, ``speed``); passing them overrides it.
     """
+    if not isinstance(model, ModelInfo):
+        raise PricingError(
+            f"price_usage needs a catalogue entry, not {model!r}: "
+            f"pass load_catalogue().resolve({str(model)!r})"
+        )
+    if not isinstance(usage, Usage):
+        raise PricingError("price_usage needs a Usage: pass parse_usage(<the API's usage object>)")
     with decimal.localcontext(_CONTEXT):
         return _price(usage, model, at, batch, inference_geo, fast)
 
