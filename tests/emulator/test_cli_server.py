@@ -81,6 +81,9 @@ def test_the_command_serves_and_prints_the_three_lines(tmp_path: Path) -> None:
         url = first.split()[4]
         lines = [proc.stdout.readline() for _ in range(4)]
         assert f"export ANTHROPIC_BASE_URL={url}" in lines[1]
+        # auth is on: the banner must not suggest a key the server refuses (nor print the accepted one)
+        assert "sk-ant-emulator" not in lines[2] and "sk-ant-cli-test-9999" not in "".join(lines)
+        assert "auth is on" in lines[2]
         with anthropic.Anthropic(base_url=url, api_key="sk-ant-cli-test-9999", max_retries=0) as client:
             assert client.messages.create(**body()).usage.service_tier == "standard"
         with (

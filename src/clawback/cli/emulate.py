@@ -16,12 +16,16 @@ _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def _instructions(base_url: str, auth: bool) -> str:
-    key = "one of your --auth-key values" if auth else "any value; auth is off"
+    key = (
+        "'<one of your auth keys>'   # auth is on: only --auth-key / auth_keys values are accepted"
+        if auth
+        else "sk-ant-emulator   # any value; auth is off"
+    )
     return (
         f"clawback emulator listening on {base_url}  (Ctrl-C to stop)\n"
         "Point your code at it:\n"
         f"  export ANTHROPIC_BASE_URL={base_url}\n"
-        f"  export ANTHROPIC_API_KEY=sk-ant-emulator   # {key}\n"
+        f"  export ANTHROPIC_API_KEY={key}\n"
         "  python your_app.py\n"
         f"Control API: {base_url}/_emulator/stats, /_emulator/log, POST /_emulator/clock/advance\n"
     )
