@@ -46,3 +46,8 @@ def test_help_names_value_types_plainly(command: list[str]) -> None:
 def test_eval_help_mentions_the_short_form() -> None:
     r = clawback("eval", "--help")
     assert r.code == 0 and "clawback eval DATASET" in " ".join(r.out.split())
+
+
+def test_square_brackets_in_help_survive_rich_markup() -> None:
+    r = clawback("eval", "train-router", "--help")
+    assert r.code == 0 and "Add [learned.TASK] to the routing config" in r.out

@@ -35,7 +35,8 @@ app = typer.Typer(
 JournalOpt = Annotated[
     str | None,
     typer.Option(
-        "--journal", help="Journal path or postgresql:// URL (default $CLAWBACK_JOURNAL or the data dir)."
+        "--journal",
+        help="Journal path or postgresql:// URL (default $CLAWBACK_JOURNAL, else $CLAWBACK_HOME/batches.sqlite3).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]

@@ -412,7 +412,9 @@ def train_router(
         Path | None,
         typer.Option("--routing-config", help="Routing config (default $CLAWBACK_HOME/routing.toml)."),
     ] = None,
-    write: Annotated[bool, typer.Option("--write", help="Add [learned.TASK] to the routing config.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Add \\[learned.TASK] to the routing config.")
+    ] = False,
 ) -> None:
     """Train a learned router from outcomes and calibrate its threshold to a quality target."""
     from clawback.routing.config import LearnedSpec
