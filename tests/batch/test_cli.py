@@ -305,3 +305,24 @@ def test_ctrl_c_during_a_run_says_how_to_resume_and_resume_finishes(tmp_path: Pa
     assert json.loads(resumed.out)["outcomes"] == {"succeeded": 6}
     assert sorted(str(line["id"]) for line in read_output(tmp_path / "out.jsonl")) == sorted(map(str, ids))
     assert len(emu.batch_items()) == 6  # nothing was sent twice
+
+
+def test_no_api_key_is_one_line_before_anything_is_sent(tmp_path: Path) -> None:
+    """The SDK would fail at the first request with a TypeError; the CLI says what to set, and resume works."""
+    write_input(tmp_path / "in.jsonl", 2)
+    journal = ["--journal", str(tmp_path / "j.sqlite3")]
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")}
+    with emulator() as emu:
+        env["ANTHROPIC_BASE_URL"] = emu.base_url
+        proc = subprocess.run(
+            [sys.executable, "-m", "clawback", "batch", "run", str(tmp_path / "in.jsonl"), "--out",
+             str(tmp_path / "out.jsonl"), "--job", "nokey", *journal, *FAST],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        err = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(err) == 2 and "batch job nokey: 2 requests" in err[0], proc.stderr
+        assert err[1].startswith("clawback: error: set ANTHROPIC_API_KEY") and "Traceback" not in proc.stderr
+        assert "clawback batch resume nokey" in err[1] and not emu.batch_items()
+        with ticking(emu, step=5.0):
+            resumed = clawback("batch", "resume", "nokey", "--json", *journal, *FAST, env=_env(emu))
+    assert resumed.code == 0 and json.loads(resumed.out)["outcomes"] == {"succeeded": 2}, resumed.err

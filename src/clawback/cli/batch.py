@@ -300,7 +300,17 @@ class _Interrupted(BatchJobError):
     exit_code = 130
 
 
+def _require_api_key(name: str) -> None:
+    """The SDK only finds a missing key at its first request (a TypeError); say so before any."""
+    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        raise UsageError(
+            "set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL to use clawback emulate); nothing was sent, "
+            f"batch job {name} is saved: then run clawback batch resume {name}"
+        )
+
+
 def _run_to_end(runner: BatchRunner, name: str, total: int, *, show_progress: bool, as_json: bool) -> None:
+    _require_api_key(name)
     try:
         with _progress_bar(show_progress, total) as update:
             runner.progress = update
