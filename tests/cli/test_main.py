@@ -51,3 +51,12 @@ def test_eval_help_mentions_the_short_form() -> None:
 def test_square_brackets_in_help_survive_rich_markup() -> None:
     r = clawback("eval", "train-router", "--help")
     assert r.code == 0 and "Add [learned.TASK] to the routing config" in r.out
+
+
+def test_version_short_help_and_no_arguments() -> None:
+    version = clawback("--version")
+    assert version.code == 0 and version.out.strip().startswith("clawback ")
+    assert clawback("-h").code == 0 and "Usage: clawback" in clawback("cost", "-h").out
+    for args in ([], ["batch"]):
+        bare = clawback(*args)  # the help, and no misleading "error: failed" line
+        assert "Usage: clawback" in bare.out and bare.err == "", bare.err

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -33,6 +33,14 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from clawback import __version__
+
+        sys.stdout.write(f"clawback {__version__}\n")
+        raise typer.Exit(0)
+
+
 def build_app(only: str | None = None) -> typer.Typer:
     """The ``clawback`` application: every command, or only ``only`` (what one invocation needs)."""
     app = typer.Typer(
@@ -42,10 +50,18 @@ def build_app(only: str | None = None) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
     @app.callback()
-    def _group() -> None:
+    def _group(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", is_eager=True, callback=_print_version, help="Print clawback's version and exit."
+            ),
+        ] = False,
+    ) -> None:
         """Cut Claude API spend: exact costs, cache planning, durable batches, audits and routing."""
 
     for name, (module, attribute, group) in _COMMANDS.items():
@@ -107,6 +123,8 @@ def run(argv: Sequence[str] | None = None) -> None:
     except typer.Abort:
         _fail("aborted", _INTERRUPTED)
     except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `clawback` or `clawback batch`: the help is printed
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         fmt = getattr(exc, "format_message", None)
         _fail(fmt() if callable(fmt) else str(exc), int(getattr(exc, "exit_code", 2)))
     except KeyboardInterrupt:
