@@ -326,3 +326,22 @@ def test_no_api_key_is_one_line_before_anything_is_sent(tmp_path: Path) -> None:
         with ticking(emu, step=5.0):
             resumed = clawback("batch", "resume", "nokey", "--json", *journal, *FAST, env=_env(emu))
     assert resumed.code == 0 and json.loads(resumed.out)["outcomes"] == {"succeeded": 2}, resumed.err
+
+
+def test_an_unreachable_api_is_one_line_at_once_and_the_job_is_kept(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    write_input(source, 3)
+    env = {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": KEY}
+    journal = str(tmp_path / "j.sqlite3")
+    started = time.monotonic()
+    result = clawback(
+        "batch", "run", str(source), "--out", str(tmp_path / "out.jsonl"), "--journal", journal,
+        "--job", "offline", *FAST, env=env,
+    )  # fmt: skip
+    errors = [line for line in result.err.splitlines() if line.startswith("clawback: error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.err, result.err
+    assert "cannot reach the API at http://127.0.0.1:9" in errors[0]
+    assert "clawback batch resume offline" in errors[0]
+    assert result.code == 3 and time.monotonic() - started < 60
+    listed = clawback("batch", "list", "--journal", journal, "--json")
+    assert listed.code == 0 and "offline" in listed.out

@@ -21,7 +21,7 @@ from clawback.batch.options import JobOptions
 from clawback.batch.report import JobSummary
 from clawback.batch.runner import BatchRunner
 from clawback.cli._common import catalogue_for, console, err_console, print_json, settings
-from clawback.errors import BatchJobError, UsageError
+from clawback.errors import BatchJobError, UpstreamError, UsageError
 
 __all__ = ["app"]
 
@@ -311,6 +311,7 @@ def _require_api_key(name: str) -> None:
 
 def _run_to_end(runner: BatchRunner, name: str, total: int, *, show_progress: bool, as_json: bool) -> None:
     _require_api_key(name)
+    _require_reachable(runner, name)
     try:
         with _progress_bar(show_progress, total) as update:
             runner.progress = update
@@ -324,6 +325,18 @@ def _run_to_end(runner: BatchRunner, name: str, total: int, *, show_progress: bo
         print_json(summary.to_json())
     else:
         views.print_summary(console(), summary)
+
+
+def _require_reachable(runner: BatchRunner, name: str) -> None:
+    """One request first: an unreachable API is a one-line error now, not minutes of retries."""
+    from clawback.batch.upstream import SdkUpstream
+    from clawback.reachable import check_reachable
+
+    if isinstance(runner.upstream, SdkUpstream):
+        try:
+            check_reachable(runner.upstream.client)
+        except UpstreamError as exc:
+            raise UpstreamError(f"{exc}; batch job {name} is saved: clawback batch resume {name}") from exc
 
 
 class _NoUpstream:

@@ -109,7 +109,7 @@ class BatchEvalRunner:
         from clawback.batch.journal import Journal
         from clawback.batch.runner import BatchRunner
         from clawback.batch.upstream import SdkUpstream
-        from clawback.routing.runners import check_reachable
+        from clawback.reachable import check_reachable
 
         check_reachable(self.client)
         name, source, out = self._files(requests)

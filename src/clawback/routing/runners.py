@@ -18,8 +18,9 @@ from typing import Any
 
 import anthropic
 
-from clawback.errors import UpstreamError, UsageError
+from clawback.errors import UsageError
 from clawback.pricing.cost import parse_usage
+from clawback.reachable import check_reachable
 from clawback.routing.cascade import response_text
 from clawback.routing.evaluate import RunRequest, RunResult
 from clawback.settings import Settings
@@ -34,26 +35,6 @@ def sdk_client(settings: Settings, *, max_retries: int = 2) -> anthropic.Anthrop
     return anthropic.Anthropic(
         api_key=settings.api_key.reveal(), base_url=settings.base_url, max_retries=max_retries
     )
-
-
-def check_reachable(client: Any) -> None:
-    """Fail fast, in one line, when the API (or the emulator) cannot be reached or refuses the key.
-
-    One ``GET /v1/models`` before an evaluation sends anything: without it an unreachable base URL
-    would surface only after the batch runner's transient-failure retries (many minutes). Any other
-    answer, even an error status, lets the evaluation go ahead.
-    """
-    try:
-        client.models.list(limit=1)
-    except anthropic.APIConnectionError as exc:
-        raise UpstreamError(
-            f"cannot reach the API at {client.base_url}: {exc.__cause__ or exc} "
-            "(is ANTHROPIC_BASE_URL right, and the emulator running?)"
-        ) from exc
-    except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-        raise UpstreamError(f"the API at {client.base_url} refused the key: HTTP {exc.status_code}") from exc
-    except anthropic.APIError:
-        return
 
 
 class MessagesRunner:
