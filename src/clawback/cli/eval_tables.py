@@ -20,7 +20,7 @@ def print_report(report: Any) -> None:
     table = Table(
         title=f"task {report.plan.task}: {report.samples} samples, scorer {report.plan.scorer.name}"
     )
-    for column in ("model", "agreed", "estimate", "95% interval", "cost / 1,000 calls (batch)", "errors"):
+    for column in ("model", "agreed", "estimate", "95% interval", "cost / 1,000 calls (as run)", "errors"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in report.results:
         cost = "—" if r.cost_per_1000 is None else f"${r.cost_per_1000:.4f}"

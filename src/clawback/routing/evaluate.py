@@ -186,7 +186,7 @@ def _body(sample: EvalSample, model: str) -> dict[str, Any]:
 def _cost(usage: Usage | None, model: str, catalogue: Catalogue, at: date | None) -> Decimal | None:
     if usage is None:
         return None
-    return price_usage(usage, catalogue.resolve(model), at=at, batch=True).total
+    return price_usage(usage, catalogue.resolve(model), at=at).total  # at the tier it ran on (batch or not)
 
 
 def _model_result(

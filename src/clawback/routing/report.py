@@ -305,7 +305,7 @@ def _eval_chart(report: EvalReport) -> str:
     top = max(c for _, _, c in priced) * 1.1 or 1.0
     lows = [q.low for _, q, _ in priced] + [report.bar]
     chart = _Chart(
-        (0.0, top), (max(0.0, min(lows) - 0.03), 1.0), "cost per 1,000 calls (USD, batch prices)", "quality"
+        (0.0, top), (max(0.0, min(lows) - 0.03), 1.0), "cost per 1,000 calls (USD, as run)", "quality"
     )
     chart.line([(0.0, report.bar), (top, report.bar)], "#c00", f"bar {report.bar:.3f}", dashed=True)
     palette = ["#264653", "#e76f51", "#2a9d8f", "#7b2cbf", "#f4a261", "#8d99ae"]
