@@ -22,6 +22,7 @@ from typing import Any
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import Usage, format_usd, price_usage
+from clawback.pricing.lifecycle import lifecycle_notes
 from clawback.tokens import NEW_TOKENIZER_FACTOR
 
 __all__ = ["CachePlan", "Estimate", "Step", "Workload", "estimate_workload"]
@@ -222,23 +223,11 @@ def _plan_cache(w: Workload, model: ModelInfo) -> tuple[CachePlan | None, list[s
     ]
 
 
-def _lifecycle_warnings(model: ModelInfo, when: date | None, role: str) -> list[str]:
-    today = when or date.today()
-    if model.unavailable_on(today):
-        return [
-            f"{role} {model.id} was retired on {model.retirement}; the Claude API no longer serves it "
-            "(priced at its last list price)"
-        ]
-    if model.status_on(today) == "deprecated" and model.retirement is not None:
-        return [f"{role} {model.id} is deprecated and retires on {model.retirement}"]
-    return []
-
-
 def estimate_workload(w: Workload) -> Estimate:
     """Cost the workload as it is, each technique alone, and all of them stacked."""
     base_cfg = _Config(w.model, Decimal(0), None, w.output_tokens)
     baseline = _daily_cost(w, base_cfg)
-    warnings = _lifecycle_warnings(w.model, w.at, "model")
+    warnings = lifecycle_notes(w.model, w.at, subject="model")
     steps: list[Step] = []
     stacked_cfg = base_cfg
     stacked = baseline
@@ -259,7 +248,7 @@ def estimate_workload(w: Workload) -> Estimate:
 
     target = w.target_model
     if target is not None and target.id != w.model.id:
-        notes = _lifecycle_warnings(target, w.at, "target model")
+        notes = lifecycle_notes(target, w.at, subject="target model")
         if target.tokenizer != w.model.tokenizer:
             direction = "more" if target.tokenizer == "4.7+" else "fewer"
             notes.append(

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -40,3 +41,18 @@ def assert_one_line_error(result: Result, *fragments: str) -> None:
     assert "Traceback" not in result.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def run_in_process(capsys: Any, *args: str) -> Result:
+    """Run the CLI entry point in this process (no interpreter start-up), capturing its output."""
+    from clawback.cli import main
+
+    capsys.readouterr()
+    try:
+        main.run(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:
+        code = 0
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)

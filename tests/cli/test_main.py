@@ -6,20 +6,7 @@ from typing import Any
 
 import pytest
 
-from clawback.cli import main
-from tests.cli.helpers import Result, assert_one_line_error, clawback
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    capsys.readouterr()
-    try:
-        main.run(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    else:
-        code = 0
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
+from tests.cli.helpers import assert_one_line_error, clawback, run_in_process
 
 
 def test_ctrl_c_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
@@ -30,7 +17,7 @@ def test_ctrl_c_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str], mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cost_cli, "price_usage", interrupt)
-    result = _run(capsys, "cost", "--model", "claude-haiku-5-5", "--input", "1")
+    result = run_in_process(capsys, "cost", "--model", "claude-haiku-5-5", "--input", "1")
     assert_one_line_error(result, "interrupted")
     assert result.code == 130
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from clawback.cli import main
-from tests.cli.helpers import Result, assert_one_line_error, clawback
+from tests.cli.helpers import Result, assert_one_line_error, clawback, run_in_process
 
 
 def test_models_json_lists_every_model_with_lifecycle() -> None:
@@ -212,15 +211,7 @@ def test_more_bad_input_in_process(tmp_path: Path, capsys: pytest.CaptureFixture
     """The same one-line contract, through the entry point in this process (no interpreter start-up)."""
 
     def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            main.run(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return run_in_process(capsys, *args)
 
     assert_one_line_error(
         run("cost", "--model", "claude-haiku-5-5", "--usage", "[1, 2]"), "usage must be a JSON object"

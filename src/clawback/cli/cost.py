@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +12,8 @@ from rich.table import Table
 
 from clawback.cli._common import catalogue_for, console, err_console, parse_date, print_json
 from clawback.errors import InputFileError, UsageError
-from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import CostBreakdown, Usage, format_usd, parse_usage, price_usage
+from clawback.pricing.lifecycle import lifecycle_notes
 
 
 def _load_usage(text: str) -> tuple[Any, str | None]:
@@ -50,21 +49,6 @@ def _counts(**counts: int | None) -> Usage:
         cache_write_5m_input_tokens=counts["cache_write_5m"] or 0,
         cache_write_1h_input_tokens=counts["cache_write_1h"] or 0,
     )
-
-
-def lifecycle_notes(info: ModelInfo, when: date | None) -> list[str]:
-    """What a user pricing ``info`` on ``when`` (default today) should know about the model's dates."""
-    day = when or date.today()
-    if info.released is not None and day < info.released:
-        return [f"{info.id} was released on {info.released}; priced at its first published rates"]
-    if info.unavailable_on(day):
-        return [
-            f"{info.id} was retired on {info.retirement}: the Claude API no longer serves it "
-            "(priced at its last list price; --at DATE prices a call from before then)"
-        ]
-    if info.status_on(day) == "deprecated" and info.retirement is not None:
-        return [f"{info.id} is deprecated and retires on {info.retirement}"]
-    return []
 
 
 def _table(b: CostBreakdown) -> Table:
