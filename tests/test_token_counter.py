@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clawback.emulator.testing import TEST_KEY, emulator_client
+from clawback.emulator.testing import TEST_KEY, EmulatorSession, emulator_client
 from clawback.errors import UpstreamError
 from clawback.settings import Secret, Settings
 from clawback.token_counter import TokenCounter, make_token_counter
@@ -79,12 +79,7 @@ def test_made_from_settings_when_a_key_or_base_url_is_configured(tmp_path: Path)
         settings = Settings(home=tmp_path, api_key=Secret(TEST_KEY), base_url=emu.base_url)
         counter = make_token_counter(settings)
         assert counter is not None
-        assert (
-            counter.count(BODY)
-            == emu.client.messages.count_tokens(
-                model=BODY["model"], system=SYSTEM, messages=BODY["messages"]
-            ).input_tokens
-        )
+        assert counter.count(BODY) == _exact(emu)
         counter.close()
     assert (tmp_path / "token-counts.sqlite3").is_file()
 
@@ -105,10 +100,12 @@ def test_without_a_client_it_uses_the_sdk_configured_by_the_environment(
         monkeypatch.setenv("ANTHROPIC_BASE_URL", str(emu.client.base_url))
         monkeypatch.setenv("ANTHROPIC_API_KEY", TEST_KEY)
         counter = TokenCounter(cache_path=tmp_path / "counts.sqlite3")
-        assert (
-            counter.count(BODY)
-            == emu.client.messages.count_tokens(
-                model=BODY["model"], system=SYSTEM, messages=BODY["messages"]
-            ).input_tokens
-        )
+        assert counter.count(BODY) == _exact(emu)
         counter.close()
+
+
+def _exact(emu: EmulatorSession) -> int:
+    """What the API's own count_tokens says for BODY."""
+    return emu.client.messages.count_tokens(
+        model=BODY["model"], system=SYSTEM, messages=BODY["messages"]
+    ).input_tokens
