@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo demo-estimate test lint typecheck unit install dev bench clean
+.PHONY: demo demo-estimate test lint typecheck unit install dev bench clean node-clients
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ unit: dev
 	$(BIN)/pytest -n auto -q
 
 test: lint typecheck unit
+
+# Real clients for the end-to-end tests (Claude Code CLI, TypeScript SDK, ccusage); needs node and npm.
+node-clients: tests/node/node_modules/.installed
+tests/node/node_modules/.installed: tests/node/package.json
+	npm install --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: dev
 	$(BIN)/python benchmarks/run_all.py

@@ -88,7 +88,7 @@ def test_sqlite_ledger_is_in_wal_mode_with_the_migrations_recorded(tmp_path: Pat
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = [r[0] for r in conn.execute("SELECT name FROM clawback_migrations WHERE component='ledger'")]
     conn.close()
-    assert names == ["m001_create_calls", "m002_index_ts_and_task"]
+    assert names == ["m001_create_calls", "m002_index_ts_and_task", "m003_source_and_baseline"]
 
 
 def test_default_location_is_the_settings_path(tmp_path: Path) -> None:
@@ -131,3 +131,22 @@ def test_records_survive_a_reopen(location: str) -> None:
     with open_ledger(location) as ledger:
         assert list(ledger.iter_records()) == records
         assert isinstance(records[0], CallRecord)
+
+
+def test_source_and_baseline_round_trip_through_the_sqlite_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from clawback.ledger.record import CallRecord
+    from clawback.ledger.sqlite_store import SqliteStore
+    from clawback.ledger.store import Query
+
+    store = SqliteStore.open(tmp_path / "l.sqlite3")
+    rec = CallRecord.create(
+        "claude-haiku-5-5", ts=datetime(2026, 12, 1, tzinfo=UTC), source="batch", baseline_usd="0.0125"
+    )
+    store.insert(rec)
+    (back,) = store.iter_records(Query())
+    assert (back.source, back.baseline_usd) == ("batch", "0.0125")
+    row = store.conn.execute("SELECT source, baseline_usd FROM clawback_calls").fetchone()
+    assert tuple(row) == ("batch", "0.0125")
+    store.close()

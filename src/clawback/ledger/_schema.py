@@ -50,9 +50,11 @@ class _RecordIn(BaseModel):
     service_tier: str | None = None
     request_id: str | None = None
     sample: str | None = None
+    source: str | None = None
+    baseline_usd: str | None = None
     extra: dict[str, Any] = {}
 
-    @field_validator("total_usd")
+    @field_validator("total_usd", "baseline_usd")
     @classmethod
     def _decimal_string(cls, value: str | None) -> str | None:
         if value is None:
@@ -105,5 +107,7 @@ def parse_record(cls: type[CallRecord], data: Mapping[str, Any] | str | bytes) -
         service_tier=model.service_tier,
         request_id=model.request_id,
         sample=model.sample,
+        source=model.source,
+        baseline_usd=model.baseline_usd,
         extra=extra,
     )

@@ -52,3 +52,11 @@ def m002_index_ts_and_task(db: SchemaDb) -> None:
     """Indexes for time ranges and per-task reads."""
     db.execute("CREATE INDEX clawback_calls_ts ON clawback_calls (ts)")
     db.execute("CREATE INDEX clawback_calls_task_ts ON clawback_calls (task, ts)")
+
+
+@LEDGER_MIGRATIONS.add
+def m003_source_and_baseline(db: SchemaDb) -> None:
+    """What made each call (client, batch, eval, gateway) and what it would have cost unchanged."""
+    db.execute("ALTER TABLE clawback_calls ADD COLUMN source TEXT")
+    db.execute(db.format("ALTER TABLE clawback_calls ADD COLUMN baseline_usd {money}"))
+    db.execute("CREATE INDEX clawback_calls_source_ts ON clawback_calls (source, ts)")

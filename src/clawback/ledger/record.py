@@ -162,6 +162,10 @@ class CallRecord:
     service_tier: str | None = None
     request_id: str | None = None
     sample: str | None = None
+    source: str | None = None
+    """What made the call: ``client``, ``batch``, ``eval`` or ``gateway`` (None in older records)."""
+    baseline_usd: str | None = None
+    """What the same call would have cost as the caller wrote it (decimal string), when known."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -234,6 +238,8 @@ class CallRecord:
             "service_tier": self.service_tier,
             "request_id": self.request_id,
             "sample": self.sample,
+            "source": self.source,
+            "baseline_usd": self.baseline_usd,
             "extra": dict(self.extra),
         }
 

@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
     "error_type",
     "service_tier",
     "request_id",
+    "source",
+    "baseline_usd",
     "record",
 )
 
@@ -168,6 +170,10 @@ def record_row(record: CallRecord, *, native: bool = False) -> tuple[Any, ...]:
         None if record.error is None else clean_text(record.error.type),
         _clean(record.service_tier),
         _clean(record.request_id),
+        _clean(record.source),
+        (None if record.baseline_usd is None else Decimal(record.baseline_usd))
+        if native
+        else record.baseline_usd,
         _json_text(data),
     )
 
