@@ -15,7 +15,15 @@ import pytest
 NODE_DIR = Path(__file__).resolve().parent
 MODULES = NODE_DIR / "node_modules"
 
-__all__ = ["CCUSAGE_BIN", "CLAUDE_BIN", "MODULES", "NODE_DIR", "TS_SDK", "require_node", "require_node_client"]
+__all__ = [
+    "CCUSAGE_BIN",
+    "CLAUDE_BIN",
+    "MODULES",
+    "NODE_DIR",
+    "TS_SDK",
+    "require_node",
+    "require_node_client",
+]
 
 CLAUDE_BIN = MODULES / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
 CCUSAGE_BIN = MODULES / ".bin" / "ccusage"
