@@ -32,18 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from clawback.errors import InputFileError, UsageError
+from clawback.redact import mask_key
 
 __all__ = ["CONFIG_KEYS", "Secret", "Settings", "default_config_path", "mask_key", "read_config"]
 
 CONFIG_KEYS = ("home", "ledger", "prices", "routing")
-
-
-def mask_key(key: str | None) -> str:
-    """A key shown safely: its kind prefix and last four characters only."""
-    if not key:
-        return "<none>"
-    prefix = "sk-ant-" if key.startswith("sk-ant-") else ""
-    return f"{prefix}…{key[-4:]}" if len(key) > 8 else "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawback.errors import ClawbackError, UsageError
 from clawback.pricing.cost import CostBreakdown, format_usd, parse_usage, price_usage
-from clawback.settings import mask_key
+from clawback.redact import mask_key, redact
 
 if TYPE_CHECKING:
     from clawback.pricing.catalogue import Catalogue
@@ -40,7 +39,6 @@ __all__ = [
 
 FORMAT_VERSION = 1
 MAX_ERROR_MESSAGE = 500
-_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}")
 
 
 def new_record_id(now_ns: int | None = None) -> str:
@@ -69,10 +67,6 @@ def format_ts(ts: datetime) -> str:
     return ts.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def _mask_keys(text: str) -> str:
-    return _KEY_PATTERN.sub(lambda m: mask_key(m.group(0)), text)
-
-
 @dataclass(frozen=True, slots=True)
 class CallError:
     """Why a call failed: the exception type, a short message (keys masked), the HTTP status."""
@@ -85,7 +79,7 @@ class CallError:
     def from_exception(cls, exc: BaseException) -> CallError:
         """The error of ``exc``, its message cut to 500 characters with any API key masked."""
         status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-        message = _mask_keys(str(exc))[:MAX_ERROR_MESSAGE]
+        message = redact(str(exc))[:MAX_ERROR_MESSAGE]
         return cls(type(exc).__name__, message, status if isinstance(status, int) else None)
 
     def to_json(self) -> dict[str, Any]:

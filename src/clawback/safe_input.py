@@ -1,0 +1,200 @@
+"""One safe input layer for every file and body clawback reads (pure but for :func:`read_input`).
+
+Untrusted input meets clawback in the CLI (request bodies, usage objects, price and config files,
+batch lines, logs) and in its servers. Everything here turns what would be a crash — a
+``RecursionError`` from JSON nested a thousand levels, a ``UnicodeEncodeError`` from a lone
+surrogate, an ``InvalidOperation`` from a 300-digit number, an ``OverflowError`` from year 9999, a
+read that blocks forever on a FIFO — into an :class:`~clawback.errors.InputFileError` (a
+:class:`~clawback.errors.UsageError`: exit 2, HTTP 400) whose one-line message names what is wrong.
+
+- :func:`loads` parses JSON text or bytes: BOM-tolerant, strict UTF-8, no ``NaN``/``Infinity``,
+  nesting bounded (:data:`MAX_DEPTH`), integers bounded in length, and no lone surrogates.
+- :func:`check_json` applies the same bounds to an already parsed value (iteratively).
+- :func:`decode` turns bytes into text the same way.
+- :func:`read_input` reads a path (or ``-`` for standard input) exactly once, refusing
+  directories and devices, reading a FIFO once, and bounding the size.
+- :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from clawback.errors import InputFileError
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "bounded_decimal",
+    "bounded_int",
+    "check_json",
+    "check_year",
+    "decode",
+    "loads",
+    "read_input",
+]
+
+MAX_DEPTH = 128
+"""Deepest JSON nesting accepted (the Messages API's own bodies need a dozen levels)."""
+MAX_INT_DIGITS = 30
+"""Longest integer literal accepted (token counts and limits need far fewer digits)."""
+MAX_BYTES = 256 * 1024 * 1024
+"""Largest single input read whole into memory (the Batches API's own limit is 256 MB)."""
+MIN_YEAR = 2023
+MAX_YEAR = 2100
+"""Dates in logs outside this range are malformed, not a 2,000-year window."""
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _where(what: str) -> str:
+    return f"{what}: " if what else ""
+
+
+def decode(data: bytes | bytearray | memoryview, what: str = "") -> str:
+    """UTF-8 text of ``data`` with a leading BOM dropped; the error names the first bad byte's offset."""
+    raw = bytes(data)
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{_where(what)}not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
+        ) from None
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception."""
+    text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
+    try:
+        value = json.loads(text, parse_constant=_constant, parse_int=_int)
+    except RecursionError:
+        raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise InputFileError(f"{_where(what)}invalid JSON: {str(exc).splitlines()[0]}") from None
+    check_json(value, what, max_depth=max_depth)
+    return value
+
+
+def _surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_json(value: Any, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
+    """``value`` itself when its nesting, strings and numbers are within bounds; else InputFileError."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _surrogate(item):
+                raise InputFileError(f"{_where(what)}text holds a lone surrogate (not valid Unicode)")
+        elif isinstance(item, Mapping | list | tuple):
+            if depth > max_depth:
+                raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels")
+            if isinstance(item, Mapping):
+                for key, sub in item.items():
+                    if isinstance(key, str) and _surrogate(key):
+                        raise InputFileError(
+                            f"{_where(what)}a key holds a lone surrogate (not valid Unicode)"
+                        )
+                    if isinstance(sub, str | Mapping | list | tuple):
+                        stack.append((sub, depth + 1))
+            else:
+                stack.extend(
+                    (sub, depth + 1) for sub in item if isinstance(sub, str | Mapping | list | tuple)
+                )
+    return value
+
+
+def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of ``path`` (``-`` is standard input), read once.
+
+    A directory, device or socket is refused with a one-line error; a FIFO is read once (so
+    format detection never reopens it); more than ``limit`` bytes is refused.
+    """
+    label = what or str(path)
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        p = Path(path)
+        try:
+            mode = os.stat(p).st_mode
+        except FileNotFoundError:
+            raise InputFileError(f"{label}: no such file") from None
+        except OSError as exc:
+            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+        if stat.S_ISDIR(mode):
+            raise InputFileError(f"{label}: is a directory, not a file")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise InputFileError(f"{label}: not a regular file (a device or socket)")
+        try:
+            with open(p, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputFileError(f"{label}: larger than {limit:,} bytes")
+    return data
+
+
+def bounded_decimal(
+    value: str | int | float | Decimal, what: str, *, max_digits: int = 40, minimum: Decimal | None = None
+) -> Decimal:
+    """A finite Decimal of at most ``max_digits`` significant digits (and at least ``minimum``)."""
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise InputFileError(f"{what} must be a number, got {str(value)[:40]!r}") from None
+    if not number.is_finite():
+        raise InputFileError(f"{what} must be a finite number, got {str(value)[:40]!r}")
+    digits = len(number.as_tuple().digits)
+    exponent = number.as_tuple().exponent
+    if digits > max_digits or (isinstance(exponent, int) and abs(exponent) > max_digits):
+        raise InputFileError(f"{what} is out of range ({digits} digits)")
+    if minimum is not None and number < minimum:
+        raise InputFileError(f"{what} must be at least {minimum}, got {number}")
+    return number
+
+
+def bounded_int(value: Any, what: str, *, minimum: int = 0, maximum: int = 10**15) -> int:
+    """An int within ``[minimum, maximum]`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputFileError(f"{what} must be an integer, got {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise InputFileError(f"{what} must be between {minimum:,} and {maximum:,}, got {str(value)[:40]}")
+    return value
+
+
+def check_year(when: date | datetime, what: str = "date") -> date | datetime:
+    """``when`` itself when its year is within MIN_YEAR..MAX_YEAR, else InputFileError."""
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise InputFileError(f"{what} {when.isoformat()[:10]} is outside {MIN_YEAR}–{MAX_YEAR}")
+    return when
