@@ -47,3 +47,19 @@ def test_version_short_help_and_no_arguments() -> None:
     for args in ([], ["batch"]):
         bare = clawback(*args)  # the help, and no misleading "error: failed" line
         assert "Usage: clawback" in bare.out and bare.err == "", bare.err
+
+
+def test_plain_makes_any_label_inert_for_rich_and_the_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from clawback.cli._common import plain
+
+    label = "[/bold] [link=http://evil]x[/link] \x1b[2J\x1b]0;title\x07 \u202eabc"
+    buf = io.StringIO()
+    Console(file=buf, force_terminal=False, width=200).print(plain(label))
+    out = buf.getvalue()
+    assert "[/bold]" in out and "[link=http://evil]" in out  # printed, not parsed
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -16,7 +17,7 @@ from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.loader import load_catalogue
 from clawback.settings import Settings
 
-__all__ = ["catalogue_for", "console", "err_console", "parse_date", "print_json", "settings"]
+__all__ = ["catalogue_for", "console", "err_console", "parse_date", "plain", "print_json", "settings"]
 
 
 def console() -> Console:
@@ -55,3 +56,23 @@ def print_json(data: Any) -> None:
     """JSON on standard output, newline-terminated."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    """``text`` safe to hand to Rich as data: markup escaped, control and bidi characters shown as ``\\xNN``.
+
+    Every label that comes from input (task, model, file name, error message) goes through this
+    before a Rich table or ``print`` sees it, so ``[/bold]`` is printed, not parsed, and an escape
+    sequence in a log cannot clear the screen or set the window title.
+    """
+    from rich.markup import escape
+
+    s = str(text)
+    if _CONTROL.search(s):
+        s = _CONTROL.sub(
+            lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", s
+        )
+    return escape(s) if "[" in s else s
