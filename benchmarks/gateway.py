@@ -53,6 +53,7 @@ from gateway_load import (
     free_port,
     pinning,
     probe_ttfb,
+    request_body,
     run_wrk,
     running,
     write_lua,
@@ -218,8 +219,8 @@ def one_round(
     port = server.port
     problem = check_proxy(port, key)
     if problem is not None:
-        samples.skipped = f"check failed: {problem}"
-        print(f"  {name}: {samples.skipped}", flush=True)
+        samples.fail(f"check failed: {problem}")
+        print(f"  {name}: check failed: {problem}", flush=True)
         return
     for mode in opts.modes:
         lua = write_lua(workdir / f"{name}-{mode}.lua", stream=mode == "stream", key=key)
@@ -292,7 +293,7 @@ def measure_all(opts: Options, workdir: Path) -> list[report.ProxyResult]:
         upstream_url = f"http://127.0.0.1:{up_port}"
         for round_no in range(1, opts.runs + 1):
             for name in opts.proxies:
-                if samples[name].skipped is not None:
+                if samples[name].stopped:
                     continue
                 print(f"round {round_no}/{opts.runs}, {report.LABELS[name]}:", flush=True)
                 if name == "direct":
@@ -304,8 +305,8 @@ def measure_all(opts: Options, workdir: Path) -> list[report.ProxyResult]:
                 try:
                     with running(name, launch, port, PROXY_CPU, log, timeout=180) as server:
                         one_round(name, server, launch.client_key, opts, workdir, samples[name])
-                except RuntimeError as exc:
-                    samples[name].skipped = str(exc).splitlines()[0]
+                except (RuntimeError, OSError, ValueError) as exc:
+                    samples[name].fail(f"round {round_no}: {str(exc).splitlines()[0]} (log: {log.name})")
                     print(f"  failed: {exc}", flush=True)
     return [samples[name].result(name) for name in opts.proxies]
 
@@ -338,6 +339,27 @@ def _pinning_text() -> str:
     return (
         f"The mock upstream and `wrk` share CPU {LOAD_CPU}; the proxy under test has CPU {PROXY_CPU} to itself"
         " (`taskset`), so requests/s is per core."
+    )
+
+
+def setup_notes(opts: Options) -> tuple[str, ...]:
+    """How each proxy was configured, for the section."""
+    gateway = (
+        f"`--gateway-config {opts.gateway_config.name}`"
+        if opts.gateway_config
+        else "one managed key (stored as its SHA-256; the upstream key from the environment), a SQLite"
+        " ledger, daily and monthly budgets on and far from reached (`gateway_launch` in the benchmark)"
+    )
+    size = len(request_body(stream=False))
+    return (
+        f"Request: `{MODEL}`, `max_tokens` 256, a system prompt and one user message ({size:,} bytes of JSON);"
+        " the answer is a 497-byte Message or 12 SSE events, each with a usage object carrying cache reads.",
+        "Set-up: *reference* is `benchmarks/gateway_reference.py` on " + ", ".join(TOOLS) + " (no ledger, no"
+        f" budgets); *litellm* is `litellm[proxy]=={LITELLM_VERSION}` in its own venv, `litellm --config`"
+        f" with one `anthropic/{MODEL}` model whose `api_base` is the mock, `drop_params: true`, no master"
+        " key and no database, its default single uvicorn worker, `LITELLM_LOCAL_MODEL_COST_MAP=True"
+        " LITELLM_TELEMETRY=False LITELLM_LOG=ERROR`; *gateway* is `.venv/bin/clawback gateway --port P"
+        f" --config FILE` with {gateway}.",
     )
 
 
@@ -392,10 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wrk_missing():
         raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian package wrk), then run again")
     opts = _options(args)
-    if pinning():
-        os.sched_setaffinity(
-            0, {LOAD_CPU}
-        )  # this script's own work (probes, checks) stays off the proxy's core
+    if pinning():  # this script's own work (probes, checks) stays off the proxy's core
+        os.sched_setaffinity(0, {LOAD_CPU})
     workdir = BENCH / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
     workdir.mkdir(parents=True, exist_ok=True)
     command = shlex.join(
@@ -413,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=opts.seconds,
         probe_requests=opts.probe_requests,
         pinning=_pinning_text(),
+        extra=setup_notes(opts),
     )
     (workdir / "results.json").write_text(
         json.dumps({"meta": asdict(meta), "results": [asdict(r) for r in results]}, indent=1)

@@ -146,7 +146,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                status, _ = _call(self.port, _body(stream=False), self.launch.client_key)
+                status, _ = _call(self.port, request_body(stream=False), self.launch.client_key)
                 if status == 200:
                     return
                 last = f"HTTP {status}"
@@ -185,7 +185,8 @@ def running(name: str, launch: Launch, port: int, cpu: int, log: Path, timeout: 
 # ---------------------------------------------------------------- load and probes
 
 
-def _body(*, stream: bool, probe: bool = False) -> bytes:
+def request_body(*, stream: bool, probe: bool = False) -> bytes:
+    """The Messages body every proxy is sent (the probe's carries the mock's slow-tail marker)."""
     text = TICKET + (" [ttfb-probe]" if probe else "")
     body = {
         "model": MODEL,
@@ -218,10 +219,10 @@ def _call(port: int, body: bytes, key: str, timeout: float = 10) -> tuple[int, b
 
 def check_proxy(port: int, key: str) -> str | None:
     """None when one JSON call returns usage and one streamed call ends with message_stop."""
-    status, data = _call(port, _body(stream=False), key)
+    status, data = _call(port, request_body(stream=False), key)
     if status != 200 or b'"usage"' not in data:
         return f"JSON call: HTTP {status} {data[:200]!r}"
-    status, data = _call(port, _body(stream=True), key)
+    status, data = _call(port, request_body(stream=True), key)
     if status != 200 or b"message_delta" not in data or b"message_stop" not in data:
         return f"streamed call: HTTP {status} {data[:200]!r}"
     return None
@@ -229,7 +230,7 @@ def check_proxy(port: int, key: str) -> str | None:
 
 def write_lua(path: Path, *, stream: bool, key: str) -> Path:
     """A wrk script POSTing the benchmark's Messages body with the API's headers."""
-    body = _body(stream=stream).decode()
+    body = request_body(stream=stream).decode()
     if "'" in body or "\\" in body:
         raise ValueError("the body must fit in a Lua single-quoted string")
     lines = ['wrk.method = "POST"', f"wrk.body = '{body}'"]
@@ -291,7 +292,7 @@ def _read_response(sock: socket.socket) -> float:
 
 def probe_ttfb(port: int, key: str, requests: int) -> tuple[list[float], list[float]]:
     """Times to the first body byte and to the last byte, in ms, of ``requests`` sequential streamed calls."""
-    body = _body(stream=True, probe=True)
+    body = request_body(stream=True, probe=True)
     head = "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\n" + "".join(
         f"{k}: {v}\r\n" for k, v in _headers(key, len(body)).items()
     )

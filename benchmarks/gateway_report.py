@@ -146,6 +146,19 @@ class Samples:
     ttlb_ms: list[float] = field(default_factory=list)
     processes: int = 1
     skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        """True once the proxy is skipped or has failed: later rounds leave it out."""
+        return self.skipped is not None or any(note.startswith("stopped") for note in self.notes)
+
+    def fail(self, why: str) -> None:
+        """A round failed: skip the proxy if nothing was measured yet, else keep its figures with a note."""
+        if self.runs:
+            self.notes.append(f"stopped after a failure, {why}")
+        else:
+            self.skipped = why
 
     def add_run(
         self, mode: str, connections: int, run: WrkRun, cpu_s: float | None, rss_mb: float | None
@@ -170,6 +183,7 @@ class Samples:
             processes=self.processes,
             ttfb_ms=statistics.median(self.ttfb_ms) if self.ttfb_ms else None,
             ttlb_ms=statistics.median(self.ttlb_ms) if self.ttlb_ms else None,
+            notes=tuple(self.notes),
         )
 
 
