@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo demo-estimate test lint typecheck unit install dev bench clean node-clients
+.PHONY: demo demo-estimate test lint typecheck unit install dev bench bench-gateway clean node-clients
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ tests/node/node_modules/.installed: tests/node/package.json
 
 bench: dev
 	$(BIN)/python benchmarks/run_all.py
+
+# The gateway beside LiteLLM 1.100.5 and a minimal pass-through (needs wrk; installs its own venvs in .bench/).
+# ARGS=--quick for a smoke run, ARGS=--write to update docs/benchmarks.md.
+bench-gateway: dev
+	$(BIN)/python benchmarks/gateway.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

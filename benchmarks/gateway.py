@@ -37,7 +37,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -402,12 +402,36 @@ def _parser() -> argparse.ArgumentParser:
         "--gateway-config", type=Path, help="use this gateway config instead of the written one"
     )
     parser.add_argument("--gateway-key", help="the API key clients send with --gateway-config")
+    parser.add_argument("--note", action="append", default=[], help="a paragraph to add to the section")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="render a saved run (with --write, --note) instead",
+    )
     return parser
+
+
+def _rendered(path: Path, notes: Sequence[str]) -> str:
+    results, meta = report.load_results(json.loads(path.read_text()))
+    return report.render(results, replace(meta, extra=(*meta.extra, *notes)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = _parser().parse_args(argv)
+    if args.render is not None:
+        section = _rendered(args.render, args.note)
+    else:
+        section = _measured(args, argv)
+    print("\n" + section)
+    if args.write:
+        DOC.write_text(report.replace_section(DOC.read_text(), section))
+        print(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+def _measured(args: argparse.Namespace, argv: Sequence[str] | None) -> str:
     unknown = set(args.proxies.split(",")) - set(report.PROXIES)
     if unknown:
         raise SystemExit(f"unknown proxies {sorted(unknown)}; choose from {','.join(report.PROXIES)}")
@@ -433,18 +457,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=opts.seconds,
         probe_requests=opts.probe_requests,
         pinning=_pinning_text(),
-        extra=setup_notes(opts),
+        extra=(*setup_notes(opts), *args.note),
     )
-    (workdir / "results.json").write_text(
-        json.dumps({"meta": asdict(meta), "results": [asdict(r) for r in results]}, indent=1)
-    )
-    section = report.render(results, meta)
-    print("\n" + section)
-    print(f"\nlogs, configs and results.json: {workdir.relative_to(ROOT)}")
-    if args.write:
-        DOC.write_text(report.replace_section(DOC.read_text(), section))
-        print(f"wrote {DOC.relative_to(ROOT)}")
-    return 0
+    saved = workdir / "results.json"
+    saved.write_text(json.dumps({"meta": asdict(meta), "results": [asdict(r) for r in results]}, indent=1))
+    print(f"logs, configs and results.json: {workdir.relative_to(ROOT)}")
+    return report.render(results, meta)
 
 
 if __name__ == "__main__":

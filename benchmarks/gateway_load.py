@@ -8,6 +8,7 @@ through its process group, so nothing it spawned outlives it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -51,12 +52,14 @@ class Launch:
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def pinning() -> bool:
+    """True when processes can be pinned to CPUs (taskset and at least two cores)."""
     return shutil.which("taskset") is not None and (os.cpu_count() or 1) > 1
 
 
@@ -161,14 +164,14 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """SIGTERM to the server's process group, SIGKILL if it is still there after 20 s."""
+        """SIGTERM to the server's process group, then SIGKILL to whatever of the group is left after 20 s."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # the group is gone once all of its members are
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
 
 
 @contextmanager

@@ -27,6 +27,7 @@ import re
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 BEGIN, END = "<!-- BEGIN gateway -->", "<!-- END gateway -->"
 PROXIES = ("direct", "reference", "litellm", "gateway")
@@ -467,6 +468,16 @@ def render(results: Sequence[ProxyResult], meta: Meta, targets: Targets = Target
         lines += [f"- {result.proxy}: {note}" for note in result.notes]
     lines.append(END)
     return "\n".join(line for line in lines)
+
+
+def load_results(data: dict[str, Any]) -> tuple[list[ProxyResult], Meta]:
+    """The results and meta of a saved run (``results.json``: ``asdict`` of each), for ``--render``."""
+    results = []
+    for raw in data["results"]:
+        cells = tuple(Cell(**{**cell, "runs_rps": tuple(cell["runs_rps"])}) for cell in raw["cells"])
+        results.append(ProxyResult(**{**raw, "cells": cells, "notes": tuple(raw["notes"])}))
+    meta = Meta(**{**data["meta"], "extra": tuple(data["meta"]["extra"])})
+    return results, meta
 
 
 def replace_section(text: str, section: str) -> str:

@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -269,3 +270,10 @@ def test_the_probe_reads_a_chunked_response_to_its_end(bench: dict[str, ModuleTy
         load._read_response(left)
         right.close()
         assert left.recv(10) == b""  # both responses read exactly, nothing left over
+
+
+def test_a_saved_run_renders_the_same_section(rep: ModuleType) -> None:
+    meta = rep.Meta("2026-12-07", "2 cores", "cmd", "0.1", "0.2", 3, 5, 200, "", extra=("note",))
+    results = [*_results(rep), rep.ProxyResult("reference", skipped="no venv")]
+    saved = json.loads(json.dumps({"meta": asdict(meta), "results": [asdict(r) for r in results]}))
+    assert rep.load_results(saved) == (results, meta)
