@@ -1,9 +1,10 @@
 """Gateway benchmark: the clawback gateway beside the LiteLLM proxy, a minimal pass-through and the upstream alone.
 
-    .venv/bin/python benchmarks/gateway.py            # full run (about 10-15 minutes), prints the tables
-    .venv/bin/python benchmarks/gateway.py --quick    # smoke run: one 2-second run per cell
+    .venv/bin/python benchmarks/gateway.py            # full run: 3 rounds of 5-second runs (about 10 minutes)
+    .venv/bin/python benchmarks/gateway.py --quick    # smoke run: one round of 2-second runs (about 1 minute)
     .venv/bin/python benchmarks/gateway.py --write    # ... and replace the gateway section of docs/benchmarks.md
     .venv/bin/python benchmarks/gateway.py --proxies direct,reference,litellm --connections 1 32
+    .venv/bin/python benchmarks/gateway.py --render .bench/runs/TIME/results.json --note "..." --write
 
 Side by side in one run: a fast mock of the Claude API (``benchmarks/gateway_upstream.py``) and ``wrk``
 pinned to CPU 1; each proxy in turn pinned to CPU 0, started, checked with one JSON and one streamed
