@@ -13,12 +13,14 @@ read that blocks forever on a FIFO — into an :class:`~clawback.errors.InputFil
 - :func:`decode` turns bytes into text the same way.
 - :func:`read_input` reads a path (or ``-`` for standard input) exactly once, refusing
   directories and devices, reading a FIFO once, and bounding the size.
-- :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates.
+- :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates;
+  :func:`parse_int` reads an integer from text (a query parameter) within bounds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import sys
@@ -42,6 +44,7 @@ __all__ = [
     "check_year",
     "decode",
     "loads",
+    "parse_int",
     "read_input",
 ]
 
@@ -85,11 +88,21 @@ def _int(text: str) -> int:
     return int(text)
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:24]} is out of range")
+    return value
+
+
 def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception."""
+    """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception.
+
+    Numbers are finite: ``NaN``, ``Infinity`` and literals too large for a float (``1e400``) are refused.
+    """
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_int=_int)
+        value = json.loads(text, parse_constant=_constant, parse_int=_int, parse_float=_float)
     except RecursionError:
         raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
@@ -190,6 +203,21 @@ def bounded_int(value: Any, what: str, *, minimum: int = 0, maximum: int = 10**1
         raise InputFileError(f"{what} must be an integer, got {type(value).__name__}")
     if not minimum <= value <= maximum:
         raise InputFileError(f"{what} must be between {minimum:,} and {maximum:,}, got {str(value)[:40]}")
+    return value
+
+
+def parse_int(text: str, what: str, *, minimum: int = 0, maximum: int = 10**15) -> int:
+    """The integer written in ``text`` (ASCII digits, optional ``-``) within ``[minimum, maximum]``.
+
+    Refuses without converting anything longer than :data:`MAX_INT_DIGITS` digits, so a
+    5,000-digit query parameter costs nothing (``int()`` would raise past 4,300 digits).
+    """
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_INT_DIGITS:
+        raise InputFileError(f"{what}: Input should be an integer from {minimum:,} to {maximum:,}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise InputFileError(f"{what}: Input should be an integer from {minimum:,} to {maximum:,}")
     return value
 
 

@@ -243,7 +243,9 @@ def _check_thinking(body: Mapping[str, Any], info: ModelInfo, max_tokens: int, *
     if info.family in ("fable", "mythos") or info.id in _THINKING_ALWAYS_ON:
         raise invalid_request(f"thinking.type: thinking cannot be disabled on {info.id}")
     if info.id == "claude-opus-5" and effort in ("xhigh", "max"):
-        raise invalid_request(f"thinking.type: thinking can be disabled on {info.id} only at effort high or lower")
+        raise invalid_request(
+            f"thinking.type: thinking can be disabled on {info.id} only at effort high or lower"
+        )
 
 
 def _check_model_features(body: Mapping[str, Any], info: ModelInfo, *, in_batch: bool) -> None:

@@ -64,16 +64,12 @@ def _str_or_list(value: Any) -> str | None:
     return "list" if isinstance(value, list) else None
 
 
-def _content(item: Any) -> Any:
-    """A string, or a list of ``item``: the shape of every ``content`` field."""
-    return Annotated[
-        Annotated[str, Strict(), Tag("str")] | Annotated[list[item], Tag("list")],  # type: ignore[valid-type]
-        Discriminator(
-            _str_or_list,
-            custom_error_type="content_type",
-            custom_error_message="Input should be a valid string or a list of content blocks",
-        ),
-    ]
+_CONTENT: Final = Discriminator(
+    _str_or_list,
+    custom_error_type="content_type",
+    custom_error_message="Input should be a valid string or a list of content blocks",
+)
+"""Every ``content`` field is a string or a list of blocks: errors come from the branch given."""
 
 
 class TextBlock(_Strict):
@@ -188,7 +184,9 @@ ResultContent = Annotated[
 ]
 
 
-ResultContents = _content(ResultContent)
+ResultContents = Annotated[
+    Annotated[str, Strict(), Tag("str")] | Annotated[list[ResultContent], Tag("list")], _CONTENT
+]
 
 
 class ToolResultBlock(_Strict):
@@ -288,8 +286,10 @@ Block = Annotated[
 ]
 
 
-Content = _content(Block)
-SystemContent = _content(TextBlock)
+Content = Annotated[Annotated[str, Strict(), Tag("str")] | Annotated[list[Block], Tag("list")], _CONTENT]
+SystemContent = Annotated[
+    Annotated[str, Strict(), Tag("str")] | Annotated[list[TextBlock], Tag("list")], _CONTENT
+]
 
 
 class Message(_Strict):
@@ -488,7 +488,9 @@ def describe(exc: ValidationError) -> str:
     """The API's one-line message for the first problem: ``path: message``."""
     first = exc.errors(include_url=False, include_context=False, include_input=False)[0]
     where = _where(tuple(first["loc"]))
-    message = _MODEL_TYPE.sub("Input should be a valid dictionary or object to extract fields from", first["msg"])
+    message = _MODEL_TYPE.sub(
+        "Input should be a valid dictionary or object to extract fields from", first["msg"]
+    )
     return f"{where}: {message}" if where else message
 
 
