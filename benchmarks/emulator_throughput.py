@@ -166,12 +166,12 @@ def render(results: list[dict[str, float]], machine: str, *, seconds: int, conne
     )
 
 
-def write_section(section: str, doc: Path = DOC) -> None:
-    """Replace (or append) the emulator section of ``doc``, leaving other sections alone."""
+def write_section(section: str, doc: Path = DOC, *, begin: str = BEGIN, end: str = END) -> None:
+    """Replace (or append) the section between ``begin`` and ``end`` of ``doc``, leaving others alone."""
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

@@ -95,7 +95,7 @@ async def _message_request(
     raw = await read_body(ex.request, state.config.limits.messages_body_bytes)
     offload = state.offload
     job = Job(version, state.today(), counting=counting, light=len(raw) >= offload.threshold)
-    prepared = await offload.run(len(raw), prepare_message, raw, job)
+    prepared = await offload.run(prepare_message, raw, job)
     if not prepared.decoded:
         prepared.ready()  # not JSON: refused before anything else
     ex.note_body(prepared.params_hash, prepared.model, prepared.stream)

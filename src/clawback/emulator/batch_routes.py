@@ -45,7 +45,7 @@ async def create_batch(ex: Exchange) -> Response:
     await ex.inject_fault("batches")
     job = Job(version, state.today())
     limit = state.config.limits.batch_requests
-    items = await state.offload.run(len(raw), prepare_batch, raw, job, tail=(limit,))
+    items = await state.offload.run(prepare_batch, raw, job, tail=(limit,))
     batch = state.batches.create(caller.workspace, items.items, now=ex.start, version=version)
     ex.batch_id = batch.id
     state.record_batch_items(batch, caller, items)

@@ -129,8 +129,9 @@ def prepare_message(raw: bytes, job: Job, catalogue: Catalogue) -> Prepared:
             check_context_window(shape.total_tokens, request.info)
     except ApiError as err:
         return Prepared(digest, model, stream, error=_fault(err))
-    if job.light:
-        request = replace(request, body=light_body(request.body))
+    if job.light:  # the caller needs only what responders read (count_tokens needs nothing)
+        light = {"model": request.info.id, "messages": []} if job.counting else light_body(request.body)
+        request = replace(request, body=light)
     return Prepared(digest, model, stream, request=request, shape=shape)
 
 

@@ -141,7 +141,7 @@ class EmulatorState:
                 raise ApiError(status, message, error_type=kind)
             offload = self.offload
             job = Job(batch.version, self.today(), in_batch=True, light=len(params) >= offload.threshold)
-            prepared = await offload.run(len(params), prepare_message, params, job)
+            prepared = await offload.run(prepare_message, params, job)
             request, shape = prepared.ready()
             caller = Caller(batch.workspace, "batch")
             served = self.serve(request, caller, start, shape=shape, service_tier="batch")
