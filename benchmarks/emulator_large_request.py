@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator_throughput import _free_port, _machine, _start_server, write_section  # noqa: E402
+from emulator_throughput import _free_port, _machine, _start_server, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- BEGIN emulator-large -->", "<!-- END emulator-large -->"
@@ -36,7 +36,22 @@ HEADERS = {
 SMALL = json.dumps(
     {"model": "claude-haiku-5-5", "max_tokens": 16, "messages": [{"role": "user", "content": "2 + 2?"}]}
 ).encode()
-_WORDS = "the quick brown fox jumps over lazy dogs while reading notes about prompt caching".split()
+_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dogs",
+    "while",
+    "reading",
+    "notes",
+    "about",
+    "prompt",
+    "caching",
+]
 
 
 def large_body(megabytes: float, *, path: str) -> bytes:
