@@ -20,7 +20,7 @@ from clawback.emulator.generation import Completion, complete
 from clawback.emulator.latency import LatencyModel, Timing
 from clawback.emulator.params import MessageRequest
 from clawback.emulator.responders import Responder
-from clawback.emulator.visibility import ArrivalStore
+from clawback.emulator.visibility import Arrival, ArrivalStore
 from clawback.emulator.wire import invalid_request, new_id
 from clawback.errors import CacheRuleError
 from clawback.pricing.cost import Usage
@@ -95,7 +95,7 @@ class MessagesCore:
         workspace: str,
         start: float,
         shape: RequestShape | None = None,
-        arrival: int | None = None,
+        arrival: Arrival | None = None,
         service_tier: str = "standard",
         message_id: str | None = None,
     ) -> Served:
@@ -144,6 +144,12 @@ class MessagesCore:
             cache_read=outcome.cache_read_input_tokens,
             output_tokens=completion.output_tokens,
         )
+        store = self.engine.store
+        if isinstance(store, ArrivalStore) and not self.latency.enabled:
+            fresh = outcome.input_tokens + outcome.cache_creation_input_tokens
+            store.window = self.latency.modelled_ttft(
+                fresh_input=fresh, cache_read=outcome.cache_read_input_tokens
+            )
         self.engine.commit(shape, outcome, workspace=workspace, start=start, visible_at=start + timing.ttft)
         usage = Usage(
             input_tokens=outcome.input_tokens,

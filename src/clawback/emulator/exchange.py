@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clawback.emulator.params import check_version
+from clawback.emulator.visibility import Arrival
 from clawback.emulator.wire import ApiError, dumps, error_body, new_id
 
 if TYPE_CHECKING:
@@ -79,7 +81,13 @@ class Exchange:
         self.endpoint = endpoint
         self.request_id = new_id("req")
         self.start = state.clock.now()
-        self.arrival = state.cache_store.begun
+        client = request.scope.get("client")
+        self.arrival = Arrival(
+            state.cache_store.begun,
+            tuple(client) if client else None,
+            time.monotonic(),
+            fanout=state.clock.mode == "real",
+        )
         self.caller: Caller | None = None
         self.model: str | None = None
         self.params_hash: str | None = None

@@ -9,19 +9,38 @@ had begun when it arrived (:attr:`ArrivalStore.begun`) and, while it is evaluate
 entries whose writing response had begun by then. Sequential requests (each sent after the
 previous answer) therefore read as before; requests in flight together all write.
 
+Over HTTP with latency off, requests "sent at once" by a client still reach the server a
+millisecond or so apart, after the first one's (instant) response has begun. So on a real clock a
+request arriving on *another connection* also sees an entry only once the writer's modelled time
+to first token (:meth:`~clawback.emulator.latency.LatencyModel.modelled_ttft`, 0.4 s plus
+prefill by default) has passed in wall time since the writer arrived — what the real API would
+have taken to begin. A client's sequential calls on one keep-alive connection read at once.
+
 It is the mapping the ONE :class:`~clawback.cache.rules.CacheEngine` keeps its entries in, so the
 cache rules themselves are untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from clawback.cache.rules import CacheKey, Entry
 
-__all__ = ["ArrivalStore"]
+__all__ = ["Arrival", "ArrivalStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a request arrived: responses begun by then, its connection, wall time (monotonic)."""
+
+    order: int
+    connection: Hashable = None
+    wall: float = 0.0
+    fanout: bool = False
+    """Apply the wall-time window to other connections (a real clock with latency off)."""
 
 
 class ArrivalStore(dict[CacheKey, Entry]):
@@ -30,18 +49,30 @@ class ArrivalStore(dict[CacheKey, Entry]):
     def __init__(self) -> None:
         super().__init__()
         self.begun = 0
-        self.reader: int | None = None
-        self._stamps: dict[CacheKey, int] = {}
+        self.reader: Arrival | None = None
+        self.window = 0.0
+        self._stamps: dict[CacheKey, tuple[int, Hashable, float]] = {}
 
     def get(self, key: CacheKey, default: Any = None) -> Any:
         """The entry, unless the request being evaluated arrived before its writer began."""
         entry = super().get(key, default)
-        if self.reader is not None and entry is not default and self._stamps.get(key, 0) > self.reader:
+        reader = self.reader
+        if reader is None or entry is default:
+            return entry
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            return entry
+        order, connection, visible = stamp
+        if order > reader.order or (connection != reader.connection and reader.wall < visible):
             return default
         return entry
 
     def __setitem__(self, key: CacheKey, value: Entry) -> None:
-        stamp = self.begun + 1
+        writer = self.reader
+        if writer is None:
+            stamp: tuple[int, Hashable, float] = (self.begun + 1, None, 0.0)
+        else:
+            stamp = (self.begun + 1, writer.connection, writer.wall + self.window if writer.fanout else 0.0)
         old = self._stamps.get(key)
         self._stamps[key] = stamp if old is None or not super().__contains__(key) else min(old, stamp)
         super().__setitem__(key, value)
@@ -56,12 +87,14 @@ class ArrivalStore(dict[CacheKey, Entry]):
         self._stamps.clear()
 
     @contextmanager
-    def responding(self, arrival: int | None) -> Iterator[None]:
+    def responding(self, arrival: Arrival | None) -> Iterator[None]:
         """Evaluate and commit one request that arrived at ``arrival`` (None: sees every entry).
 
-        Entries it writes are stamped as begun with its response, which this counts on exit.
+        Entries it writes are stamped as begun with its response, which this counts on exit;
+        set :attr:`window` (seconds) before the commit for the wall-time window of a fan-out.
         """
         self.reader = arrival
+        self.window = 0.0
         try:
             yield
         finally:
