@@ -15,12 +15,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from clawback.emulator.params import check_version
 from clawback.emulator.visibility import Arrival
-from clawback.emulator.wire import ApiError, dumps, error_body, new_id
+from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request, new_id
 
 if TYPE_CHECKING:
     from clawback.emulator.state import Caller, EmulatorState
@@ -50,11 +50,14 @@ async def read_body(request: Request, limit: int) -> bytes | bytearray:
         await _drain(request)
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
-            await _drain(request)
-            raise too_large
-        body += chunk
+    try:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > limit:
+                await _drain(request)
+                raise too_large
+            body += chunk
+    except ClientDisconnect:
+        raise invalid_request("the client disconnected before sending the whole body") from None
     return body if len(body) > _SMALL else bytes(body)
 
 
