@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import sys
 from collections.abc import Mapping
@@ -88,11 +89,18 @@ def _int(text: str) -> int:
     return int(text)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Valid UTF-8 decodes to no surrogate: only a ``\\udXXX`` escape can put one in a parsed string."""
+
+
 def _float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
         raise ValueError(f"the number {text[:24]} is out of range")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_int=_int, parse_float=_float)
 
 
 def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
@@ -102,12 +110,13 @@ def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX
     """
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_int=_int, parse_float=_float)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise InputFileError(f"{_where(what)}invalid JSON: {str(exc).splitlines()[0]}") from None
-    check_json(value, what, max_depth=max_depth)
+    if text.count("[") + text.count("{") > max_depth or _SURROGATE_ESCAPE.search(text):
+        check_json(value, what, max_depth=max_depth)  # otherwise neither can be present: skip the walk
     return value
 
 
@@ -126,25 +135,31 @@ def check_json(value: Any, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if _surrogate(item):
+        kind = type(item)  # exact types first: what json.loads builds, checked without ABCs
+        if kind is str or (kind is not dict and kind is not list and isinstance(item, str)):
+            if not item.isascii() and _surrogate(item):
                 raise InputFileError(f"{_where(what)}text holds a lone surrogate (not valid Unicode)")
-        elif isinstance(item, Mapping | list | tuple):
+        elif kind is dict or kind is list or isinstance(item, Mapping | list | tuple):
             if depth > max_depth:
                 raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels")
-            if isinstance(item, Mapping):
+            if kind is dict or isinstance(item, Mapping):
                 for key, sub in item.items():
-                    if isinstance(key, str) and _surrogate(key):
+                    if type(key) is str and not key.isascii() and _surrogate(key):
                         raise InputFileError(
                             f"{_where(what)}a key holds a lone surrogate (not valid Unicode)"
                         )
-                    if isinstance(sub, str | Mapping | list | tuple):
+                    if type(sub) in _CONTAINERS or isinstance(sub, str | Mapping | list | tuple):
                         stack.append((sub, depth + 1))
             else:
                 stack.extend(
-                    (sub, depth + 1) for sub in item if isinstance(sub, str | Mapping | list | tuple)
+                    (sub, depth + 1)
+                    for sub in item
+                    if type(sub) in _CONTAINERS or isinstance(sub, str | Mapping | list | tuple)
                 )
     return value
+
+
+_CONTAINERS = frozenset({str, dict, list})
 
 
 def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:

@@ -107,10 +107,13 @@ class MessagesCore:
         """
         shape = self.shape(request) if shape is None else shape
         store = self.engine.store
-        if isinstance(store, ArrivalStore):
-            with store.responding(arrival):
-                return self._run(request, shape, workspace, start, service_tier, message_id)
-        return self._run(request, shape, workspace, start, service_tier, message_id)
+        if not isinstance(store, ArrivalStore):
+            return self._run(request, shape, workspace, start, service_tier, message_id)
+        store.open(arrival)
+        try:
+            return self._run(request, shape, workspace, start, service_tier, message_id)
+        finally:
+            store.close()
 
     def _run(
         self,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from clawback.emulator.batches import validate_requests
 from clawback.emulator.core import block_counter
@@ -51,8 +51,7 @@ def decode_json(raw: bytes) -> Any:
         raise invalid_request(f"request body is not valid JSON: {exc}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(NamedTuple):
     """How to prepare one body: the API version, the clock's date, the endpoint's rules."""
 
     version: str
@@ -62,9 +61,8 @@ class Job:
     light: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A prepared body: log fields, then an error (``status, message``) or a request and its shape."""
+class Prepared(NamedTuple):
+    """A prepared body: log fields, then an error (``status, message, type``) or a request and its shape."""
 
     params_hash: str
     model: str | None = None

@@ -29,7 +29,7 @@ from pydantic import (
     ValidationError,
 )
 
-__all__ = ["COUNT_FIELDS", "MESSAGE_FIELDS", "schema_error"]
+__all__ = ["COUNT_FIELDS", "MESSAGE_FIELDS", "fits_simply", "schema_error"]
 
 Str = Annotated[str, Strict()]
 Int = Annotated[int, Strict()]
@@ -494,8 +494,46 @@ def describe(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
+_SIMPLE_TOP: Final = frozenset({"model", "max_tokens", "messages", "system", "stream"})
+_SIMPLE_MESSAGE: Final = frozenset({"role", "content"})
+
+
+def fits_simply(body: Any, *, counting: bool = False) -> bool:
+    """True for the commonest small body — string model, integer ``max_tokens``, plain-text turns —
+    which certainly fits the schema; the check is a few dict look-ups instead of building models.
+
+    False means only "not this simple shape": :func:`schema_error` then runs the full validation.
+    """
+    if type(body) is not dict or not _SIMPLE_TOP.issuperset(body) or type(body.get("model")) is not str:
+        return False
+    max_tokens = body.get("max_tokens")
+    if counting:
+        if max_tokens is not None or "stream" in body:
+            return False
+    elif type(max_tokens) is not int or max_tokens < 0:
+        return False
+    if "stream" in body and type(body["stream"]) is not bool:
+        return False
+    if "system" in body and type(body["system"]) is not str:
+        return False
+    messages = body.get("messages")
+    if type(messages) is not list:
+        return False
+    for message in messages:
+        if (
+            type(message) is not dict
+            or message.keys() != _SIMPLE_MESSAGE
+            or type(message["content"]) is not str
+            or message["role"] not in ("user", "assistant")
+        ):
+            return False
+    return True
+
+
 def schema_error(body: Any, *, counting: bool = False) -> str | None:
     """``None`` when ``body`` fits the request schema, else the API's message for the first problem."""
+    if fits_simply(body, counting=counting):
+        return None
     try:
         (_COUNT if counting else _MESSAGES).validate_python(body)
     except ValidationError as exc:

@@ -24,23 +24,23 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from clawback.cache.rules import CacheKey, Entry
 
 __all__ = ["Arrival", "ArrivalStore"]
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """When a request arrived: responses begun by then, its connection, wall time (monotonic)."""
+class Arrival(NamedTuple):
+    """When a request arrived: responses begun by then, its connection, wall time (monotonic).
+
+    ``fanout`` applies the wall-time window to other connections (a real clock with latency off).
+    """
 
     order: int
     connection: Hashable = None
     wall: float = 0.0
     fanout: bool = False
-    """Apply the wall-time window to other connections (a real clock with latency off)."""
 
 
 class ArrivalStore(dict[CacheKey, Entry]):
@@ -86,17 +86,24 @@ class ArrivalStore(dict[CacheKey, Entry]):
         super().clear()
         self._stamps.clear()
 
-    @contextmanager
-    def responding(self, arrival: Arrival | None) -> Iterator[None]:
-        """Evaluate and commit one request that arrived at ``arrival`` (None: sees every entry).
+    def open(self, arrival: Arrival | None) -> None:
+        """Start evaluating one request that arrived at ``arrival`` (None: it sees every entry).
 
-        Entries it writes are stamped as begun with its response, which this counts on exit;
-        set :attr:`window` (seconds) before the commit for the wall-time window of a fan-out.
+        Set :attr:`window` (seconds) before the commit for the wall-time window of a fan-out.
         """
         self.reader = arrival
         self.window = 0.0
+
+    def close(self) -> None:
+        """The request's response has begun: what it wrote is stamped with the next number."""
+        self.reader = None
+        self.begun += 1
+
+    @contextmanager
+    def responding(self, arrival: Arrival | None) -> Iterator[None]:
+        """:meth:`open`, then :meth:`close` however the block ends."""
+        self.open(arrival)
         try:
             yield
         finally:
-            self.reader = None
-            self.begun += 1
+            self.close()
