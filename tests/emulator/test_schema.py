@@ -66,7 +66,7 @@ def test_bodies_drawn_from_the_schema_fit_it(body: dict[str, Any]) -> None:
         ),
         (
             {"model": "m", "max_tokens": 1, "messages": [], "tools": [{"type": "laser"}]},
-            "tools.0: Input should be a custom tool",
+            "tools.0: Input should be a custom tool (name, input_schema) or a known server tool type",
         ),
         (
             {"model": "m", "max_tokens": 1, "messages": [], "tool_choice": {"type": "tool"}},
