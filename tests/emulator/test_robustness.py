@@ -350,6 +350,8 @@ def test_bounded_query_integers(
         ("GET", "/v1/messages/batches/%FF/results", 404, "not_found_error"),
         ("POST", "/v1/messages/batches/msgbatch_nope/cancel", 404, "not_found_error"),
         ("GET", "/v2/anything", 404, "not_found_error"),
+        ("DELETE", "/v1/messages/batches/%F3%A8%8D%8F%2F", 404, "not_found_error"),
+        ("GET", "/v1/models/", 404, "not_found_error"),
         ("PUT", "/v1/messages", 405, "invalid_request_error"),
     ],
 )

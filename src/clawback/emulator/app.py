@@ -195,5 +195,6 @@ def create_app(
 ) -> Starlette:
     """A new emulator app with its own state (``app.state.emulator``)."""
     app = Starlette(routes=routes(), exception_handlers={404: _http_error, 405: _http_error})
+    app.router.redirect_slashes = False  # a trailing slash is a 404 in the API's shape, not a bare redirect
     app.state.emulator = EmulatorState(config, clock=clock, catalogue=catalogue)
     return app
