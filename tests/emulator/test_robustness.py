@@ -464,3 +464,28 @@ def test_the_sdk_sees_the_api_errors() -> None:
         with pytest.raises(anthropic.BadRequestError):
             emu.client.messages.count_tokens(model=HAIKU, messages=[user([{"type": "text", "text": ""}])])
         assert emu.client.messages.create(**body()).type == "message"
+
+
+@pytest.mark.parametrize("kilobytes", [100, 300])
+def test_bodies_of_every_size_band_are_served(
+    served: tuple[EmulatorSession, httpx2.Client], kilobytes: int
+) -> None:
+    _, http = served  # under 64 KiB joined, 64-256 KiB buffered inline, 256 KiB and up in the worker
+    params = body(messages=[user(text(kilobytes * 1024 // 3)["text"])])
+    response = http.post("/v1/messages", json=params, headers=V)
+    assert response.status_code == 200 and response.json()["usage"]["input_tokens"] > 0
+
+
+def test_what_claude_code_sends_is_accepted(served: tuple[EmulatorSession, httpx2.Client]) -> None:
+    _, http = served  # mid-conversation system messages and per-message effort, as Claude Code sends them
+    turns = [
+        user("hi"),
+        {"role": "system", "content": "be brief", "output_config": {"effort": "low"}},
+        user([{"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}]),
+    ]
+    response = http.post("/v1/messages", json=body(messages=turns, metadata={"user_id": "u"}), headers=V)
+    assert response.status_code == 200
+    refused = http.post("/v1/messages", json=body(model="claude-sonnet-5", messages=turns), headers=V)
+    assert_error(
+        refused, 400, "invalid_request_error", "messages.1.role: 'system' messages are not supported"
+    )

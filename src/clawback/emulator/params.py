@@ -178,7 +178,13 @@ def _check_2026_blocks(content: Any, role: str, i: int) -> None:
 
 
 def _system_messages_allowed(info: ModelInfo) -> bool:
-    return info.family in ("fable", "mythos") or (info.family == "opus" and model_version(info) >= (4, 8))
+    """Mid-conversation ``system`` messages: Fable, Mythos, Opus 4.8 and later, 5.x models but Sonnet 5."""
+    if info.family in ("fable", "mythos"):
+        return True
+    version = model_version(info)
+    if info.family == "opus":
+        return version >= (4, 8)
+    return version >= (5,) and info.id != "claude-sonnet-5"
 
 
 def _check_max_tokens(value: Any, info: ModelInfo, *, in_batch: bool) -> int:

@@ -295,6 +295,7 @@ SystemContent = Annotated[
 class Message(_Strict):
     role: Literal["user", "assistant", "system"]
     content: Content
+    output_config: OutputConfig | None = None  # per-message effort (beta)
 
 
 # Server tools: their type names a family and (usually) a date; new dates appear often.
