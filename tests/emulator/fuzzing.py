@@ -297,6 +297,26 @@ def request_strategy() -> st.SearchStrategy[Probe]:
     batch_items = st.lists(
         st.tuples(custom_id, messages, st.none() | mutation), min_size=1, max_size=4, unique_by=lambda t: t[0]
     )
+
+    def as_big(pair: tuple[int, str, bool]) -> Probe:
+        size, path, bad = pair
+        params = {
+            "model": MODELS[0],
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "word " * (size // 5)}],
+        }
+        if path == "/v1/messages/count_tokens":
+            del params["max_tokens"]
+        if path == "/v1/messages/batches":
+            return Probe("POST", path, _batch_body([("big", params)]), note=f"big-{size}")
+        raw = malformed(params, "unknown_field") if bad else json.dumps(params).encode()
+        return Probe("POST", path, raw, invalid=bad, note=f"big-{size}")
+
+    big = st.tuples(
+        st.sampled_from([70_000, 300_000, 2_000_000]),
+        st.sampled_from(["/v1/messages", "/v1/messages/count_tokens", "/v1/messages/batches"]),
+        st.booleans(),
+    )
     return st.one_of(
         st.tuples(messages, st.none() | mutation, st.booleans()).map(as_message),
         st.tuples(counting, st.none() | mutation).map(as_count),
@@ -311,6 +331,7 @@ def request_strategy() -> st.SearchStrategy[Probe]:
         st.tuples(_LIMITS, st.none() | _IDS).map(lambda p: Probe("GET", "/v1/models" + _query(*p))),
         _IDS.map(lambda i: Probe("GET", f"/v1/models/{_quote(i)}")),
         _IDS.map(lambda i: Probe("DELETE", f"/v1/messages/batches/{_quote(i)}")),
+        big.map(as_big),
     )
 
 
