@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -32,35 +31,10 @@ import httpx2  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from tests.emulator.fuzzing import HEADERS, Probe, check, request_strategy  # noqa: E402
 
-from emulator_throughput import _free_port, _machine, write_section  # noqa: E402
+from emulator_throughput import _free_port, _machine, _start_server, write_section  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN emulator-fuzz -->", "<!-- END emulator-fuzz -->"
 HANG_SECONDS = 5.0
-
-
-def _start(port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "clawback",
-        "emulate",
-        "--port",
-        str(port),
-        "--clock",
-        "manual",
-        "--log-level",
-        "error",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=1).status_code == 200:
-                return proc
-        except httpx2.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the emulator did not start")
 
 
 def _route(probe: Probe) -> str:
@@ -76,7 +50,7 @@ def _route(probe: Probe) -> str:
 def campaign(count: int, seed_value: int) -> dict[str, object]:
     """Run the campaign; returns the counts."""
     port = _free_port()
-    server = _start(port)
+    server = _start_server(port, extra=("--clock", "manual"), pin=False)
     base = f"http://127.0.0.1:{port}"
     sent: Counter[str] = Counter()
     statuses: Counter[int] = Counter()

@@ -63,9 +63,14 @@ def _pin(cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
-def _start_server(port: int, src: Path | None = None) -> subprocess.Popen[bytes]:
-    """``clawback emulate`` on ``port`` pinned to CPU 0; from the package under ``src`` when given."""
-    cmd = [*_pin(0), sys.executable, "-m", "clawback", "emulate", "--port", str(port), "--log-level", "error"]
+def _start_server(
+    port: int, src: Path | None = None, *, extra: tuple[str, ...] = (), pin: bool = True
+) -> subprocess.Popen[bytes]:
+    """``clawback emulate`` on ``port`` (pinned to CPU 0); from the package under ``src`` when given."""
+    cmd = [
+        *(_pin(0) if pin else []),
+        *(sys.executable, "-m", "clawback", "emulate", "--port", str(port), "--log-level", "error", *extra),
+    ]
     env = {**os.environ, "PYTHONPATH": str(src)} if src is not None else None
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30

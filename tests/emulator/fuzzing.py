@@ -153,11 +153,7 @@ def _deep(levels: int) -> str:
     return "[" * levels + "1" + "]" * levels
 
 
-_MUTATIONS = (
-    "drop_model",
-    "drop_messages",
-    "unknown_field",
-    "unknown_block_field",
+_BODY_LEVEL = (
     "nan",
     "infinity",
     "huge_float",
@@ -167,10 +163,18 @@ _MUTATIONS = (
     "not_utf8",
     "utf16",
     "digits",
-    "empty_text",
-    "empty_content",
     "truncated",
     "not_object",
+)
+"""Mutations that break the JSON of the whole body: inside a batch they refuse the whole batch."""
+_MUTATIONS = (
+    *_BODY_LEVEL,
+    "drop_model",
+    "drop_messages",
+    "unknown_field",
+    "unknown_block_field",
+    "empty_text",
+    "empty_content",
     "tool_result_content",
     "no_source_image",
     "temperature_text",
@@ -221,20 +225,6 @@ def malformed(body: dict[str, Any], mutation: str) -> bytes:
     return json.dumps(b).encode()
 
 
-_BODY_LEVEL = (
-    "nan",
-    "infinity",
-    "huge_float",
-    "deep",
-    "surrogate",
-    "surrogate_model",
-    "not_utf8",
-    "utf16",
-    "digits",
-    "truncated",
-    "not_object",
-)
-"""Mutations that break the JSON of the whole body: inside a batch they refuse the whole batch."""
 _IDS = st.one_of(st.just("msgbatch_missing"), st.text(max_size=20), st.just("\udcff"))
 _LIMITS = st.one_of(
     st.just(""), st.integers(-5, 2000).map(str), st.just("9" * 5000), st.just("²"), st.text(max_size=6)
