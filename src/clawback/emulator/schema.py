@@ -326,7 +326,7 @@ class CustomTool(_Strict):
 
 
 class ServerTool(_Open):
-    type: Str
+    type: Annotated[str, Strict(), Field(pattern=SERVER_TOOL.pattern)]
     name: Str | None = None
     cache_control: CC = None
 
