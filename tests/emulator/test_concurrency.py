@@ -23,6 +23,8 @@ def params() -> dict[str, Any]:
 def test_five_simultaneous_identical_requests_all_write_then_the_next_one_reads() -> None:
     async def scenario() -> tuple[list[Any], Any]:
         async with async_emulator_client() as emu:  # default settings: latency off
+            # the SDK's first call detects the platform in a thread, which would stagger the five
+            await emu.client.models.list()
             fan = await asyncio.gather(*[emu.client.messages.create(**params()) for _ in range(5)])
             after = await emu.client.messages.create(**params())
             return [r.usage for r in fan], after.usage

@@ -9,7 +9,8 @@ their envelope (``type``, ids, ``cache_control``) and otherwise passed through.
 
 :func:`schema_error` validates a parsed body and returns the API's one-line message for the first
 problem (``messages.0.content.0.image.source: Field required``), or ``None``. Rules that depend on
-the model, the API version or the whole conversation live in :mod:`clawback.emulator.params`.
+the model, the API version or the whole conversation live in :mod:`clawback.emulator.params`;
+the content blocks in :mod:`clawback.emulator.schema_blocks`.
 """
 
 from __future__ import annotations
@@ -17,282 +18,23 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import (
-    AllowInfNan,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Strict,
-    Tag,
-    TypeAdapter,
-    ValidationError,
+from pydantic import AllowInfNan, Discriminator, Field, Strict, Tag, TypeAdapter, ValidationError
+
+from clawback.emulator.schema_blocks import (
+    CC,
+    Bool,
+    Content,
+    Obj,
+    OpenModel,
+    Str,
+    StrictModel,
+    SystemContent,
 )
 
 __all__ = ["COUNT_FIELDS", "MESSAGE_FIELDS", "fits_simply", "schema_error"]
 
-Str = Annotated[str, Strict()]
-Int = Annotated[int, Strict()]
-Bool = Annotated[bool, Strict()]
-Num = Annotated[float, Strict(), AllowInfNan(False)]
-Obj = dict[str, Any]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class CacheControl(_Strict):
-    type: Literal["ephemeral"]
-    ttl: Literal["5m", "1h"] | None = None
-
-
-CC = CacheControl | None
-
-
-class CitationsConfig(_Strict):
-    enabled: Bool
-
-
-def _str_or_list(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "str"
-    return "list" if isinstance(value, list) else None
-
-
-_CONTENT: Final = Discriminator(
-    _str_or_list,
-    custom_error_type="content_type",
-    custom_error_message="Input should be a valid string or a list of content blocks",
-)
-"""Every ``content`` field is a string or a list of blocks: errors come from the branch given."""
-
-
-class TextBlock(_Strict):
-    type: Literal["text"]
-    text: Str
-    cache_control: CC = None
-    citations: list[Obj] | None = None
-
-
-class Base64Image(_Strict):
-    type: Literal["base64"]
-    media_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
-    data: Str
-
-
-class UrlSource(_Strict):
-    type: Literal["url"]
-    url: Str
-
-
-class FileSource(_Strict):
-    type: Literal["file"]
-    file_id: Str
-
-
-class ImageTransformations(_Strict):
-    oversized_image: Literal["downsize", "error"] | None = None
-
-
-class ImageBlock(_Strict):
-    type: Literal["image"]
-    source: Annotated[Base64Image | UrlSource | FileSource, Field(discriminator="type")]
-    cache_control: CC = None
-    transformations: ImageTransformations | None = None
-
-
-class Base64Pdf(_Strict):
-    type: Literal["base64"]
-    media_type: Literal["application/pdf"]
-    data: Str
-
-
-class PlainTextSource(_Strict):
-    type: Literal["text"]
-    media_type: Literal["text/plain"]
-    data: Str
-
-
-class ContentSource(_Strict):
-    type: Literal["content"]
-    content: Str | list[Annotated[TextBlock | ImageBlock, Field(discriminator="type")]]
-
-
-class DocumentBlock(_Strict):
-    type: Literal["document"]
-    source: Annotated[
-        Base64Pdf | PlainTextSource | ContentSource | UrlSource | FileSource, Field(discriminator="type")
-    ]
-    cache_control: CC = None
-    citations: CitationsConfig | None = None
-    context: Str | None = None
-    title: Str | None = None
-
-
-class SearchResultBlock(_Strict):
-    type: Literal["search_result"]
-    content: list[TextBlock]
-    source: Str
-    title: Str
-    cache_control: CC = None
-    citations: CitationsConfig | None = None
-
-
-class ThinkingBlock(_Strict):
-    type: Literal["thinking"]
-    thinking: Str
-    signature: Str
-
-
-class RedactedThinkingBlock(_Strict):
-    type: Literal["redacted_thinking"]
-    data: Str
-
-
-ToolUseId = Annotated[str, Strict(), Field(pattern=r"^[a-zA-Z0-9_-]+$")]
-
-
-class ToolUseBlock(_Strict):
-    type: Literal["tool_use"]
-    id: ToolUseId
-    name: Str
-    input: Obj
-    cache_control: CC = None
-    caller: Obj | None = None
-    toolset_name: Str | None = None
-
-
-class ToolReferenceBlock(_Strict):
-    type: Literal["tool_reference"]
-    tool_name: Str
-    cache_control: CC = None
-
-
-class BrowserStateBlock(_Open):
-    type: Literal["browser_state"]
-    tabs: list[Obj]
-
-
-ResultContent = Annotated[
-    TextBlock | ImageBlock | SearchResultBlock | DocumentBlock | ToolReferenceBlock | BrowserStateBlock,
-    Field(discriminator="type"),
-]
-
-
-ResultContents = Annotated[
-    Annotated[str, Strict(), Tag("str")] | Annotated[list[ResultContent], Tag("list")], _CONTENT
-]
-
-
-class ToolResultBlock(_Strict):
-    type: Literal["tool_result"]
-    tool_use_id: Str
-    content: ResultContents | None = None
-    is_error: Bool | None = None
-    cache_control: CC = None
-    toolset_name: Str | None = None
-
-
-class ServerToolUseBlock(_Strict):
-    type: Literal["server_tool_use"]
-    id: Str
-    name: Str
-    input: Obj
-    cache_control: CC = None
-    caller: Obj | None = None
-
-
-class _ServerResult(_Strict):
-    tool_use_id: Str
-    content: Any
-    cache_control: CC = None
-    caller: Obj | None = None
-
-
-class WebSearchResult(_ServerResult):
-    type: Literal["web_search_tool_result"]
-
-
-class WebFetchResult(_ServerResult):
-    type: Literal["web_fetch_tool_result"]
-
-
-class CodeExecutionResult(_ServerResult):
-    type: Literal["code_execution_tool_result"]
-
-
-class BashResult(_ServerResult):
-    type: Literal["bash_code_execution_tool_result"]
-
-
-class TextEditorResult(_ServerResult):
-    type: Literal["text_editor_code_execution_tool_result"]
-
-
-class ToolSearchResult(_ServerResult):
-    type: Literal["tool_search_tool_result"]
-
-
-class McpToolResult(_ServerResult):
-    type: Literal["mcp_tool_result"]
-    is_error: Bool | None = None
-
-
-class McpToolUse(_Strict):
-    type: Literal["mcp_tool_use"]
-    id: Str
-    name: Str
-    server_name: Str
-    input: Obj
-    cache_control: CC = None
-
-
-class ContainerUploadBlock(_Strict):
-    type: Literal["container_upload"]
-    file_id: Str
-    cache_control: CC = None
-
-
-class CompactionBlock(_Open):
-    type: Literal["compaction"]
-
-
-Block = Annotated[
-    TextBlock
-    | ImageBlock
-    | DocumentBlock
-    | SearchResultBlock
-    | ThinkingBlock
-    | RedactedThinkingBlock
-    | ToolUseBlock
-    | ToolResultBlock
-    | ServerToolUseBlock
-    | WebSearchResult
-    | WebFetchResult
-    | CodeExecutionResult
-    | BashResult
-    | TextEditorResult
-    | ToolSearchResult
-    | McpToolUse
-    | McpToolResult
-    | ContainerUploadBlock
-    | CompactionBlock,
-    Field(discriminator="type"),
-]
-
-
-Content = Annotated[Annotated[str, Strict(), Tag("str")] | Annotated[list[Block], Tag("list")], _CONTENT]
-SystemContent = Annotated[
-    Annotated[str, Strict(), Tag("str")] | Annotated[list[TextBlock], Tag("list")], _CONTENT
-]
-
-
-class Message(_Strict):
+class Message(StrictModel):
     role: Literal["user", "assistant", "system"]
     content: Content
     output_config: OutputConfig | None = None  # per-message effort (beta)
@@ -306,13 +48,13 @@ SERVER_TOOL: Final = re.compile(
 ToolName = Annotated[str, Strict(), Field(pattern=r"^[a-zA-Z0-9_-]{1,128}$")]
 
 
-class InputSchema(_Open):
+class InputSchema(OpenModel):
     type: Literal["object"]
     properties: Obj | None = None
     required: list[Str] | None = None
 
 
-class CustomTool(_Strict):
+class CustomTool(StrictModel):
     name: ToolName
     input_schema: InputSchema
     type: Literal["custom"] | None = None
@@ -325,7 +67,7 @@ class CustomTool(_Strict):
     allowed_callers: list[Str] | None = None
 
 
-class ServerTool(_Open):
+class ServerTool(OpenModel):
     type: Annotated[str, Strict(), Field(pattern=SERVER_TOOL.pattern)]
     name: Str | None = None
     cache_control: CC = None
@@ -350,23 +92,23 @@ Tool = Annotated[
 ]
 
 
-class ToolChoiceAuto(_Strict):
+class ToolChoiceAuto(StrictModel):
     type: Literal["auto"]
     disable_parallel_tool_use: Bool | None = None
 
 
-class ToolChoiceAny(_Strict):
+class ToolChoiceAny(StrictModel):
     type: Literal["any"]
     disable_parallel_tool_use: Bool | None = None
 
 
-class ToolChoiceTool(_Strict):
+class ToolChoiceTool(StrictModel):
     type: Literal["tool"]
     name: Str
     disable_parallel_tool_use: Bool | None = None
 
 
-class ToolChoiceNone(_Strict):
+class ToolChoiceNone(StrictModel):
     type: Literal["none"]
 
 
@@ -376,22 +118,22 @@ ToolChoice = Annotated[
 Display = Literal["summarized", "omitted"] | None
 
 
-class ThinkingEnabled(_Strict):
+class ThinkingEnabled(StrictModel):
     type: Literal["enabled"]
     budget_tokens: Annotated[int, Strict(), Field(ge=1024)]
     display: Display = None
 
 
-class ThinkingDisabled(_Strict):
+class ThinkingDisabled(StrictModel):
     type: Literal["disabled"]
 
 
-class ThinkingAdaptive(_Strict):
+class ThinkingAdaptive(StrictModel):
     type: Literal["adaptive"]
     display: Display = None
 
 
-class ThinkingBetweenTools(_Strict):
+class ThinkingBetweenTools(StrictModel):
     type: Literal["between_tools"]
 
 
@@ -400,34 +142,34 @@ Thinking = Annotated[
 ]
 
 
-class JsonFormat(_Strict):
+class JsonFormat(StrictModel):
     type: Literal["json_schema"]
     schema_: Obj = Field(alias="schema")
 
 
-class OutputConfig(_Strict):
+class OutputConfig(StrictModel):
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
     format: JsonFormat | None = None
     task_budget: Any = None
 
 
-class Metadata(_Strict):
+class Metadata(StrictModel):
     user_id: Str | None = None
 
 
-class Container(_Strict):
+class Container(StrictModel):
     id: Str | None = None
     skills: list[Obj] | None = None
 
 
-class Diagnostics(_Strict):
+class Diagnostics(StrictModel):
     previous_message_id: Str | None = None
 
 
 Unit = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0, le=1)]
 
 
-class _Common(_Strict):
+class _Common(StrictModel):
     model: Str
     messages: list[Message]
     system: SystemContent | None = None
