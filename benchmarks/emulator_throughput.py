@@ -49,7 +49,8 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 NOTES = [
     "uvicorn uses `httptools` and `uvloop` (project dependencies). The request schema (pydantic v2,",
     "`clawback.emulator.schema`) costs about 6 µs of a small call; bodies of 256 KiB or more are prepared in",
-    "a worker process and do not show here (see the large-request section).",
+    "a worker process and do not show here (see the large-request section). When the machine is shared",
+    "(load average well above the core count), requests/s follows the load; compare the CPU columns.",
 ]
 
 
