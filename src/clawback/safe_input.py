@@ -13,13 +13,16 @@ read that blocks forever on a FIFO — into an :class:`~clawback.errors.InputFil
 - :func:`decode` turns bytes into text the same way.
 - :func:`read_input` reads a path (or ``-`` for standard input) exactly once, refusing
   directories and devices, reading a FIFO once, and bounding the size.
-- :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates.
+- :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates;
+  :func:`parse_int` reads an integer from text (a query parameter) within bounds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import stat
 import sys
 from collections.abc import Mapping
@@ -42,6 +45,7 @@ __all__ = [
     "check_year",
     "decode",
     "loads",
+    "parse_int",
     "read_input",
 ]
 
@@ -85,16 +89,34 @@ def _int(text: str) -> int:
     return int(text)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Valid UTF-8 decodes to no surrogate: only a ``\\udXXX`` escape can put one in a parsed string."""
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:24]} is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_int=_int, parse_float=_float)
+
+
 def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception."""
+    """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception.
+
+    Numbers are finite: ``NaN``, ``Infinity`` and literals too large for a float (``1e400``) are refused.
+    """
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_int=_int)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise InputFileError(f"{_where(what)}invalid JSON: {str(exc).splitlines()[0]}") from None
-    check_json(value, what, max_depth=max_depth)
+    if text.count("[") + text.count("{") > max_depth or _SURROGATE_ESCAPE.search(text):
+        check_json(value, what, max_depth=max_depth)  # otherwise neither can be present: skip the walk
     return value
 
 
@@ -113,25 +135,31 @@ def check_json(value: Any, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if _surrogate(item):
+        kind = type(item)  # exact types first: what json.loads builds, checked without ABCs
+        if kind is str or (kind is not dict and kind is not list and isinstance(item, str)):
+            if not item.isascii() and _surrogate(item):
                 raise InputFileError(f"{_where(what)}text holds a lone surrogate (not valid Unicode)")
-        elif isinstance(item, Mapping | list | tuple):
+        elif kind is dict or kind is list or isinstance(item, Mapping | list | tuple):
             if depth > max_depth:
                 raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels")
-            if isinstance(item, Mapping):
+            if kind is dict or isinstance(item, Mapping):
                 for key, sub in item.items():
-                    if isinstance(key, str) and _surrogate(key):
+                    if type(key) is str and not key.isascii() and _surrogate(key):
                         raise InputFileError(
                             f"{_where(what)}a key holds a lone surrogate (not valid Unicode)"
                         )
-                    if isinstance(sub, str | Mapping | list | tuple):
+                    if type(sub) in _CONTAINERS or isinstance(sub, str | Mapping | list | tuple):
                         stack.append((sub, depth + 1))
             else:
                 stack.extend(
-                    (sub, depth + 1) for sub in item if isinstance(sub, str | Mapping | list | tuple)
+                    (sub, depth + 1)
+                    for sub in item
+                    if type(sub) in _CONTAINERS or isinstance(sub, str | Mapping | list | tuple)
                 )
     return value
+
+
+_CONTAINERS = frozenset({str, dict, list})
 
 
 def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:
@@ -190,6 +218,21 @@ def bounded_int(value: Any, what: str, *, minimum: int = 0, maximum: int = 10**1
         raise InputFileError(f"{what} must be an integer, got {type(value).__name__}")
     if not minimum <= value <= maximum:
         raise InputFileError(f"{what} must be between {minimum:,} and {maximum:,}, got {str(value)[:40]}")
+    return value
+
+
+def parse_int(text: str, what: str, *, minimum: int = 0, maximum: int = 10**15) -> int:
+    """The integer written in ``text`` (ASCII digits, optional ``-``) within ``[minimum, maximum]``.
+
+    Refuses without converting anything longer than :data:`MAX_INT_DIGITS` digits, so a
+    5,000-digit query parameter costs nothing (``int()`` would raise past 4,300 digits).
+    """
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_INT_DIGITS:
+        raise InputFileError(f"{what}: Input should be an integer from {minimum:,} to {maximum:,}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise InputFileError(f"{what}: Input should be an integer from {minimum:,} to {maximum:,}")
     return value
 
 

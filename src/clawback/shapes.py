@@ -204,7 +204,63 @@ def _block_digest(block: Mapping[str, Any]) -> str:
     return _digest(_block_json(block))
 
 
+_MAX_DEPTH = 200
+"""Deeper values are serialised without recursion (:func:`_flat_json`); the API refuses them anyway."""
+
+
+def _depth_exceeds(value: Any, limit: int = _MAX_DEPTH) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, Mapping) else item))
+    return False
+
+
+def _flat_json(value: Any, *, keep_order: bool = False) -> str:
+    """A canonical JSON-like text of ``value`` built without recursion, for any depth.
+
+    Keys are sorted (except inside ``input``) and ``cache_control`` dropped, as :func:`_canonical`.
+    """
+    out: list[str] = []
+    stack: list[tuple[Any, bool] | str] = [(value, keep_order)]
+    while stack:
+        top = stack.pop()
+        if isinstance(top, str):
+            out.append(top)
+            continue
+        item, ordered = top
+        if isinstance(item, Mapping):
+            items = [(k, v) for k, v in item.items() if k != "cache_control"]
+            if not ordered:
+                items.sort(key=lambda kv: str(kv[0]))
+            stack.append("}")
+            for i, (k, v) in reversed(list(enumerate(items))):
+                stack.append((v, ordered or k == "input"))
+                stack.append(("," if i else "") + json.dumps(str(k), ensure_ascii=False) + ":")
+            stack.append("{")
+        elif isinstance(item, list):
+            stack.append("]")
+            for i, v in reversed(list(enumerate(item))):
+                stack.append((v, ordered))
+                if i:
+                    stack.append(",")
+            stack.append("[")
+        else:
+            out.append(json.dumps(item, ensure_ascii=False))
+    return "".join(out)
+
+
+def _bounded_canonical(value: Any) -> Any:
+    """:func:`_canonical`, or for a value nested too deep, its flat canonical text."""
+    return _flat_json(value) if _depth_exceeds(value) else _canonical(value)
+
+
 def _block_json(block: Mapping[str, Any]) -> str:
+    if _depth_exceeds(block):
+        return _flat_json(block)
     if block.get("type") == "tool_use":
         head = {k: v for k, v in block.items() if k not in ("input", "cache_control")}
         body = {"head": _canonical(head), "input": _canonical(block.get("input"), keep_order=True)}
@@ -297,11 +353,11 @@ def _messages_salt(body: Mapping[str, Any], model: str, images: bool | None = No
     def make() -> str:
         return json.dumps(
             {
-                "tool_choice": _canonical(tool_choice),
-                "thinking": _canonical(thinking),
+                "tool_choice": _bounded_canonical(tool_choice),
+                "thinking": _bounded_canonical(thinking),
                 "images": images,
                 "effort": effort,
-                "format": _canonical(fmt),
+                "format": _bounded_canonical(fmt),
             },
             sort_keys=True,
         )
@@ -320,6 +376,13 @@ _TOKEN_MEMO: dict[tuple[str, str], int] = {}
 _TOKEN_MEMO_LIMIT = 65_536
 
 
+def _estimate_block(block: Mapping[str, Any], tokenizer: Tokenizer) -> int:
+    """The offline estimate; a block nested too deep for JSON encoding is estimated from its flat text."""
+    if _depth_exceeds(block):
+        return _tokens.estimate_text_tokens(_flat_json(block), tokenizer)
+    return _tokens.estimate_block_tokens(block, tokenizer)
+
+
 def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], int]:
     """The offline estimator, remembered by content hash (system prompts repeat on every call)."""
 
@@ -329,7 +392,7 @@ def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], in
         if found is None:
             if len(_TOKEN_MEMO) >= _TOKEN_MEMO_LIMIT:
                 _TOKEN_MEMO.clear()
-            found = _TOKEN_MEMO[key] = _tokens.estimate_block_tokens(block, tokenizer)
+            found = _TOKEN_MEMO[key] = _estimate_block(block, tokenizer)
         return found
 
     return count

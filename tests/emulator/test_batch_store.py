@@ -18,7 +18,8 @@ def runner(batch: Batch, custom_id: str, raw: bytes, start: float) -> tuple[str,
 
 def make(n: int, duration: float = 10.0, cancel: float = 0.0) -> tuple[BatchStore, Batch]:
     store = BatchStore(runner, duration=duration, cancel_seconds=cancel)
-    batch = store.create("ws", [(f"c{i}", {"i": i}) for i in range(n)], now=100.0, version="2023-06-01")
+    items = [(f"c{i}", json.dumps({"i": i}).encode()) for i in range(n)]
+    batch = store.create("ws", items, now=100.0, version="2023-06-01")
     return store, batch
 
 

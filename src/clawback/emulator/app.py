@@ -23,14 +23,16 @@ from clawback.emulator import batch_routes, control
 from clawback.emulator.clock import VirtualClock
 from clawback.emulator.config import EmulatorConfig
 from clawback.emulator.core import Served
-from clawback.emulator.exchange import Exchange, api, read_json
+from clawback.emulator.exchange import Exchange, api, read_body
 from clawback.emulator.faults import Fault
 from clawback.emulator.models_api import model_ids, model_object
-from clawback.emulator.params import MessageRequest, parse_message_request
+from clawback.emulator.params import MessageRequest
+from clawback.emulator.prepare import Job, prepare_message
 from clawback.emulator.sse import SseEvent, error_event, message_events
 from clawback.emulator.state import EmulatorState
 from clawback.emulator.wire import ApiError, not_found, page_body, paginate, parse_limit
 from clawback.pricing.catalogue import Catalogue
+from clawback.shapes import RequestShape
 
 __all__ = ["SseResponse", "create_app"]
 
@@ -83,34 +85,41 @@ class SseResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _message_request(ex: Exchange, *, counting: bool) -> tuple[Fault | None, MessageRequest]:
+async def _message_request(
+    ex: Exchange, *, counting: bool
+) -> tuple[Fault | None, MessageRequest, RequestShape]:
+    """Read, decode, validate and shape the body (off the event loop when it is big), then faults."""
     state = ex.state
     ex.authenticate()
     version = ex.version()
-    body, raw = await read_json(ex.request, state.config.limits.messages_body_bytes)
-    ex.note_body(body, raw)
+    raw = await read_body(ex.request, state.config.limits.messages_body_bytes)
+    offload = state.offload
+    job = Job(version, state.today(), counting=counting, light=len(raw) >= offload.threshold)
+    prepared = await offload.run(prepare_message, raw, job)
+    if not prepared.decoded:
+        prepared.ready()  # not JSON: refused before anything else
+    ex.note_body(prepared.params_hash, prepared.model, prepared.stream)
     fault = state.faults.pick("count_tokens" if counting else "messages", model=ex.model, stream=ex.stream)
     if fault is not None:
         state.stats.faults[fault.kind] += 1
         err = fault.error()
         if err is not None:
             raise err
-    request = parse_message_request(
-        body, state.catalogue, version=version, today=state.today(), counting=counting
-    )
-    return fault, request
+    request, shape = prepared.ready()
+    return fault, request, shape
 
 
 @api("messages")
 async def create_message(ex: Exchange) -> Response:
     """POST /v1/messages."""
     state = ex.state
-    fault, request = await _message_request(ex, counting=False)
+    await asyncio.sleep(0)  # let requests that arrived together register before any of them responds
+    fault, request, shape = await _message_request(ex, counting=False)
     caller = ex.authenticate() if ex.caller is None else ex.caller
     state.limiter.check(caller.workspace, ex.start)
     if fault is not None and fault.kind == "slow":
         await asyncio.sleep(fault.delay_seconds)
-    served = state.serve(request, caller, ex.start)
+    served = state.serve(request, caller, ex.start, shape=shape, arrival=ex.arrival)
     if request.stream:
         ex.finish(200)
         return SseResponse(
@@ -123,8 +132,8 @@ async def create_message(ex: Exchange) -> Response:
 @api("count_tokens")
 async def count_tokens(ex: Exchange) -> Response:
     """POST /v1/messages/count_tokens (cache_control is accepted and ignored)."""
-    _, request = await _message_request(ex, counting=True)
-    return ex.json({"input_tokens": ex.state.core.count_tokens(request)})
+    _, _, shape = await _message_request(ex, counting=True)
+    return ex.json({"input_tokens": shape.total_tokens})
 
 
 @api("models")
@@ -186,5 +195,6 @@ def create_app(
 ) -> Starlette:
     """A new emulator app with its own state (``app.state.emulator``)."""
     app = Starlette(routes=routes(), exception_handlers={404: _http_error, 405: _http_error})
+    app.router.redirect_slashes = False  # a trailing slash is a 404 in the API's shape, not a bare redirect
     app.state.emulator = EmulatorState(config, clock=clock, catalogue=catalogue)
     return app

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from clawback.emulator.batches import Batch, validate_requests
-from clawback.emulator.exchange import Exchange, api, read_json
+from clawback.emulator.batches import Batch
+from clawback.emulator.exchange import Exchange, api, read_body
+from clawback.emulator.prepare import Job, prepare_batch
 from clawback.emulator.wire import page_body, paginate, parse_limit
 
 __all__ = ["routes"]
@@ -40,10 +41,12 @@ async def create_batch(ex: Exchange) -> Response:
     state = ex.state
     caller = ex.authenticate()
     version = ex.version()
-    body, _ = await read_json(ex.request, state.config.limits.batch_body_bytes)
+    raw = await read_body(ex.request, state.config.limits.batch_body_bytes)
     await ex.inject_fault("batches")
-    items = validate_requests(body, state.config.limits.batch_requests)
-    batch = state.batches.create(caller.workspace, items, now=ex.start, version=version)
+    job = Job(version, state.today())
+    limit = state.config.limits.batch_requests
+    items = await state.offload.run(prepare_batch, raw, job, tail=(limit,))
+    batch = state.batches.create(caller.workspace, items.items, now=ex.start, version=version)
     ex.batch_id = batch.id
     state.record_batch_items(batch, caller, items)
     return ex.json(batch.to_json(_base_url(ex), ex.start))

@@ -14,8 +14,10 @@ as compact JSON bytes until it runs, then only its result line (bytes).
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,6 +29,7 @@ __all__ = [
     "CUSTOM_ID",
     "Batch",
     "BatchStore",
+    "ItemParams",
     "ItemRunner",
     "validate_requests",
 ]
@@ -37,8 +40,12 @@ CUSTOM_ID: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _CHUNK: Final = 256
 _KINDS: Final = ("succeeded", "errored", "canceled", "expired")
 
-ItemRunner = Callable[["Batch", str, bytes, float], tuple[str, dict[str, Any]]]
-"""Runs one item: (batch, custom_id, params as JSON bytes, start) -> (result type, result object)."""
+ItemParams = bytes | tuple[int, str, str]
+"""An item's params as compact JSON bytes, or the error (status, message, type) they were refused with."""
+ItemResult = tuple[str, dict[str, Any]]
+ItemRunner = Callable[["Batch", str, ItemParams, float], ItemResult | Awaitable[ItemResult]]
+"""Runs one item: (batch, custom_id, params, start) -> (result type, result object), or awaits it."""
+log = logging.getLogger("clawback.emulator")
 
 
 @dataclass(slots=True)
@@ -51,7 +58,7 @@ class Batch:
     created_at: float
     duration: float
     custom_ids: list[str]
-    params: list[bytes | None]
+    params: list[ItemParams | None]
     results: list[bytes] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     cancel_initiated_at: float | None = None
@@ -150,8 +157,10 @@ class BatchStore:
         self._batches: dict[str, Batch] = {}
         self._order: dict[str, list[str]] = {}
 
-    def create(self, workspace: str, items: list[tuple[str, Any]], *, now: float, version: str) -> Batch:
-        """A new batch starting at ``now``."""
+    def create(
+        self, workspace: str, items: list[tuple[str, ItemParams]], *, now: float, version: str
+    ) -> Batch:
+        """A new batch starting at ``now``; each item's params are bytes, or the error they end with."""
         batch = Batch(
             id=new_id("msgbatch"),
             workspace=workspace,
@@ -159,7 +168,7 @@ class BatchStore:
             created_at=now,
             duration=self.duration,
             custom_ids=[cid for cid, _ in items],
-            params=[dumps(params) for _, params in items],
+            params=[params for _, params in items],
         )
         self._batches[batch.id] = batch
         self._order.setdefault(workspace, []).append(batch.id)
@@ -237,16 +246,24 @@ class BatchStore:
             start = batch.start_of(index)
             if not (finishing or start < horizon) or start >= batch.expires_at:
                 return
-            self._run_one(batch, index, start)
+            await self._run_one(batch, index, start)
             index += 1
             if index % _CHUNK == 0:
                 await asyncio.sleep(0)
 
-    def _run_one(self, batch: Batch, index: int, start: float) -> None:
+    async def _run_one(self, batch: Batch, index: int, start: float) -> None:
         custom_id = batch.custom_ids[index]
-        raw = batch.params[index] or b"{}"
+        params = batch.params[index]
         batch.params[index] = None
-        kind, result = self.run_item(batch, custom_id, raw, start)
+        try:
+            if params is None:
+                raise RuntimeError(f"batch item {custom_id} has no params left")
+            outcome = self.run_item(batch, custom_id, params, start)
+            kind, result = await outcome if inspect.isawaitable(outcome) else outcome
+        except Exception:  # an item must never break its batch: it ends errored
+            log.exception("emulator: batch item %s failed unexpectedly", custom_id)
+            error = {"type": "api_error", "message": "Internal server error"}
+            kind, result = "errored", {"type": "errored", "error": {"type": "error", "error": error}}
         self._append(batch, custom_id, kind, result)
 
     def _append(self, batch: Batch, custom_id: str, kind: str, result: dict[str, Any]) -> None:

@@ -133,6 +133,7 @@ class Limits(_Model):
     output_tokens_per_minute: int = Field(default=400_000, gt=0)
     enforce_rate_limits: bool = False
     log_entries: int = Field(default=500_000, ge=0)
+    offload_body_bytes: int = Field(default=256 * 1024, ge=0)
 
 
 class EmulatorConfig(_Model):

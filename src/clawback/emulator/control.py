@@ -15,7 +15,6 @@ Not part of the Claude API and not logged. Endpoints (JSON in and out)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +27,8 @@ from clawback.emulator.clock import iso
 from clawback.emulator.config import BatchFaultRule, FaultRule, ScriptedReply, describe_validation_error
 from clawback.emulator.state import EmulatorState
 from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request, new_id
+from clawback.errors import InputFileError
+from clawback.safe_input import loads
 
 __all__ = ["routes"]
 
@@ -43,14 +44,14 @@ def _control(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         headers = {"request-id": request_id}
         try:
             raw = await request.body()
-            payload = json.loads(raw) if raw else {}
+            payload = loads(raw, "control request body") if raw else {}
             if not isinstance(payload, dict):
                 raise ValueError("expected a JSON object")
             result = handler(state, {**dict(request.query_params), **payload})
             return Response(dumps(result), 200, headers, "application/json")
         except ValidationError as exc:
             err = invalid_request(describe_validation_error(exc))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, InputFileError) as exc:
             err = invalid_request(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         except ApiError as exc:
             err = exc

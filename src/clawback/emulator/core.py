@@ -20,6 +20,7 @@ from clawback.emulator.generation import Completion, complete
 from clawback.emulator.latency import LatencyModel, Timing
 from clawback.emulator.params import MessageRequest
 from clawback.emulator.responders import Responder
+from clawback.emulator.visibility import Arrival, ArrivalStore
 from clawback.emulator.wire import invalid_request, new_id
 from clawback.errors import CacheRuleError
 from clawback.pricing.cost import Usage
@@ -93,12 +94,37 @@ class MessagesCore:
         *,
         workspace: str,
         start: float,
+        shape: RequestShape | None = None,
+        arrival: Arrival | None = None,
         service_tier: str = "standard",
         message_id: str | None = None,
     ) -> Served:
-        """Answer ``request`` started at ``start`` (virtual seconds); commits cache entries."""
+        """Answer ``request`` started at ``start`` (virtual seconds); commits cache entries.
+
+        ``shape`` is the request's shape when already computed (off the event loop); ``arrival``
+        is how many responses had begun when the request arrived (see
+        :class:`~clawback.emulator.visibility.ArrivalStore`; None sees every entry).
+        """
+        shape = self.shape(request) if shape is None else shape
+        store = self.engine.store
+        if not isinstance(store, ArrivalStore):
+            return self._run(request, shape, workspace, start, service_tier, message_id)
+        store.open(arrival)
+        try:
+            return self._run(request, shape, workspace, start, service_tier, message_id)
+        finally:
+            store.close()
+
+    def _run(
+        self,
+        request: MessageRequest,
+        shape: RequestShape,
+        workspace: str,
+        start: float,
+        service_tier: str,
+        message_id: str | None,
+    ) -> Served:
         info = request.info
-        shape = self.shape(request)
         try:
             outcome = self.engine.evaluate(
                 shape, workspace=workspace, min_tokens=info.min_cacheable_tokens, start=start
@@ -121,6 +147,12 @@ class MessagesCore:
             cache_read=outcome.cache_read_input_tokens,
             output_tokens=completion.output_tokens,
         )
+        store = self.engine.store
+        if isinstance(store, ArrivalStore) and not self.latency.enabled:
+            fresh = outcome.input_tokens + outcome.cache_creation_input_tokens
+            store.window = self.latency.modelled_ttft(
+                fresh_input=fresh, cache_read=outcome.cache_read_input_tokens
+            )
         self.engine.commit(shape, outcome, workspace=workspace, start=start, visible_at=start + timing.ttft)
         usage = Usage(
             input_tokens=outcome.input_tokens,

@@ -10,25 +10,26 @@ callers also carry the ``anthropic-ratelimit-*`` headers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from clawback.emulator.params import check_version
-from clawback.emulator.records import params_hash
+from clawback.emulator.visibility import Arrival
 from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request, new_id
 
 if TYPE_CHECKING:
     from clawback.emulator.state import Caller, EmulatorState
 
-__all__ = ["ORGANIZATION_ID", "Exchange", "api", "read_json"]
+__all__ = ["ORGANIZATION_ID", "Exchange", "api", "read_body"]
 
 ORGANIZATION_ID = "emulator-org-00000000-0000-0000-0000-000000000000"
 _JSON = "application/json"
+_SMALL = 65_536
 log = logging.getLogger("clawback.emulator")
 
 
@@ -37,34 +38,34 @@ async def _drain(request: Request) -> None:
         pass
 
 
-async def read_json(request: Request, limit: int) -> tuple[Any, bytes]:
-    """The parsed JSON body and its bytes; 413 ``request_too_large`` past ``limit``, 400 if not JSON."""
+async def read_body(request: Request, limit: int) -> bytes | bytearray:
+    """The body's bytes; 413 ``request_too_large`` past ``limit`` (the rest is read and dropped).
+
+    Chunks are appended to one buffer as they arrive, so a 30 MB body is never joined in one go
+    on the event loop.
+    """
     declared = request.headers.get("content-length")
     too_large = ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _drain(request)
         raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            await _drain(request)
-            raise too_large
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw:
-        raise invalid_request("request body is empty; expected a JSON object")
+    body = bytearray()
     try:
-        return json.loads(raw), raw
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid_request(f"request body is not valid JSON: {str(exc).splitlines()[0]}") from exc
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > limit:
+                await _drain(request)
+                raise too_large
+            body += chunk
+    except ClientDisconnect:
+        raise invalid_request("the client disconnected before sending the whole body") from None
+    return body if len(body) > _SMALL else bytes(body)
 
 
 class Exchange:
     """The context of one API request."""
 
     __slots__ = (
+        "arrival",
         "batch_id",
         "caller",
         "endpoint",
@@ -83,6 +84,13 @@ class Exchange:
         self.endpoint = endpoint
         self.request_id = new_id("req")
         self.start = state.clock.now()
+        client = request.scope.get("client")
+        self.arrival = Arrival(
+            state.cache_store.begun,
+            tuple(client) if client else None,
+            time.monotonic(),
+            fanout=state.clock.mode == "real",
+        )
         self.caller: Caller | None = None
         self.model: str | None = None
         self.params_hash: str | None = None
@@ -98,13 +106,11 @@ class Exchange:
         """The request's ``anthropic-version`` (400 if missing or unknown)."""
         return check_version(self.request.headers.get("anthropic-version"))
 
-    def note_body(self, body: Any, raw: bytes) -> None:
+    def note_body(self, params_hash: str, model: str | None, stream: bool) -> None:
         """Remember the model and a hash of a Messages body (its bytes) for the log."""
-        self.params_hash = params_hash(raw)
-        if isinstance(body, Mapping):
-            model = body.get("model")
-            self.model = model if isinstance(model, str) else None
-            self.stream = body.get("stream") is True
+        self.params_hash = params_hash
+        self.model = model
+        self.stream = stream
 
     async def inject_fault(self, endpoint: str) -> None:
         """Apply a fault rule for ``endpoint`` (Models and Batches requests): an error, or a slow answer."""

@@ -41,10 +41,16 @@ class Completion:
 
 
 def cut_to_tokens(text: str, tokens: int, tokenizer: Tokenizer) -> str:
-    """The longest prefix of ``text`` whose estimate is at most ``tokens``."""
+    """The longest prefix of ``text`` whose estimate is at most ``tokens``.
+
+    The search first doubles a prefix until it no longer fits, so cutting a few tokens off a
+    megabyte of text reads a few kilobytes, not the megabyte (the estimate grows with the prefix).
+    """
     if tokens <= 0:
         return ""
-    lo, hi = 0, len(text)
+    lo, hi = 0, min(len(text), max(64, tokens * 8))
+    while hi < len(text) and estimate_text_tokens(text[:hi], tokenizer) <= tokens:
+        lo, hi = hi, min(len(text), hi * 2)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if estimate_text_tokens(text[:mid], tokenizer) <= tokens:
@@ -52,6 +58,20 @@ def cut_to_tokens(text: str, tokens: int, tokenizer: Tokenizer) -> str:
         else:
             hi = mid - 1
     return text[:lo]
+
+
+_PROBE_CHARS = 65_536
+
+
+def _cost(text: str, budget: int, tokenizer: Tokenizer, count: Callable[[str, Tokenizer], int]) -> int:
+    """``count(text)``, or for a long text that cannot fit, the (larger) count of a prefix."""
+    probe = max(_PROBE_CHARS, budget * 8)
+    while probe < len(text):
+        cost = count(text[:probe], tokenizer)
+        if cost > budget:
+            return cost
+        probe *= 4
+    return count(text, tokenizer)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
@@ -106,7 +126,7 @@ def complete(
         found = _first_stop(text, stop_sequences)
         if found is not None:
             text = text[: found[0]]
-        cost = count(text, tokenizer)
+        cost = _cost(text, budget - used, tokenizer, count)
         if used + cost > budget:
             content.append({"type": "text", "text": cut_to_tokens(text, budget - used, tokenizer)})
             stop_reason = "max_tokens"

@@ -43,6 +43,13 @@ class LatencyModel:
         """False when every timing is zero."""
         return self.config.enabled
 
+    def modelled_ttft(self, *, fresh_input: int, cache_read: int) -> float:
+        """Time to first token as configured, even when the model is disabled (nothing waits for it)."""
+        c = self.config
+        return (
+            c.ttft_seconds + (fresh_input + cache_read / c.cache_read_speedup) / c.prefill_tokens_per_second
+        )
+
     def timing(self, *, fresh_input: int, cache_read: int, output_tokens: int) -> Timing:
         """Time to first token and generation time for these counts."""
         c = self.config

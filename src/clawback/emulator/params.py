@@ -1,9 +1,12 @@
 """Validation of a Messages request body, with the API's own 400 and 404 answers (pure).
 
 :func:`parse_message_request` checks what the Claude API checks before it bills anything — the
-model exists and is not retired, ``max_tokens`` is present and within the model's limit, the
-messages are well formed, removed or unsupported parameters are absent — and returns a
-:class:`MessageRequest` the core can run. Unknown top-level fields are ignored.
+body fits the request schema (:mod:`clawback.emulator.schema`: types, ranges, required fields,
+no unknown fields, known block types), the model exists and is not retired, ``max_tokens`` is
+within the model's limit, text blocks are not empty, and parameters the model or API version
+refuses (sampling parameters, prefill, thinking modes, fast mode, ``inference_geo``) are absent —
+and returns a :class:`MessageRequest` the core can run. :func:`check_context_window` is applied
+once the prompt's tokens are known. Messages follow the API's wording where it is known.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
+from clawback.emulator.schema import schema_error
 from clawback.emulator.wire import invalid_request, not_found
 from clawback.pricing.catalogue import Catalogue, ModelInfo
 
 __all__ = [
+    "MAX_IMAGE_BYTES",
+    "MAX_MESSAGES",
+    "NOT_IN_BATCHES",
     "VERSIONS",
     "MessageRequest",
     "check_cache_control",
+    "check_context_window",
     "check_version",
     "model_version",
     "parse_message_request",
@@ -28,10 +36,20 @@ __all__ = [
 
 VERSIONS: Final = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
 REMOVED_IN_2026_10_21: Final = ("temperature", "top_p", "top_k")
-_ROLES: Final = ("user", "assistant")
 _TTLS: Final = ("5m", "1h")
-_TOOL_CHOICES: Final = ("auto", "any", "tool", "none")
-_EFFORTS: Final = ("low", "medium", "high", "xhigh", "max")
+MAX_MESSAGES: Final = 100_000
+MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
+# parameters the Messages API takes that a batch item may not carry (facts §3)
+NOT_IN_BATCHES: Final = (
+    "store",
+    "previous_thread_event_id",
+    "cache_hint",
+    "context_hint",
+    "research_preview_2026_02",
+    "fallbacks",
+)
+# models on which thinking cannot be turned off (facts §6); Fable and Mythos too
+_THINKING_ALWAYS_ON: Final = frozenset({"claude-opus-5-5", "claude-sonnet-5-5"})
 # Claude Opus 4.6 accepts speed "fast" but runs (and bills) at standard speed (facts §1.4)
 _FAST_RUNS_STANDARD: Final = frozenset({"claude-opus-4-6"})
 
@@ -79,37 +97,94 @@ def check_cache_control(control: Any, where: str) -> None:
         raise invalid_request(f"{field}.ttl: Input should be '5m' or '1h'")
 
 
-def _check_block(block: Any, where: str) -> None:
-    if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-        raise invalid_request(f"{where}: each content block must be an object with a 'type'")
-    if block["type"] == "text" and not isinstance(block.get("text"), str):
-        raise invalid_request(f"{where}.text: Input should be a valid string")
-    if "cache_control" in block and block["cache_control"] is not None:
-        check_cache_control(block["cache_control"], where)
+def _blocks(content: Any) -> Sequence[Any]:
+    return content if isinstance(content, list) else ()
 
 
-def _check_content(content: Any, where: str) -> None:
-    if isinstance(content, str):
-        return
-    if not isinstance(content, list):
-        raise invalid_request(f"{where}: Input should be a valid string or a list of content blocks")
-    for j, block in enumerate(content):
-        _check_block(block, f"{where}.{j}")
+def _check_texts(content: Any, where: str) -> None:
+    """Text blocks must hold non-whitespace text (the API's own wording)."""
+    for block in _blocks(content):
+        if block.get("type") == "text":
+            text = block["text"]
+            if not text:
+                raise invalid_request(f"{where}: text content blocks must be non-empty")
+            if text.isspace():
+                raise invalid_request(f"{where}: text content blocks must contain non-whitespace text")
 
 
-def _check_messages(messages: Any) -> None:
-    if messages is None:
-        raise invalid_request("messages: Field required")
-    if not isinstance(messages, list) or not messages:
+def _check_images(content: Any, where: str) -> None:
+    for j, block in enumerate(_blocks(content)):
+        kind = block.get("type")
+        if kind == "tool_result":
+            _check_images(block.get("content"), f"{where}.{j}.content")
+            continue
+        source = block.get("source") if kind == "image" else None
+        if isinstance(source, Mapping) and source.get("type") == "base64":
+            size = len(source["data"]) * 3 // 4
+            if size > MAX_IMAGE_BYTES:
+                raise invalid_request(
+                    f"{where}.{j}.image.source.base64: image exceeds 5 MB maximum: "
+                    f"{size} bytes > {MAX_IMAGE_BYTES} bytes"
+                )
+
+
+def _check_messages(messages: list[Any], info: ModelInfo, version: str) -> None:
+    if not messages:
         raise invalid_request("messages: at least one message is required")
+    if len(messages) > MAX_MESSAGES:
+        raise invalid_request(f"messages: at most {MAX_MESSAGES:,} messages are allowed per request")
+    last = len(messages) - 1
     for i, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise invalid_request(f"messages.{i}: Input should be an object")
-        if not isinstance(message.get("role"), str) or message["role"] not in _ROLES:
-            raise invalid_request(f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        if "content" not in message:
-            raise invalid_request(f"messages.{i}.content: Field required")
-        _check_content(message["content"], f"messages.{i}.content")
+        role, content = message["role"], message["content"]
+        if not content and not (i == last and role == "assistant"):
+            raise invalid_request(
+                f"messages.{i}: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
+        if role == "system" and not _system_messages_allowed(info):
+            raise invalid_request(f"messages.{i}.role: 'system' messages are not supported on {info.id}")
+        _check_texts(content, "messages")
+        _check_images(content, f"messages.{i}.content")
+        if version == "2026-10-21":
+            _check_2026_blocks(content, role, i)
+    final = messages[last]
+    if final["role"] == "assistant" and _trailing_space(final["content"]):
+        raise invalid_request("messages: final assistant content cannot end with trailing whitespace")
+
+
+def _trailing_space(content: Any) -> bool:
+    if isinstance(content, str):
+        return content != content.rstrip()
+    blocks = _blocks(content)
+    if not blocks or blocks[-1].get("type") != "text":
+        return False
+    text: str = blocks[-1]["text"]
+    return text != text.rstrip()
+
+
+def _check_2026_blocks(content: Any, role: str, i: int) -> None:
+    for j, block in enumerate(_blocks(content)):
+        kind = block.get("type")
+        if role == "assistant" and kind == "document":
+            raise invalid_request(
+                f"messages.{i}.content.{j}: document blocks are not allowed in assistant messages "
+                "(anthropic-version 2026-10-21)"
+            )
+        if role == "user" and kind == "text" and block.get("citations") is not None:
+            raise invalid_request(
+                f"messages.{i}.content.{j}.citations: Extra inputs are not permitted "
+                "(anthropic-version 2026-10-21)"
+            )
+
+
+def _system_messages_allowed(info: ModelInfo) -> bool:
+    """Mid-conversation ``system`` messages: Fable, Mythos, Opus 4.8 and later, 5.x models but Sonnet 5."""
+    if info.family in ("fable", "mythos"):
+        return True
+    version = model_version(info)
+    if info.family == "opus":
+        return version >= (4, 8)
+    return version >= (5,) and info.id != "claude-sonnet-5"
 
 
 def _check_max_tokens(value: Any, info: ModelInfo, *, in_batch: bool) -> int:
@@ -135,76 +210,70 @@ def _check_optional_fields(body: Mapping[str, Any], version: str) -> tuple[str, 
                 raise invalid_request(
                     f"{name}: Extra inputs are not permitted (removed in anthropic-version 2026-10-21)"
                 )
-    system = body.get("system")
-    if system is not None:
-        _check_content(system, "system")
-    _check_tools(body.get("tools"), body.get("tool_choice"))
-    _check_output_config(body.get("output_config"))
-    if body.get("cache_control") is not None:
-        check_cache_control(body["cache_control"], "")
+    _check_texts(body.get("system"), "system")
     stops = body.get("stop_sequences")
     if stops is None:
         return ()
-    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+    if not all(stops):
         raise invalid_request("stop_sequences: Input should be a list of non-empty strings")
     return tuple(stops)
 
 
-def _check_tools(tools: Any, tool_choice: Any) -> None:
-    if tools is not None:
-        if not isinstance(tools, list) or not all(isinstance(t, Mapping) for t in tools):
-            raise invalid_request("tools: Input should be a list of tool definitions")
-        for i, tool in enumerate(tools):
-            if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise invalid_request(f"tools.{i}.name: Field required")
-            if tool.get("cache_control") is not None:
-                check_cache_control(tool["cache_control"], f"tools.{i}")
-    if tool_choice is None:
+def _check_sampling(body: Mapping[str, Any], info: ModelInfo) -> None:
+    """Sonnet 5 and later and Haiku 5.5 refuse non-default sampling parameters (facts §6)."""
+    version = model_version(info)
+    if not ((info.family == "sonnet" and version >= (5,)) or (info.family == "haiku" and version >= (5, 5))):
         return
-    if not isinstance(tool_choice, Mapping) or tool_choice.get("type") not in _TOOL_CHOICES:
-        raise invalid_request("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
-    if tool_choice["type"] == "tool" and not isinstance(tool_choice.get("name"), str):
-        raise invalid_request("tool_choice.name: Field required")
+    for name, default in (("temperature", 1.0), ("top_p", 1.0), ("top_k", None)):
+        value = body.get(name)
+        if value is not None and value != default:
+            raise invalid_request(
+                f"{name}: {info.id} does not support non-default sampling parameters; remove `{name}`"
+            )
 
 
-def _check_output_config(output_config: Any) -> None:
-    if output_config is None:
+def _check_thinking(body: Mapping[str, Any], info: ModelInfo, max_tokens: int, *, counting: bool) -> None:
+    thinking = body.get("thinking")
+    if not isinstance(thinking, Mapping):
         return
-    if not isinstance(output_config, Mapping):
-        raise invalid_request("output_config: Input should be an object")
-    effort = output_config.get("effort")
-    if effort is not None and effort not in _EFFORTS:
+    kind = thinking["type"]
+    version = model_version(info)
+    if kind == "enabled":
+        if version >= (4, 7):
+            raise invalid_request(f"thinking.type: 'enabled' is not supported on {info.id}; use 'adaptive'")
+        if not counting and max_tokens <= thinking["budget_tokens"]:
+            raise invalid_request("`max_tokens` must be greater than `thinking.budget_tokens`")
+    if kind != "disabled":
+        return
+    effort = (body.get("output_config") or {}).get("effort")
+    if info.family in ("fable", "mythos") or info.id in _THINKING_ALWAYS_ON:
+        raise invalid_request(f"thinking.type: thinking cannot be disabled on {info.id}")
+    if info.id == "claude-opus-5" and effort in ("xhigh", "max"):
         raise invalid_request(
-            "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
+            f"thinking.type: thinking can be disabled on {info.id} only at effort high or lower"
         )
-    fmt = output_config.get("format")
-    if fmt is not None and not isinstance(fmt, Mapping):
-        raise invalid_request("output_config.format: Input should be an object")
 
 
 def _check_model_features(body: Mapping[str, Any], info: ModelInfo, *, in_batch: bool) -> None:
     version = model_version(info)
     messages: Sequence[Any] = body["messages"]
-    if version >= (4, 6) and messages[-1].get("role") == "assistant":
+    if version >= (4, 6) and messages[-1]["role"] == "assistant":
         raise invalid_request(
             "This model does not support assistant message prefill. "
             "The conversation must end with a user message."
         )
-    thinking = body.get("thinking")
-    if isinstance(thinking, Mapping) and thinking.get("type") == "enabled" and version >= (4, 7):
-        raise invalid_request(f"thinking.type: 'enabled' is not supported on {info.id}; use 'adaptive'")
     geo = body.get("inference_geo")
     if geo is not None and (geo not in ("us", "global") or not info.inference_geo_us):
         raise invalid_request(f"inference_geo: {geo!r} is not supported for {info.id}")
     speed = body.get("speed")
-    if speed is not None and speed not in ("standard", "fast"):
-        raise invalid_request("speed: Input should be 'standard' or 'fast'")
     if speed == "fast" and in_batch:
         raise invalid_request("speed: 'fast' is not supported in Message Batches")
     if speed == "fast" and info.fast_mode is None and info.id not in _FAST_RUNS_STANDARD:
         raise invalid_request(f"speed: 'fast' is not supported for {info.id}")
-    if body.get("service_tier", "auto") not in ("auto", "standard_only"):
-        raise invalid_request("service_tier: Input should be 'auto' or 'standard_only'")
+    if in_batch:
+        for name in NOT_IN_BATCHES:
+            if body.get(name) is not None:
+                raise invalid_request(f"{name}: not supported in Message Batches")
 
 
 def _check_prewarm(body: Mapping[str, Any], stream: bool) -> None:
@@ -232,23 +301,26 @@ def parse_message_request(
 ) -> MessageRequest:
     """A validated request, or an ``ApiError`` exactly as the API would answer.
 
-    ``counting`` validates a ``count_tokens`` body, where ``max_tokens`` is not required.
+    The body is checked against the request schema first (:mod:`clawback.emulator.schema`), then
+    against the rules of its model and API version. ``counting`` validates a ``count_tokens``
+    body, which has no ``max_tokens``. ``body`` must already be bounded JSON (see
+    :func:`clawback.safe_input.check_json`).
     """
     if not isinstance(body, Mapping):
         raise invalid_request("request body must be a JSON object")
-    info = resolve_model(catalogue, body.get("model"), today)
-    if counting and body.get("max_tokens") is None:
-        max_tokens = 1
-    else:
-        max_tokens = _check_max_tokens(body.get("max_tokens"), info, in_batch=in_batch)
-    _check_messages(body.get("messages"))
+    problem = schema_error(body, counting=counting)
+    if problem is not None:
+        raise invalid_request(problem)
+    info = resolve_model(catalogue, body["model"], today)
+    max_tokens = 1 if counting else _check_max_tokens(body.get("max_tokens"), info, in_batch=in_batch)
+    _check_messages(body["messages"], info, version)
     stops = _check_optional_fields(body, version)
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise invalid_request("stream: Input should be a valid boolean")
+    stream = bool(body.get("stream"))
     if stream and in_batch:
         raise invalid_request("stream: streaming is not supported in Message Batches")
     _check_model_features(body, info, in_batch=in_batch)
+    _check_sampling(body, info)
+    _check_thinking(body, info, max_tokens, counting=counting)
     if max_tokens == 0 and not counting:
         _check_prewarm(body, stream)
     speed = body.get("speed")
@@ -266,6 +338,12 @@ def parse_message_request(
         inference_geo=body.get("inference_geo"),
         speed=speed,
     )
+
+
+def check_context_window(total_tokens: int, info: ModelInfo) -> None:
+    """400 ``prompt is too long`` when the prompt does not fit the model's context window."""
+    if total_tokens > info.context_window:
+        raise invalid_request(f"prompt is too long: {total_tokens} tokens > {info.context_window} maximum")
 
 
 def check_version(version: str | None) -> str:

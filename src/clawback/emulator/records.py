@@ -23,9 +23,9 @@ from clawback.pricing.cost import Usage
 __all__ = ["RequestLog", "RequestRecord", "Stats", "params_hash"]
 
 
-def params_hash(params: Mapping[str, Any] | bytes) -> str:
+def params_hash(params: Mapping[str, Any] | bytes | bytearray) -> str:
     """A short hash of request parameters: of the bytes as given, or of a mapping's compact JSON."""
-    raw = params if isinstance(params, bytes) else dumps(params)
+    raw = params if isinstance(params, bytes | bytearray) else dumps(params)
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 

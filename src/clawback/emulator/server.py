@@ -63,6 +63,7 @@ def serve(
         _server(app, log_level).run(sockets=[sock])
     finally:
         sock.close()
+        _close(app)
 
 
 def _url_host(host: str) -> str:
@@ -90,3 +91,11 @@ def running(app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warnin
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        _close(app)
+
+
+def _close(app: Starlette) -> None:
+    """Stop what the app's state started (the emulator's preparation worker)."""
+    close = getattr(getattr(app.state, "emulator", None), "close", None)
+    if callable(close):
+        close()

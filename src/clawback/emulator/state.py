@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from clawback.cache.rules import CacheEngine
-from clawback.emulator.batches import Batch, BatchStore
+from clawback.emulator.batches import Batch, BatchStore, ItemParams
 from clawback.emulator.clock import VirtualClock
 from clawback.emulator.config import EmulatorConfig
 from clawback.emulator.core import MessagesCore, Served
 from clawback.emulator.faults import FaultInjector
 from clawback.emulator.latency import LatencyModel
-from clawback.emulator.params import MessageRequest, parse_message_request
+from clawback.emulator.offload import Offloader
+from clawback.emulator.params import MessageRequest
+from clawback.emulator.prepare import BatchItems, Job, prepare_message
 from clawback.emulator.ratelimit import RateLimiter
-from clawback.emulator.records import RequestLog, Stats, params_hash
+from clawback.emulator.records import RequestLog, Stats
 from clawback.emulator.responders import build_responder
+from clawback.emulator.visibility import ArrivalStore
 from clawback.emulator.wire import ApiError, new_id
 from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.loader import load_catalogue
@@ -76,7 +78,9 @@ class EmulatorState:
         start = config.start.timestamp() if config.start is not None else None
         self.clock = clock or VirtualClock(config.clock, start=start, speed=config.clock_speed)
         self.catalogue = catalogue or load_catalogue()
-        self.engine = CacheEngine()
+        self.cache_store = ArrivalStore()
+        self.engine = CacheEngine(self.cache_store)
+        self.offload = Offloader(self.catalogue, threshold=config.limits.offload_body_bytes)
         self.responder = build_responder(config.responder)
         self.core = MessagesCore(self.engine, self.responder, LatencyModel(config.latency))
         self.faults = FaultInjector(config.faults, config.batch_faults, seed=config.seed)
@@ -122,8 +126,8 @@ class EmulatorState:
             self.engine.purge(self.clock.now())
         return served
 
-    def _run_batch_item(
-        self, batch: Batch, custom_id: str, raw: bytes, start: float
+    async def _run_batch_item(
+        self, batch: Batch, custom_id: str, params: ItemParams, start: float
     ) -> tuple[str, dict[str, Any]]:
         rule = self.faults.batch_item(custom_id)
         if rule is not None and rule.result == "expired":
@@ -132,18 +136,25 @@ class EmulatorState:
         try:
             if rule is not None:
                 raise ApiError(500, rule.message, error_type=rule.error_type)
-            params = json.loads(raw)
-            today = self.clock.datetime().date()
-            request = parse_message_request(
-                params, self.catalogue, version=batch.version, today=today, in_batch=True
-            )
-            served = self.serve(request, Caller(batch.workspace, "batch"), start, service_tier="batch")
+            if not isinstance(params, bytes):  # refused when the batch was created
+                status, message, kind = params
+                raise ApiError(status, message, error_type=kind)
+            offload = self.offload
+            job = Job(batch.version, self.today(), in_batch=True, light=len(params) >= offload.threshold)
+            prepared = await offload.run(prepare_message, params, job)
+            request, shape = prepared.ready()
+            caller = Caller(batch.workspace, "batch")
+            served = self.serve(request, caller, start, shape=shape, service_tier="batch")
         except ApiError as err:
             self.stats.batch_results["errored"] += 1
             error = {"type": "error", "error": err.to_error(), "request_id": new_id("req")}
             return "errored", {"type": "errored", "error": error}
         self.stats.batch_results["succeeded"] += 1
         return "succeeded", {"type": "succeeded", "message": served.message}
+
+    def close(self) -> None:
+        """Stop the preparation worker, if one was started."""
+        self.offload.close()
 
     def reset(self) -> None:
         """Forget cache entries, batches, the log, counters, the script queue and fault counts."""
@@ -155,10 +166,10 @@ class EmulatorState:
         self.responder.clear()
         self.faults.replace(self.faults.rules)
 
-    def record_batch_items(self, batch: Batch, caller: Caller, items: list[tuple[str, Any]]) -> None:
+    def record_batch_items(self, batch: Batch, caller: Caller, items: BatchItems) -> None:
         """Log one record per batch item: custom_id, params hash and batch id."""
         now = batch.created_at
-        for (custom_id, params), raw in zip(items, batch.params, strict=True):
+        for (custom_id, _), digest, model in zip(items.items, items.hashes, items.models, strict=True):
             self.log.add(
                 at=now,
                 endpoint="batch_item",
@@ -167,8 +178,8 @@ class EmulatorState:
                 status=200,
                 request_id=batch.id,
                 key=caller.key,
-                model=params.get("model") if isinstance(params.get("model"), str) else None,
-                params_hash=params_hash(raw or b""),
+                model=model,
+                params_hash=digest,
                 batch_id=batch.id,
                 custom_id=custom_id,
             )

@@ -98,14 +98,17 @@ async def async_emulator_client(
     """An ``anthropic.AsyncAnthropic`` wired to an in-process emulator through ASGITransport."""
     app = _app(config, clock, catalogue)
     http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=ASGI_BASE_URL)
-    async with (
-        http,
-        anthropic.AsyncAnthropic(
-            base_url=ASGI_BASE_URL,
-            api_key=api_key,
-            http_client=http,
-            max_retries=max_retries,
-            **client_kwargs,
-        ) as client,
-    ):
-        yield EmulatorSession(client, app, ASGI_BASE_URL)
+    try:
+        async with (
+            http,
+            anthropic.AsyncAnthropic(
+                base_url=ASGI_BASE_URL,
+                api_key=api_key,
+                http_client=http,
+                max_retries=max_retries,
+                **client_kwargs,
+            ) as client,
+        ):
+            yield EmulatorSession(client, app, ASGI_BASE_URL)
+    finally:
+        app.state.emulator.close()

@@ -15,7 +15,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
-from clawback.errors import ClawbackError
+from clawback.errors import ClawbackError, InputFileError
+from clawback.safe_input import parse_int
 
 __all__ = [
     "ERROR_TYPES",
@@ -68,12 +69,21 @@ class ApiError(ClawbackError):
         self.headers: dict[str, str] = dict(headers or {})
         self.details: dict[str, Any] | None = dict(details) if details is not None else None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.status, self.message, self.error_type, self.headers, self.details))
+
     def to_error(self) -> dict[str, Any]:
         """The inner ``error`` object (with ``details`` where the API gives them)."""
         out: dict[str, Any] = {"type": self.error_type, "message": self.message}
         if self.details is not None:
             out["details"] = self.details
         return out
+
+
+def _rebuild(
+    status: int, message: str, error_type: str, headers: dict[str, str], details: dict[str, Any] | None
+) -> ApiError:
+    return ApiError(status, message, error_type=error_type, headers=headers, details=details)
 
 
 def invalid_request(message: str) -> ApiError:
@@ -99,18 +109,26 @@ def new_id(prefix: str) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
 def dumps(data: Any) -> bytes:
-    """Compact UTF-8 JSON."""
-    return _ENCODER.encode(data).encode("utf-8")
+    """Compact UTF-8 JSON; text holding a lone surrogate is written as a ``\\udXXX`` escape."""
+    text = _ENCODER.encode(data)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(data).encode("ascii")
 
 
 def parse_limit(value: str | None, *, default: int = 20, maximum: int = 1000) -> int:
     """The ``limit`` query parameter of a list endpoint, 1 to ``maximum``."""
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise invalid_request(f"limit: Input should be an integer from 1 to {maximum}")
-    return int(value)
+    try:
+        return parse_int(value, "limit", minimum=1, maximum=maximum)
+    except InputFileError as exc:
+        raise invalid_request(str(exc)) from None
 
 
 def paginate(
