@@ -12,14 +12,15 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from clawback.errors import ClawbackError
-from clawback.gateway.budgets import worst_case_cost
+from clawback.gateway.budgets import TOOL_OVERHEAD_TOKENS, worst_case_cost, worst_case_input_tokens
 from clawback.gateway.config import GatewayConfig, ManagedKey, Policy
-from clawback.gateway.keys import caller_key, key_identity
+from clawback.gateway.ids import RecordIds
+from clawback.gateway.keys import CallerKey, caller_key, key_identity
 from clawback.gateway.metrics import BudgetGauge, Metrics
 from clawback.gateway.policy import PolicyRunner
 from clawback.gateway.state import AdmitPlan, LocalState, PostgresState
@@ -27,7 +28,7 @@ from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal
 from clawback.ledger.record import CallError, CallRecord, TokenCounts
 from clawback.ledger.writer import LedgerWriter
-from clawback.pricing.catalogue import Catalogue
+from clawback.pricing.catalogue import Catalogue, ModelInfo
 from clawback.pricing.cost import format_usd, parse_usage, price_usage
 from clawback.redact import redact
 from clawback.storage.location import StoreLocation
@@ -36,6 +37,7 @@ __all__ = ["Caller", "Gateway", "parse_body"]
 
 log = logging.getLogger("clawback.gateway")
 _TASK_HEADER = b"clawback-task"
+MAX_CALLERS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,24 @@ class Caller:
     """The header to send upstream instead of the caller's (managed keys)."""
     workspace: str
     task: str | None = None
+
+
+def _unit_rates(
+    info: ModelInfo, day: date, caching: bool, flags: Mapping[str, Any]
+) -> tuple[Decimal, Decimal, int | None]:
+    """Worst-case USD per input token and per output token, exact: prices are linear below the
+    prompt-length tier (the threshold, when the model has one, is returned with them)."""
+    million = 1_000_000
+    base = worst_case_cost(info, body_bytes=0, max_tokens=0, day=day, cache_writes=caching, flags=flags)
+    with_output = worst_case_cost(
+        info, body_bytes=0, max_tokens=million, day=day, cache_writes=caching, flags=flags
+    )
+    tier = info.prompt_tier_at(day)
+    return (
+        base / TOOL_OVERHEAD_TOKENS,
+        (with_output - base) / million,
+        (None if tier is None else tier.threshold_prompt_tokens),
+    )
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -94,14 +114,34 @@ class Gateway:
         self.clock = clock
         self.secrets = config.secrets
         self.ready = False
+        self.ids = RecordIds()
+        self._callers: dict[tuple[str, str, str | None], Caller] = {}
+        self._rates: dict[tuple[str, str, bool, Any, Any], tuple[Decimal, Decimal, int | None]] = {}
 
     # -- who is calling ----------------------------------------------------------------------
 
     def identify(self, headers: Iterable[tuple[bytes, bytes]]) -> Caller:
-        """The caller of a request; 401 when the gateway only takes managed keys and this isn't one."""
+        """The caller of a request; 401 when the gateway only takes managed keys and this isn't one.
+
+        Callers are remembered by key for the life of the process (memory only, at most
+        :data:`MAX_CALLERS`), so a key's hashes are computed once, not on every request.
+        """
         headers = list(headers)
         task = next((v.decode("utf-8", "replace")[:200] for k, v in headers if k == _TASK_HEADER), None)
         key = caller_key(headers)
+        memo = (key.header, key.value, task) if key is not None else None
+        if memo is not None:
+            known = self._callers.get(memo)
+            if known is not None:
+                return known
+        caller = self._identify(key, task)
+        if memo is not None:
+            if len(self._callers) >= MAX_CALLERS:
+                self._callers.clear()
+            self._callers[memo] = caller
+        return caller
+
+    def _identify(self, key: CallerKey | None, task: str | None) -> Caller:
         config = self.config
         salt = self.state.salt
         if key is not None:
@@ -163,15 +203,22 @@ class Gateway:
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             max_tokens = info.max_output
+        max_tokens = min(max_tokens, 10**7)
         day = datetime.fromtimestamp(self.clock(), UTC).date()
-        return worst_case_cost(
-            info,
-            body_bytes=body_bytes,
-            max_tokens=min(max_tokens, 10**7),
-            day=day,
-            cache_writes=caching,
-            flags=body,
-        )
+        geo, speed = body.get("inference_geo"), body.get("speed")
+        memo = (info.id, day.isoformat(), caching, geo if isinstance(geo, str) else None, speed == "fast")
+        rates = self._rates.get(memo)
+        tokens = worst_case_input_tokens(body_bytes)
+        if rates is None:
+            if len(self._rates) > 1024:
+                self._rates.clear()
+            rates = self._rates[memo] = _unit_rates(info, day, caching, body)
+        per_input, per_output, threshold = rates
+        if threshold is not None and tokens > threshold:  # the prompt-length tier: price it in full
+            return worst_case_cost(
+                info, body_bytes=body_bytes, max_tokens=max_tokens, day=day, cache_writes=caching, flags=body
+            )
+        return per_input * tokens + per_output * max_tokens
 
     def budget_gauges(self) -> list[BudgetGauge]:
         """Every configured budget's current window."""
@@ -215,7 +262,7 @@ class Gateway:
             requested_model,
             breakdown=breakdown,
             ts=datetime.fromtimestamp(started, UTC),
-            record_id=record_id,
+            record_id=record_id or self.ids.next(),
             served_model=served_model,
             task=caller.task,
             api_key_id=caller.key_id,

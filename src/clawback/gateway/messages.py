@@ -17,9 +17,8 @@ import json
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clawback.client.pipeline import Prepared
 from clawback.errors import ClawbackError
 from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error, send_response
 from clawback.gateway.core import Caller, Gateway, parse_body
@@ -28,6 +27,9 @@ from clawback.gateway.state import FREE, Admission
 from clawback.gateway.upstream import STREAM_ERRORS, UpstreamResponse
 from clawback.gateway.wire import GatewayRefusal, forward_headers, new_request_id, response_headers
 from clawback.ledger.record import MAX_ERROR_MESSAGE, CallError, CallRecord
+
+if TYPE_CHECKING:
+    from clawback.client.pipeline import Prepared
 
 __all__ = ["BODY_TIMEOUT_S", "handle_messages"]
 

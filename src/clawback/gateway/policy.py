@@ -16,14 +16,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clawback.client.options import ClientOptions
-from clawback.client.pipeline import CallPipeline, Outcome, Prepared
-from clawback.client.routing_source import RoutingSource
 from clawback.gateway.config import Policy
 from clawback.ledger.record import CallRecord
 from clawback.pricing.catalogue import Catalogue
+
+if TYPE_CHECKING:  # imported on first use: the client package pulls in the SDK (tens of MB)
+    from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+    from clawback.client.routing_source import RoutingSource
 
 __all__ = ["PolicyRunner"]
 
@@ -49,6 +50,9 @@ class PolicyRunner:
         if pipe is not None:
             self._pipelines.move_to_end(key)
         else:
+            from clawback.client.options import ClientOptions
+            from clawback.client.pipeline import CallPipeline
+
             options = ClientOptions(
                 plan_cache=policy.plan_cache,
                 output_caps=policy.output_caps,
@@ -65,6 +69,8 @@ class PolicyRunner:
         if policy.routing:
             source = self._routing.get(policy.routing)
             if source is None:
+                from clawback.client.routing_source import RoutingSource
+
                 source = self._routing[policy.routing] = RoutingSource(Path(policy.routing), explicit=True)
             pipe.routing = source.current()
         return pipe
@@ -111,4 +117,6 @@ class PolicyRunner:
         ttft_s: float | None,
     ) -> Outcome:
         """An :class:`Outcome` of what came back."""
+        from clawback.client.pipeline import Outcome
+
         return Outcome(usage, model, stop_reason, request_id, error, ttft_s)

@@ -51,6 +51,7 @@ def _uvicorn(app: GatewayApp, log_level: str, access_log: bool) -> uvicorn.Serve
         log_level=log_level,
         access_log=access_log,
         server_header=False,
+        proxy_headers=False,
         timeout_keep_alive=75,
         backlog=2048,
         log_config=None,
