@@ -9,8 +9,10 @@ its results are read through the gateway (:mod:`clawback.gateway.batches`).
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error, send_response
 from clawback.gateway.core import Caller, Gateway
@@ -40,6 +42,33 @@ async def handle_passthrough(gw: Gateway, scope: Scope, receive: Receive, send: 
     except ClientGone:
         status = 499
     gw.metrics.request(route, status)
+
+
+def gateway_origin(scope: Scope) -> str:
+    """The gateway's own origin as the caller reached it (``scheme://host[:port]``)."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def rewrite_results_url(raw: bytes, origin: str) -> bytes:
+    """Batch objects with ``results_url`` pointing at the gateway, so SDKs fetch results through it
+    (where their spend is booked) rather than straight from upstream with the gateway's key."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return raw
+    items = data.get("data") if isinstance(data, dict) and isinstance(data.get("data"), list) else [data]
+    changed = False
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("results_url"), str):
+            path = urlsplit(item["results_url"]).path
+            if path.startswith("/v1/messages/batches/"):
+                item["results_url"] = origin + path
+                changed = True
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() if changed else raw
 
 
 def _limit(gw: Gateway, route: str) -> int:
@@ -75,6 +104,8 @@ async def forward(gw: Gateway, scope: Scope, send: Send, caller: Caller, body: b
                 raise GatewayRefusal(
                     502, "clawback gateway: the upstream API dropped the connection"
                 ) from None
+            if route.startswith("batch") and b"results_url" in raw:
+                raw = rewrite_results_url(raw, gateway_origin(scope))
             await send_response(send, resp.status, raw, response_headers(resp.raw_headers))
         else:
             await send(
