@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -53,12 +54,18 @@ class Stack:
         state: EmulatorState = self.emulator.state.emulator
         return state
 
-    def records(self) -> list[CallRecord]:
-        """Every ledger row so far, oldest first."""
-        if self.gw.writer is not None:
-            assert self.gw.writer.flush(5.0)
-        with open_ledger(self.ledger) as ledger:
-            return list(ledger.iter_records())
+    def records(self, at_least: int = 1) -> list[CallRecord]:
+        """Every ledger row so far, oldest first (waiting up to 5 s for ``at_least`` rows: a row is
+        handed to the writer just after the response is sent)."""
+        deadline = time.monotonic() + 5
+        while True:
+            if self.gw.writer is not None:
+                assert self.gw.writer.flush(5.0)
+            with open_ledger(self.ledger) as ledger:
+                rows = list(ledger.iter_records())
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
 
 
 @contextmanager
