@@ -60,7 +60,7 @@ _ADMIT = """
 CREATE OR REPLACE FUNCTION clawback_gateway_admit(
     p_id TEXT, p_amount NUMERIC, p_scopes TEXT[], p_periods TEXT[], p_wins TEXT[], p_limits NUMERIC[],
     p_rscopes TEXT[], p_minute BIGINT, p_rpm BIGINT[], p_tpm BIGINT[], p_expires TIMESTAMPTZ)
-RETURNS TABLE (refused INT, kind TEXT, spent NUMERIC, reserved NUMERIC) LANGUAGE plpgsql AS $$
+RETURNS TABLE (o_index INT, o_kind TEXT, o_spent NUMERIC, o_reserved NUMERIC) LANGUAGE plpgsql AS $$
 DECLARE
     n_rate INT := coalesce(array_length(p_rscopes, 1), 0);
     n_budget INT := coalesce(array_length(p_scopes, 1), 0);
@@ -87,12 +87,12 @@ BEGIN
         END IF;
     END LOOP;
     FOR i IN 1..n_rate LOOP
-        UPDATE clawback_gateway_rate SET requests = requests + 1 WHERE scope = p_rscopes[i] AND minute = p_minute;
+        UPDATE clawback_gateway_rate g SET requests = g.requests + 1 WHERE g.scope = p_rscopes[i] AND g.minute = p_minute;
     END LOOP;
     IF n_budget > 0 THEN
         FOR i IN 1..n_budget LOOP
-            UPDATE clawback_gateway_budget SET reserved = reserved + p_amount
-                WHERE scope = p_scopes[i] AND period = p_periods[i] AND win = p_wins[i];
+            UPDATE clawback_gateway_budget b SET reserved = b.reserved + p_amount
+                WHERE b.scope = p_scopes[i] AND b.period = p_periods[i] AND b.win = p_wins[i];
         END LOOP;
         INSERT INTO clawback_gateway_reservation (id, amount, keys, expires_at) VALUES (
             p_id, p_amount, jsonb_build_object('scopes', p_scopes, 'periods', p_periods, 'wins', p_wins), p_expires);
@@ -135,8 +135,9 @@ BEGIN
     FOR rec IN DELETE FROM clawback_gateway_reservation WHERE expires_at < p_now RETURNING amount, keys LOOP
         n := n + 1;
         FOR i IN 0..jsonb_array_length(rec.keys->'scopes') - 1 LOOP
-            UPDATE clawback_gateway_budget SET reserved = greatest(0, reserved - rec.amount)
-                WHERE scope = rec.keys->'scopes'->>i AND period = rec.keys->'periods'->>i AND win = rec.keys->'wins'->>i;
+            UPDATE clawback_gateway_budget b SET reserved = greatest(0, b.reserved - rec.amount)
+                WHERE b.scope = rec.keys->'scopes'->>i AND b.period = rec.keys->'periods'->>i
+                AND b.win = rec.keys->'wins'->>i;
         END LOOP;
     END LOOP;
     DELETE FROM clawback_gateway_rate WHERE minute < (extract(epoch FROM p_now)::BIGINT / 60) - 60;

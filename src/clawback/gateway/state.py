@@ -394,7 +394,7 @@ class PostgresState:
         rid = Reservation.new(plan.worst, ()).id if budgets else None
         minute = minute_of(now)
         rows = await self._call(
-            "SELECT refused, kind, spent, reserved FROM clawback_gateway_admit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "SELECT o_index, o_kind, o_spent, o_reserved FROM clawback_gateway_admit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 rid or "",
                 plan.worst,
