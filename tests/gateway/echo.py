@@ -14,7 +14,12 @@ MESSAGE = {
     "content": [{"type": "text", "text": "hi"}],
     "stop_reason": "end_turn",
     "stop_sequence": None,
-    "usage": {"input_tokens": 10, "output_tokens": 2, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+    "usage": {
+        "input_tokens": 10,
+        "output_tokens": 2,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    },
 }
 
 
@@ -25,7 +30,10 @@ class Reply:
     status: int = 200
     body: bytes = json.dumps(MESSAGE).encode()
     headers: list[tuple[bytes, bytes]] = field(
-        default_factory=lambda: [(b"content-type", b"application/json"), (b"request-id", b"req_01echoupstream")]
+        default_factory=lambda: [
+            (b"content-type", b"application/json"),
+            (b"request-id", b"req_01echoupstream"),
+        ]
     )
 
 

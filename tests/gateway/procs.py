@@ -23,9 +23,7 @@ def gateway_process(
     if config is not None:
         cmd += ["--config", str(config)]
     stderr = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=stderr, env={**os.environ, **env}, text=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env={**os.environ, **env}, text=True)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

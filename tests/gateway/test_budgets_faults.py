@@ -24,12 +24,14 @@ USER = [{"role": "user", "content": "Write a short poem about the sea."}]
 V = {"anthropic-version": "2023-06-01"}
 
 
-def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "", key_extra: str = "") -> GatewayConfig:
+def _config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "", key_extra: str = ""
+) -> GatewayConfig:
     monkeypatch.setenv("ALPHA_UPSTREAM", UPSTREAM_KEY)
     file = tmp_path / "gw.toml"
     file.write_text(
-        f"{extra}\n[[projects]]\nname = \"web\"\n\n[[keys]]\nname = \"alpha\"\nkey_sha256 = \"{sha(GATEWAY_KEY)}\"\n"
-        f"project = \"web\"\nupstream_key_env = \"ALPHA_UPSTREAM\"\n{key_extra}\n"
+        f'{extra}\n[[projects]]\nname = "web"\n\n[[keys]]\nname = "alpha"\nkey_sha256 = "{sha(GATEWAY_KEY)}"\n'
+        f'project = "web"\nupstream_key_env = "ALPHA_UPSTREAM"\n{key_extra}\n'
     )
     return load_config(file)
 
@@ -75,14 +77,18 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, monkeypatch: py
         assert "2 requests per minute" in info.value.body["error"]["message"]  # type: ignore[index]
 
 
-def test_fallback_on_529_is_recorded_attempt_by_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fallback_on_529_is_recorded_attempt_by_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = _config(tmp_path, monkeypatch, extra='[policy]\nfallbacks = ["claude-sonnet-5-5"]')
     emulator = EmulatorConfig(faults=(FaultRule(kind="overloaded", model=MODEL, nth=(1,)),))
     with stack(tmp_path, cfg, emulator=emulator) as s, _client(s.url) as client:
         message = client.messages.create(model=MODEL, max_tokens=32, messages=USER)
         assert message.model == "claude-sonnet-5-5"
         first, second = s.records(2)
-        assert first.error is not None and first.error.status == 529 and first.error.type == "overloaded_error"
+        assert (
+            first.error is not None and first.error.status == 529 and first.error.type == "overloaded_error"
+        )
         assert first.total_usd is None
         assert second.error is None and second.served_model == "claude-sonnet-5-5"
         assert second.requested_model == MODEL
@@ -91,9 +97,7 @@ def test_fallback_on_529_is_recorded_attempt_by_attempt(tmp_path: Path, monkeypa
 
 
 @pytest.mark.parametrize("kind", ["overloaded", "api_error", "spend_limit", "timeout", "rate_limit"])
-def test_upstream_fault_without_fallback_reaches_the_caller_and_the_ledger(
-    tmp_path: Path, kind: str
-) -> None:
+def test_upstream_fault_without_fallback_reaches_the_caller_and_the_ledger(tmp_path: Path, kind: str) -> None:
     emulator = EmulatorConfig(faults=(FaultRule(kind=kind, nth=(1,)),))  # type: ignore[arg-type]
     with stack(tmp_path, emulator=emulator) as s:
         r = httpx2.post(
@@ -101,7 +105,13 @@ def test_upstream_fault_without_fallback_reaches_the_caller_and_the_ledger(
             json={"model": MODEL, "max_tokens": 16, "messages": USER},
             headers={"x-api-key": "sk-ant-some-caller-1234", "anthropic-version": "2023-06-01"},
         )
-        expected = {"overloaded": 529, "api_error": 500, "spend_limit": 429, "timeout": 504, "rate_limit": 429}
+        expected = {
+            "overloaded": 529,
+            "api_error": 500,
+            "spend_limit": 429,
+            "timeout": 504,
+            "rate_limit": 429,
+        }
         assert r.status_code == expected[kind] and r.json()["type"] == "error"
         if kind == "spend_limit":
             assert r.json()["error"]["details"]["error_code"] == "enforced_spend_limit_reached"
@@ -113,7 +123,9 @@ def test_upstream_fault_without_fallback_reaches_the_caller_and_the_ledger(
 def test_upstream_that_does_not_answer_in_time_is_504(tmp_path: Path) -> None:
     emulator = EmulatorConfig(faults=(FaultRule(kind="slow", nth=(1,), delay_seconds=3),))
     with stack(tmp_path, GatewayConfig(upstream_timeout_s=0.5), emulator=emulator) as s:
-        r = httpx2.post(s.url + "/v1/messages", json={"model": MODEL, "max_tokens": 8, "messages": USER}, headers=V)
+        r = httpx2.post(
+            s.url + "/v1/messages", json={"model": MODEL, "max_tokens": 8, "messages": USER}, headers=V
+        )
         assert r.status_code == 504
         assert r.json()["error"]["type"] == "timeout_error" and r.headers["request-id"].startswith("req_")
         (row,) = s.records()
@@ -124,7 +136,9 @@ def test_unreachable_upstream_is_502_and_recorded(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed when the block ends: nothing listens there
-    cfg = GatewayConfig(upstream=f"http://127.0.0.1:{port}", ledger=str(tmp_path / "l.sqlite3"), connect_timeout_s=2)
+    cfg = GatewayConfig(
+        upstream=f"http://127.0.0.1:{port}", ledger=str(tmp_path / "l.sqlite3"), connect_timeout_s=2
+    )
     with running_gateway(build_gateway(cfg)) as url:
         r = httpx2.post(url + "/v1/messages", json={"model": MODEL, "max_tokens": 8, "messages": USER})
         assert r.status_code == 502 and r.json()["error"]["type"] == "api_error"
@@ -139,7 +153,8 @@ def test_broken_streams_end_with_an_error_event_and_keep_their_tokens(tmp_path: 
     emulator = EmulatorConfig(faults=(FaultRule(kind=kind, nth=(1,), after_events=3),))  # type: ignore[arg-type]
     with stack(tmp_path, emulator=emulator) as s:
         with httpx2.stream(
-            "POST", s.url + "/v1/messages",
+            "POST",
+            s.url + "/v1/messages",
             json={"model": MODEL, "max_tokens": 64, "stream": True, "messages": USER},
             headers={"x-api-key": "sk-ant-stream-caller-9999", **V},
         ) as r:
@@ -156,11 +171,14 @@ def test_client_that_leaves_mid_stream_still_has_its_tokens_recorded(tmp_path: P
     from clawback.emulator.clock import VirtualClock
     from clawback.emulator.config import LatencyConfig
 
-    emulator = EmulatorConfig(latency=LatencyConfig(enabled=True, ttft_seconds=0.05, output_tokens_per_second=20))
+    emulator = EmulatorConfig(
+        latency=LatencyConfig(enabled=True, ttft_seconds=0.05, output_tokens_per_second=20)
+    )
     with stack(tmp_path, emulator=emulator, clock=VirtualClock("real")) as s:
         long_prompt = [{"role": "user", "content": " ".join(["word"] * 300)}]
         with httpx2.stream(
-            "POST", s.url + "/v1/messages",
+            "POST",
+            s.url + "/v1/messages",
             json={"model": MODEL, "max_tokens": 400, "stream": True, "messages": long_prompt},
             headers={"x-api-key": "sk-ant-leaving-caller-4321", **V},
         ) as r:
@@ -185,7 +203,9 @@ def test_policies_run_through_the_clients_pipeline(tmp_path: Path) -> None:
     body = {"model": MODEL, "max_tokens": 16, "system": system, "messages": USER}
     with stack(tmp_path, cfg) as s:
         for _ in range(4):
-            r = httpx2.post(s.url + "/v1/messages", json=body, headers={"x-api-key": "sk-ant-policy-caller-1111", **V})
+            r = httpx2.post(
+                s.url + "/v1/messages", json=body, headers={"x-api-key": "sk-ant-policy-caller-1111", **V}
+            )
             assert r.status_code == 200
             s.emu.clock.advance(5)
         rows = s.records(4)

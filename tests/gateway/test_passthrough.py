@@ -36,7 +36,9 @@ def echo(tmp_path: Path) -> Iterator[EchoStack]:
             yield EchoStack(url, upstream, tmp_path / "l.sqlite3")
 
 
-BODY = b'{"model": "claude-haiku-5-5",  "max_tokens": 16, "messages": [{"role": "user", "content": "h\\u00e9"}]}'
+BODY = (
+    b'{"model": "claude-haiku-5-5",  "max_tokens": 16, "messages": [{"role": "user", "content": "h\\u00e9"}]}'
+)
 
 
 def test_body_and_headers_reach_upstream_unchanged(echo: EchoStack) -> None:
@@ -65,14 +67,24 @@ def test_body_and_headers_reach_upstream_unchanged(echo: EchoStack) -> None:
 
 def test_bearer_token_passes_through(echo: EchoStack) -> None:
     client = anthropic.Anthropic(base_url=echo.url, auth_token="bearer-token-abcdefgh1234", max_retries=0)
-    client.messages.create(model="claude-haiku-5-5", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+    client.messages.create(
+        model="claude-haiku-5-5", max_tokens=8, messages=[{"role": "user", "content": "x"}]
+    )
     assert echo.upstream.header("authorization") == ["Bearer bearer-token-abcdefgh1234"]
 
 
 @pytest.mark.parametrize(
     ("status", "payload", "extra"),
     [
-        (529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}, "request_id": "req_u1"}, []),
+        (
+            529,
+            {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"},
+                "request_id": "req_u1",
+            },
+            [],
+        ),
         (
             429,
             {
@@ -86,8 +98,20 @@ def test_bearer_token_passes_through(echo: EchoStack) -> None:
             },
             [],
         ),
-        (500, {"type": "error", "error": {"type": "api_error", "message": "boom"}, "request_id": "req_u3"}, [(b"retry-after", b"7")]),
-        (400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}, "request_id": "req_u4"}, []),
+        (
+            500,
+            {"type": "error", "error": {"type": "api_error", "message": "boom"}, "request_id": "req_u3"},
+            [(b"retry-after", b"7")],
+        ),
+        (
+            400,
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "bad"},
+                "request_id": "req_u4",
+            },
+            [],
+        ),
     ],
 )
 def test_upstream_errors_pass_through_unchanged(
@@ -122,10 +146,14 @@ def _rows(echo: EchoStack) -> list:  # type: ignore[type-arg]
         time.sleep(0.05)
 
 
-def test_managed_key_sends_the_upstream_key_and_never_the_callers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_managed_key_sends_the_upstream_key_and_never_the_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ALPHA_UPSTREAM", UPSTREAM_KEY)
     config_file = tmp_path / "gw.toml"
-    config_file.write_text(f'[[keys]]\nname = "alpha"\nkey_sha256 = "{sha(GATEWAY_KEY)}"\nupstream_key_env = "ALPHA_UPSTREAM"\n')
+    config_file.write_text(
+        f'[[keys]]\nname = "alpha"\nkey_sha256 = "{sha(GATEWAY_KEY)}"\nupstream_key_env = "ALPHA_UPSTREAM"\n'
+    )
     upstream = EchoUpstream()
     with running(upstream) as upstream_url:  # type: ignore[arg-type]
         cfg = load_config(config_file)
@@ -133,7 +161,9 @@ def test_managed_key_sends_the_upstream_key_and_never_the_callers(tmp_path: Path
 
         cfg = replace(cfg, upstream=upstream_url, ledger=str(tmp_path / "l.sqlite3"))
         with running_gateway(build_gateway(cfg)) as url:
-            ok = httpx2.post(url + "/v1/messages", content=BODY, headers={"authorization": f"Bearer {GATEWAY_KEY}"})
+            ok = httpx2.post(
+                url + "/v1/messages", content=BODY, headers={"authorization": f"Bearer {GATEWAY_KEY}"}
+            )
             assert ok.status_code == 200
             assert upstream.header("x-api-key") == [UPSTREAM_KEY]
             assert upstream.header("authorization") == []

@@ -20,7 +20,11 @@ pytestmark = pytest.mark.postgres
 
 LIMIT = Decimal("0.0008")
 MAX_TOKENS = 50
-BODY = {"model": "claude-haiku-5-5", "max_tokens": MAX_TOKENS, "messages": [{"role": "user", "content": "ping the sea"}]}
+BODY = {
+    "model": "claude-haiku-5-5",
+    "max_tokens": MAX_TOKENS,
+    "messages": [{"role": "user", "content": "ping the sea"}],
+}
 
 
 def test_budget_holds_across_two_processes_with_32_clients(pg_database: str, tmp_path: Path) -> None:
@@ -30,10 +34,15 @@ def test_budget_holds_across_two_processes_with_32_clients(pg_database: str, tmp
         f'upstream_key_env = "ALPHA_UPSTREAM"\ndaily_usd = "{LIMIT}"\n'
     )
     with running(create_app()) as emulator_url:
-        env = {"ANTHROPIC_BASE_URL": emulator_url, "ALPHA_UPSTREAM": UPSTREAM_KEY, "CLAWBACK_HOME": str(tmp_path / "h")}
-        with gateway_process(config, env, log=tmp_path / "a.log") as a, gateway_process(
-            config, env, log=tmp_path / "b.log"
-        ) as b:
+        env = {
+            "ANTHROPIC_BASE_URL": emulator_url,
+            "ALPHA_UPSTREAM": UPSTREAM_KEY,
+            "CLAWBACK_HOME": str(tmp_path / "h"),
+        }
+        with (
+            gateway_process(config, env, log=tmp_path / "a.log") as a,
+            gateway_process(config, env, log=tmp_path / "b.log") as b,
+        ):
             outcomes: Counter[str] = Counter()
             refusals: list[dict[str, object]] = []
             lock = threading.Lock()
@@ -93,5 +102,9 @@ def _worst_case() -> Decimal:
 
     info = load_catalogue().resolve("claude-haiku-5-5")
     return worst_case_cost(
-        info, body_bytes=len(json.dumps(BODY)), max_tokens=MAX_TOKENS, day=datetime.now(UTC).date(), cache_writes=False
+        info,
+        body_bytes=len(json.dumps(BODY)),
+        max_tokens=MAX_TOKENS,
+        day=datetime.now(UTC).date(),
+        cache_writes=False,
     )

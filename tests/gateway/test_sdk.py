@@ -99,7 +99,8 @@ def test_count_tokens_and_models_pass_through(client: anthropic.Anthropic) -> No
 
 def test_batches_round_trip_and_spend_is_booked_once(gw: Stack, client: anthropic.Anthropic) -> None:
     requests = [
-        {"custom_id": f"item-{i}", "params": {"model": MODEL, "max_tokens": 32, "messages": USER}} for i in range(3)
+        {"custom_id": f"item-{i}", "params": {"model": MODEL, "max_tokens": 32, "messages": USER}}
+        for i in range(3)
     ]
     batch = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
     assert client.messages.batches.retrieve(batch.id).processing_status == "in_progress"
@@ -138,7 +139,10 @@ def test_gateway_pages(gw: Stack) -> None:
     assert httpx2.get(gw.url + "/readyz").status_code == 200
     metrics = httpx2.get(gw.url + "/metrics").text
     assert 'clawback_gateway_requests_total{route="messages",status="200"}' in metrics
-    assert "clawback_gateway_cost_usd_total" in metrics and "clawback_gateway_added_latency_seconds_bucket" in metrics
+    assert (
+        "clawback_gateway_cost_usd_total" in metrics
+        and "clawback_gateway_added_latency_seconds_bucket" in metrics
+    )
     page = httpx2.get(gw.url + "/")
     assert page.status_code == 200 and "<svg" in page.text and "clawback gateway" in page.text
     missing = httpx2.get(gw.url + "/nope")
