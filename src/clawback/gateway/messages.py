@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from clawback.client.pipeline import Prepared
 
 __all__ = ["BODY_TIMEOUT_S", "handle_messages"]
+
+log = logging.getLogger("clawback.gateway.access")
 
 BODY_TIMEOUT_S = 60.0
 _SSE = b"text/event-stream"
@@ -78,6 +81,11 @@ async def handle_messages(gw: Gateway, scope: Scope, receive: Receive, send: Sen
         status = 499
         gw.metrics.error("client_gone")
     gw.metrics.request("messages", status)
+    if gw.config.access_log:
+        log.info(
+            "POST /v1/messages",
+            extra={"fields": {"status": status, "ms": round((time.perf_counter() - t0) * 1000, 3)}},
+        )
 
 
 async def _serve(

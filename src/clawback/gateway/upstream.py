@@ -65,6 +65,10 @@ class Upstream:
             return await session.request(method, self.base_url + path, headers=headers, data=body)
         except TimeoutError:
             raise GatewayRefusal(504, "clawback gateway: the upstream API did not answer in time") from None
+        except (aiohttp.InvalidURL, ValueError) as exc:  # a header or path no HTTP request may carry
+            raise GatewayRefusal(
+                400, f"clawback gateway: the request can't be forwarded: {redact(_describe(exc))}"
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise GatewayRefusal(
                 502, f"clawback gateway: cannot reach the upstream API: {redact(_describe(exc))}"
