@@ -14,6 +14,10 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _banner(base_url: str, upstream: str, ledger: str) -> str:
+    from clawback.redact import redact
+    from clawback.storage.location import mask_url
+
+    upstream = redact(mask_url(upstream))
     return (
         f"clawback gateway listening on {base_url}  (Ctrl-C to stop)\n"
         f"upstream: {upstream}\nledger:   {ledger}\n"
