@@ -37,7 +37,9 @@ async def call(
         {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
     ]
     if stall:
-        pending = pending[:-1] if len(pending) > 1 else [{"type": "http.request", "body": b"{", "more_body": True}]
+        pending = (
+            pending[:-1] if len(pending) > 1 else [{"type": "http.request", "body": b"{", "more_body": True}]
+        )
 
     async def receive() -> dict[str, Any]:
         if disconnect_first:

@@ -31,14 +31,20 @@ def _records() -> list[CallRecord]:
                 source="gateway",
             )
         )
-    out.append(CallRecord.create("claude-haiku-5-5", ts=NOW, total_usd="5", source="client"))  # not the gateway's
-    out.append(CallRecord.create("claude-haiku-5-5", ts=NOW - timedelta(days=3), total_usd="5", source="gateway"))
+    out.append(
+        CallRecord.create("claude-haiku-5-5", ts=NOW, total_usd="5", source="client")
+    )  # not the gateway's
+    out.append(
+        CallRecord.create("claude-haiku-5-5", ts=NOW - timedelta(days=3), total_usd="5", source="gateway")
+    )
     return out
 
 
 def test_summary_counts_only_the_gateways_rows_of_the_window() -> None:
     data = summarize(_records(), NOW)
-    in_window = [i for i in range(60) if NOW - timedelta(minutes=23 * i) >= NOW.replace(minute=0) - timedelta(hours=23)]
+    in_window = [
+        i for i in range(60) if NOW - timedelta(minutes=23 * i) >= NOW.replace(minute=0) - timedelta(hours=23)
+    ]
     assert data.calls == len(in_window)
     assert data.spend == Decimal("0.001") * len(in_window)
     assert data.saving == Decimal("0.0005") * len(in_window)

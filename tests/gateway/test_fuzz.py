@@ -42,7 +42,9 @@ METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 message_bodies = st.fixed_dictionaries(
@@ -60,11 +62,22 @@ bodies = st.one_of(
     message_bodies.map(lambda d: json.dumps(d).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.just(b"\xff\xfe\x00garbage"),
-    st.just(b'{"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "\\ud800"}]}'),
+    st.just(
+        b'{"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "\\ud800"}]}'
+    ),
 )
 header_sets = st.lists(
     st.tuples(
-        st.sampled_from([b"x-api-key", b"authorization", b"anthropic-version", b"content-length", b"clawback-task", b"x-y"]),
+        st.sampled_from(
+            [
+                b"x-api-key",
+                b"authorization",
+                b"anthropic-version",
+                b"content-length",
+                b"clawback-task",
+                b"x-y",
+            ]
+        ),
         st.binary(max_size=30),
     ),
     max_size=4,
@@ -101,11 +114,21 @@ def _check(answer: Answer) -> None:
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(method=st.sampled_from(METHODS), path=st.sampled_from(PATHS) | st.text(max_size=30).map(lambda t: "/" + t),
-       headers=header_sets, body=bodies, split=st.integers(0, 3))
+@given(
+    method=st.sampled_from(METHODS),
+    path=st.sampled_from(PATHS) | st.text(max_size=30).map(lambda t: "/" + t),
+    headers=header_sets,
+    body=bodies,
+    split=st.integers(0, 3),
+)
 def test_any_request_gets_a_documented_answer(
-    app: GatewayApp, loop: asyncio.AbstractEventLoop, method: str, path: str, headers: list[tuple[bytes, bytes]],
-    body: bytes, split: int,
+    app: GatewayApp,
+    loop: asyncio.AbstractEventLoop,
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    split: int,
 ) -> None:
     chunks = [body] if split == 0 or len(body) < 2 else [body[: len(body) // 2], body[len(body) // 2 :]]
     answer = loop.run_until_complete(call(app, method, path, headers=headers, chunks=chunks))
@@ -123,7 +146,9 @@ def test_huge_bodies_are_413_declared_or_not(app: GatewayApp, loop: asyncio.Abst
         assert answer.status == 413 and json.loads(answer.body)["error"]["type"] == "request_too_large"
 
 
-def test_slow_client_gets_408(app: GatewayApp, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slow_client_gets_408(
+    app: GatewayApp, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(messages, "BODY_TIMEOUT_S", 0.2)
     answer = loop.run_until_complete(call(app, "POST", "/v1/messages", chunks=[b"{", b"}"], stall=True))
     assert answer.status == 408 and json.loads(answer.body)["error"]["type"] == "timeout_error"

@@ -19,7 +19,16 @@ from tests.gateway.support import GATEWAY_KEY, UPSTREAM_KEY, sha
 
 PASS_KEY = "sk-ant-api03-passthrough-SECRETMIDDLE-9876"
 BEARER = "oauth-bearer-token-SECRETBEARER-4242"
-SECRETS = (GATEWAY_KEY, UPSTREAM_KEY, PASS_KEY, BEARER, "SECRETMIDDLE", "SECRETBEARER", "upstream-secret", "team-alpha-secret")
+SECRETS = (
+    GATEWAY_KEY,
+    UPSTREAM_KEY,
+    PASS_KEY,
+    BEARER,
+    "SECRETMIDDLE",
+    "SECRETBEARER",
+    "upstream-secret",
+    "team-alpha-secret",
+)
 BODY = {"model": "claude-haiku-5-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hello"}]}
 V = {"anthropic-version": "2023-06-01"}
 
@@ -32,9 +41,16 @@ def test_nothing_the_gateway_writes_holds_a_key(tmp_path: Path) -> None:
     )
     pages: list[str] = []
     with running(create_app()) as emulator_url:
-        env = {"ANTHROPIC_BASE_URL": emulator_url, "ALPHA_UPSTREAM": UPSTREAM_KEY, "CLAWBACK_HOME": str(tmp_path / "h"),
-               "CLAWBACK_LEDGER": str(tmp_path / "ledger.sqlite3")}
-        with gateway_process(config, env, log=tmp_path / "gateway.log") as url, httpx2.Client(timeout=30) as http:
+        env = {
+            "ANTHROPIC_BASE_URL": emulator_url,
+            "ALPHA_UPSTREAM": UPSTREAM_KEY,
+            "CLAWBACK_HOME": str(tmp_path / "h"),
+            "CLAWBACK_LEDGER": str(tmp_path / "ledger.sqlite3"),
+        }
+        with (
+            gateway_process(config, env, log=tmp_path / "gateway.log") as url,
+            httpx2.Client(timeout=30) as http,
+        ):
             calls = [
                 ({"x-api-key": PASS_KEY, **V}, BODY),
                 ({"authorization": f"Bearer {BEARER}", **V}, BODY),
@@ -44,8 +60,15 @@ def test_nothing_the_gateway_writes_holds_a_key(tmp_path: Path) -> None:
                 ({"x-api-key": PASS_KEY}, BODY),  # no version: upstream's 400
             ]
             for headers, body in calls:
-                assert http.post(url + "/v1/messages", json=body, headers=headers).status_code in (200, 400, 404)
-            assert http.post(url + "/v1/messages", content=b"\xff{", headers={"x-api-key": PASS_KEY}).status_code == 400
+                assert http.post(url + "/v1/messages", json=body, headers=headers).status_code in (
+                    200,
+                    400,
+                    404,
+                )
+            assert (
+                http.post(url + "/v1/messages", content=b"\xff{", headers={"x-api-key": PASS_KEY}).status_code
+                == 400
+            )
             http.post(url + "/v1/messages/count_tokens", json=BODY, headers={"x-api-key": GATEWAY_KEY, **V})
             http.get(url + "/v1/models", headers={"x-api-key": PASS_KEY, **V})
             pages += [http.get(url + "/metrics").text, http.get(url + "/").text]
@@ -55,8 +78,11 @@ def test_nothing_the_gateway_writes_holds_a_key(tmp_path: Path) -> None:
             log=tmp_path / "unreachable.log",
             args=("--log-level", "debug"),
         ) as url2:
-            assert httpx2.post(url2 + "/v1/messages", json=BODY, headers={"x-api-key": PASS_KEY, **V}).status_code in (
-                400, 502,
+            assert httpx2.post(
+                url2 + "/v1/messages", json=BODY, headers={"x-api-key": PASS_KEY, **V}
+            ).status_code in (
+                400,
+                502,
             )
     (tmp_path / "pages.txt").write_text("\n".join(pages))
     files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "gw.toml"]
