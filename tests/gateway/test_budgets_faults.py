@@ -46,10 +46,15 @@ def test_daily_budget_refuses_before_sending_and_names_the_budget(
     cfg = _config(tmp_path, monkeypatch, key_extra='daily_usd = "0.0004"')
     with stack(tmp_path, cfg) as s, _client(s.url) as client:
         served = 0
-        with pytest.raises(anthropic.BadRequestError) as refused:
+
+        def spend_until_refused() -> None:
+            nonlocal served
             for _ in range(50):
                 client.messages.create(model=MODEL, max_tokens=200, messages=USER)
                 served += 1
+
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            spend_until_refused()
         assert served >= 1
         error = refused.value.body["error"]  # type: ignore[index]
         assert error["type"] == "invalid_request_error"

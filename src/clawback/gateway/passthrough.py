@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error, send_response
@@ -60,7 +61,8 @@ def rewrite_results_url(raw: bytes, origin: str) -> bytes:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return raw
-    items = data.get("data") if isinstance(data, dict) and isinstance(data.get("data"), list) else [data]
+    listed = data.get("data") if isinstance(data, dict) else None
+    items: list[Any] = listed if isinstance(listed, list) else [data]
     changed = False
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("results_url"), str):
