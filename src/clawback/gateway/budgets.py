@@ -14,6 +14,8 @@ in one process or many sharing PostgreSQL, overshoot a budget by at most one req
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +48,24 @@ TOOL_OVERHEAD_TOKENS = 1_000
 """Added to every worst case: the largest tool-use system prompt any model adds is under 1,000."""
 
 ZERO = Decimal(0)
+
+
+class _ReservationIds:
+    """``rsv_<random per process>_<counter>``; the prefix is drawn on first use in each process
+    (so forked workers never share one)."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():
+            self._pid, self._prefix, self._counter = os.getpid(), secrets.token_hex(8), itertools.count()
+        return f"rsv_{self._prefix}_{next(self._counter)}"
+
+
+_IDS = _ReservationIds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +161,8 @@ class Reservation:
 
     @classmethod
     def new(cls, amount: Decimal, windows: Iterable[WindowKey]) -> Reservation:
-        """A reservation with a fresh id."""
-        return cls(f"rsv_{secrets.token_hex(10)}", amount, tuple(windows))
+        """A reservation with a fresh id (unique across processes: a per-process prefix and a counter)."""
+        return cls(_IDS.next(), amount, tuple(windows))
 
 
 @dataclass(frozen=True, slots=True)
