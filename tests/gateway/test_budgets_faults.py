@@ -177,7 +177,7 @@ def test_client_that_leaves_mid_stream_still_has_its_tokens_recorded(tmp_path: P
     from clawback.emulator.config import LatencyConfig
 
     emulator = EmulatorConfig(
-        latency=LatencyConfig(enabled=True, ttft_seconds=0.05, output_tokens_per_second=20)
+        latency=LatencyConfig(enabled=True, ttft_seconds=0.05, output_tokens_per_second=250)
     )
     with stack(tmp_path, emulator=emulator, clock=VirtualClock("real")) as s:
         long_prompt = [{"role": "user", "content": " ".join(["word"] * 300)}]

@@ -15,11 +15,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error
+from clawback.gateway.asgi import Receive, Scope, Send, read_body
 from clawback.gateway.core import Caller, Gateway
 from clawback.gateway.messages import BODY_TIMEOUT_S
 from clawback.gateway.upstream import STREAM_ERRORS
-from clawback.gateway.wire import GatewayRefusal, forward_headers, new_request_id, response_headers
+from clawback.gateway.wire import GatewayRefusal, forward_headers, response_headers
 from clawback.ledger.record import CallRecord
 
 __all__ = ["BatchLines", "handle_results", "result_record_id"]
@@ -71,18 +71,12 @@ class BatchLines:
 
 async def handle_results(gw: Gateway, scope: Scope, receive: Receive, send: Send, batch_id: str) -> None:
     """Stream a batch's results to the caller and book each succeeded result once."""
-    status = 0
-    try:
+
+    async def work() -> int:
         await read_body(receive, scope, limit=1 << 20, timeout_s=BODY_TIMEOUT_S)
-        caller = gw.identify(scope["headers"])
-        status = await _stream_results(gw, scope, send, caller, batch_id)
-    except GatewayRefusal as refusal:
-        status = refusal.status
-        gw.metrics.error(f"refused_{refusal.type}")
-        await send_error(send, refusal, new_request_id())
-    except ClientGone:
-        status = 499
-    gw.metrics.request("batch_results", status)
+        return await _stream_results(gw, scope, send, gw.identify(scope["headers"]), batch_id)
+
+    await gw.answer(send, "batch_results", work())
 
 
 async def _stream_results(gw: Gateway, scope: Scope, send: Send, caller: Caller, batch_id: str) -> int:

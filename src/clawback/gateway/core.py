@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from clawback.errors import ClawbackError
+from clawback.gateway.asgi import ClientGone, Send, send_error
 from clawback.gateway.budgets import TOOL_OVERHEAD_TOKENS, worst_case_cost, worst_case_input_tokens
 from clawback.gateway.config import GatewayConfig, ManagedKey, Policy
 from clawback.gateway.ids import RecordIds
@@ -25,7 +26,7 @@ from clawback.gateway.metrics import BudgetGauge, Metrics
 from clawback.gateway.policy import PolicyRunner
 from clawback.gateway.state import AdmitPlan, LocalState, PostgresState
 from clawback.gateway.upstream import Upstream
-from clawback.gateway.wire import GatewayRefusal
+from clawback.gateway.wire import GatewayRefusal, new_request_id
 from clawback.ledger.record import CallError, CallRecord, TokenCounts
 from clawback.ledger.writer import LedgerWriter
 from clawback.pricing.catalogue import Catalogue, ModelInfo
@@ -298,6 +299,20 @@ class Gateway:
         if self.writer is not None:
             self.writer.record(record)
         return counts, cost
+
+    async def answer(self, send: Send, route: str, work: Awaitable[int]) -> int:
+        """Run one route's work: a refusal becomes the API's error, a hang-up is 499; counted either way."""
+        try:
+            status = await work
+        except GatewayRefusal as refusal:
+            status = refusal.status
+            self.metrics.error(f"refused_{refusal.type}")
+            await send_error(send, refusal, new_request_id())
+        except ClientGone:
+            status = 499
+            self.metrics.error("client_gone")
+        self.metrics.request(route, status)
+        return status
 
     def mask(self, text: str) -> str:
         """``text`` with every key and secret the gateway knows masked."""

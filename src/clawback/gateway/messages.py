@@ -21,12 +21,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from clawback.errors import ClawbackError
-from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error, send_response
+from clawback.gateway.asgi import Receive, Scope, Send, read_body, send_response
 from clawback.gateway.core import Caller, Gateway, parse_body
 from clawback.gateway.sse_usage import MessageFacts, SseUsage, read_message
 from clawback.gateway.state import FREE, Admission
 from clawback.gateway.upstream import STREAM_ERRORS, UpstreamResponse
-from clawback.gateway.wire import GatewayRefusal, forward_headers, new_request_id, response_headers
+from clawback.gateway.wire import GatewayRefusal, forward_headers, response_headers
 from clawback.ledger.record import MAX_ERROR_MESSAGE, CallError, CallRecord
 
 if TYPE_CHECKING:
@@ -67,20 +67,13 @@ async def handle_messages(gw: Gateway, scope: Scope, receive: Receive, send: Sen
     """Serve one ``POST /v1/messages``; never raises, never answers 5xx of its own making."""
     t0 = time.perf_counter()
     started = gw.clock()
-    status = 0
-    try:
+
+    async def work() -> int:
         body = await read_body(receive, scope, limit=gw.config.max_body_bytes, timeout_s=BODY_TIMEOUT_S)
         caller = gw.identify(scope["headers"])
-        data = parse_body(body)
-        status = await _serve(gw, scope, receive, send, caller, body, data, t0, started)
-    except GatewayRefusal as refusal:
-        status = refusal.status
-        gw.metrics.error(f"refused_{refusal.type}")
-        await send_error(send, refusal, new_request_id())
-    except ClientGone:
-        status = 499
-        gw.metrics.error("client_gone")
-    gw.metrics.request("messages", status)
+        return await _serve(gw, scope, receive, send, caller, body, parse_body(body), t0, started)
+
+    status = await gw.answer(send, "messages", work())
     if gw.config.access_log:
         log.info(
             "POST /v1/messages",

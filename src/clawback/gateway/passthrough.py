@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from clawback.gateway.asgi import ClientGone, Receive, Scope, Send, read_body, send_error, send_response
+from clawback.gateway.asgi import Receive, Scope, Send, read_body, send_response
 from clawback.gateway.core import Caller, Gateway
 from clawback.gateway.messages import BODY_TIMEOUT_S
 from clawback.gateway.state import AdmitPlan
 from clawback.gateway.upstream import STREAM_ERRORS
-from clawback.gateway.wire import GatewayRefusal, forward_headers, new_request_id, response_headers
+from clawback.gateway.wire import GatewayRefusal, forward_headers, response_headers
 
 __all__ = ["forward", "handle_passthrough"]
 
@@ -29,20 +29,15 @@ _SPENT = Decimal("1e-12")  # admitted only while a budget has any room left at a
 
 async def handle_passthrough(gw: Gateway, scope: Scope, receive: Receive, send: Send, route: str) -> None:
     """Forward one request and stream the answer back; never raises."""
-    status = 0
-    try:
+
+    async def work() -> int:
         body = await read_body(receive, scope, limit=_limit(gw, route), timeout_s=BODY_TIMEOUT_S)
         caller = gw.identify(scope["headers"])
         if route == "batch_create":
             await _admit_batch(gw, caller)
-        status = await forward(gw, scope, send, caller, body, route)
-    except GatewayRefusal as refusal:
-        status = refusal.status
-        gw.metrics.error(f"refused_{refusal.type}")
-        await send_error(send, refusal, new_request_id())
-    except ClientGone:
-        status = 499
-    gw.metrics.request(route, status)
+        return await forward(gw, scope, send, caller, body, route)
+
+    await gw.answer(send, route, work())
 
 
 def gateway_origin(scope: Scope) -> str:

@@ -25,7 +25,7 @@ from clawback.gateway.config import GatewayConfig
 from clawback.settings import Settings
 from clawback.storage.location import parse_location
 
-__all__ = ["check_workers", "serve"]
+__all__ = ["check_workers", "serve", "uvicorn_server"]
 
 
 def check_workers(config: GatewayConfig, workers: int, settings: Settings) -> None:
@@ -42,11 +42,14 @@ def check_workers(config: GatewayConfig, workers: int, settings: Settings) -> No
         )
 
 
-def _uvicorn(app: GatewayApp, log_level: str, access_log: bool) -> uvicorn.Server:
+def uvicorn_server(
+    app: GatewayApp, log_level: str, *, access_log: bool, loop: str = "uvloop"
+) -> uvicorn.Server:
+    """A uvicorn server for the gateway: its lifespan on, httptools, no server header or proxy headers."""
     config = uvicorn.Config(
         app,
         lifespan="on",
-        loop="uvloop",
+        loop=loop,
         http="httptools",
         log_level=log_level,
         access_log=access_log,
@@ -61,7 +64,7 @@ def _uvicorn(app: GatewayApp, log_level: str, access_log: bool) -> uvicorn.Serve
 
 def _run_worker(config: GatewayConfig, settings: Settings, sock: socket.socket) -> None:
     app = build_gateway(config, settings=settings)
-    _uvicorn(app, config.log_level, config.access_log).run(sockets=[sock])
+    uvicorn_server(app, config.log_level, access_log=config.access_log).run(sockets=[sock])
 
 
 def serve(

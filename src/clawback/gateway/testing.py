@@ -15,11 +15,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import uvicorn
-
 from clawback.emulator.server import bind
 from clawback.errors import UpstreamError
 from clawback.gateway.app import GatewayApp
+from clawback.gateway.server import uvicorn_server
 
 __all__ = ["running_gateway"]
 
@@ -29,17 +28,7 @@ def running_gateway(app: GatewayApp, *, host: str = "127.0.0.1") -> Iterator[str
     """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
     sock = bind(host, 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        loop="asyncio",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(app, "warning", access_log=False, loop="asyncio")
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"gateway-{port}", daemon=True
     )

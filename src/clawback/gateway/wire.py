@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from clawback.emulator.wire import ERROR_TYPES as API_ERROR_TYPES
 from clawback.errors import ClawbackError
 
 __all__ = [
@@ -27,22 +28,8 @@ __all__ = [
     "response_headers",
 ]
 
-ERROR_TYPES: Final[dict[int, str]] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
+ERROR_TYPES: Final[dict[int, str]] = {**API_ERROR_TYPES, 408: "timeout_error", 502: "api_error"}
+"""The API's error type for each status (the emulator's table, plus the two only a proxy answers)."""
 
 HOP_BY_HOP: Final = frozenset(
     {
