@@ -356,3 +356,45 @@ def test_record_ids_are_unique_and_time_ordered() -> None:
     assert all(
         re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i) for i in made
     )
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"input_tokens": 12, "output_tokens": 3},
+        {
+            "input_tokens": 5,
+            "output_tokens": 9,
+            "cache_creation": {"ephemeral_1h_input_tokens": 700},
+            "cache_creation_input_tokens": 700,
+            "service_tier": "batch",
+        },
+        {"input_tokens": 5, "output_tokens": 1, "iterations": [{"input_tokens": 5}]},  # unhashable: no memo
+        {"input_tokens": -1},  # unpriceable
+    ],
+)
+def test_remembered_prices_equal_the_pricing_engine(usage: dict[str, object]) -> None:
+    from clawback.gateway.config import Policy
+    from clawback.gateway.core import Caller
+    from clawback.ledger.record import price_call
+
+    gw = Gateway.__new__(Gateway)
+    gw.catalogue, gw._priced, gw.ids = CATALOGUE, {}, RecordIds()  # type: ignore[attr-defined]
+    caller = Caller("gw:x:y", None, Policy(), None, "w")
+    for _ in range(2):  # the second time from the memo
+        record = gw.fast_record(
+            caller,
+            requested_model="claude-haiku-5-5",
+            served_model="claude-haiku-5-5",
+            started=NOW.timestamp(),
+            latency_ms=1.0,
+            usage=usage,
+        )
+        breakdown, reason = price_call(CATALOGUE, "claude-haiku-5-5", usage, at=NOW.date())
+        assert record.cost == (None if breakdown is None else breakdown.to_json())
+        assert (
+            record.total_usd
+            == record.baseline_usd
+            == (None if breakdown is None else breakdown.to_json()["total_usd"])
+        )
+        assert (record.unpriced_reason is None) == (reason is None)

@@ -176,7 +176,7 @@ def build_gateway(
         writer = open_writer(
             ledger_loc.target,
             settings=settings,
-            options=WriterOptions(mode=config.ledger_mode, max_queue=20_000),
+            options=WriterOptions(mode=config.ledger_mode, max_queue=20_000, maintenance_interval_s=5.0),
         )
     gw = Gateway(
         config,

@@ -39,6 +39,7 @@ __all__ = ["Caller", "Gateway", "parse_body"]
 log = logging.getLogger("clawback.gateway")
 _TASK_HEADER = b"clawback-task"
 MAX_CALLERS = 4096
+MAX_PRICED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class Gateway:
         self.ready = False
         self.ids = RecordIds()
         self._callers: dict[tuple[str, str, str | None], Caller] = {}
+        self._priced: dict[Any, tuple[Mapping[str, Any] | None, str | None, str | None]] = {}
         self._rates: dict[tuple[str, str, bool, Any, Any], tuple[Decimal, Decimal, int | None]] = {}
 
     # -- who is calling ----------------------------------------------------------------------
@@ -240,6 +242,36 @@ class Gateway:
         except (ClawbackError, ArithmeticError) as exc:
             return None, redact(str(exc))[:300]
 
+    def priced(
+        self, model: str, usage: Mapping[str, Any] | None, started: float
+    ) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
+        """``(cost JSON, total_usd, unpriced reason)`` of one call's usage, remembered by
+        (model, UTC day, usage): pricing is a pure function, and calls of one shape repeat."""
+        if usage is None:
+            return None, None, None
+        try:
+            key: Any = (
+                model,
+                int(started // 86400),
+                tuple((k, tuple(v.items()) if isinstance(v, dict) else v) for k, v in usage.items()),
+            )
+            hit = self._priced.get(key)
+        except TypeError:  # an unhashable field (a list): price it without the memo
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        breakdown, reason = self.price(model, usage, started)
+        out = (
+            (None, None, reason)
+            if breakdown is None
+            else (breakdown.to_json(), format_usd(breakdown.total), None)
+        )
+        if key is not None:
+            if len(self._priced) >= MAX_PRICED:
+                self._priced.clear()
+            self._priced[key] = out
+        return out
+
     def fast_record(
         self,
         caller: Caller,
@@ -257,18 +289,18 @@ class Gateway:
         record_id: str | None = None,
     ) -> CallRecord:
         """The ledger record of an attempt no policy touched (its baseline is its own cost)."""
-        breakdown, reason = self.price(served_model or requested_model, usage, started)
-        total = None if breakdown is None else format_usd(breakdown.total)
-        return CallRecord.create(
-            requested_model,
-            breakdown=breakdown,
+        cost, total, reason = self.priced(served_model or requested_model, usage, started)
+        return CallRecord(
+            id=record_id or self.ids.next(),
             ts=datetime.fromtimestamp(started, UTC),
-            record_id=record_id or self.ids.next(),
+            requested_model=requested_model,
             served_model=served_model,
             task=caller.task,
             api_key_id=caller.key_id,
             usage=dict(usage) if usage is not None else None,
-            unpriced_reason=reason if usage is not None else None,
+            cost=cost,
+            total_usd=total,
+            unpriced_reason=reason,
             latency_ms=round(latency_ms, 3),
             ttft_ms=ttft_ms,
             stop_reason=stop_reason,
