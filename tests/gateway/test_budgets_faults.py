@@ -217,3 +217,21 @@ def test_policies_run_through_the_clients_pipeline(tmp_path: Path) -> None:
     assert any("cache_plan" in r.extra for r in rows)
     assert any(r.tokens().cache_read > 0 for r in rows)
     assert all(r.source == "gateway" and r.error is None for r in rows)
+
+
+def test_a_learned_cap_never_loses_an_answer(tmp_path: Path) -> None:
+    cfg = GatewayConfig(policy=replace(GatewayConfig().policy, output_caps=True))
+    headers = {"x-api-key": "sk-ant-caps-caller-2468", "clawback-task": "short-answers", **V}
+    with stack(tmp_path, cfg) as s:
+        for i in range(25):  # the task learns that its answers are short
+            body = {"model": MODEL, "max_tokens": 1000, "messages": [{"role": "user", "content": f"ok {i}"}]}
+            assert httpx2.post(s.url + "/v1/messages", json=body, headers=headers).status_code == 200
+        long_text = " ".join(f"word{i}" for i in range(200))
+        body = {"model": MODEL, "max_tokens": 1000, "messages": [{"role": "user", "content": long_text}]}
+        answer = httpx2.post(s.url + "/v1/messages", json=body, headers=headers).json()
+        rows = s.records(27)
+    assert answer["content"][0]["text"] == long_text and answer["stop_reason"] == "end_turn"
+    cut, full = rows[-2], rows[-1]
+    assert cut.stop_reason == "max_tokens" and cut.extra["max_tokens_cap"]["requested"] == 1000
+    assert full.stop_reason == "end_turn" and "max_tokens_cap" not in full.extra
+    assert {r.task for r in rows} == {"short-answers"}

@@ -99,10 +99,18 @@ async def _serve(
     attempt = _Attempt(body, requested, None)
     if policy.active:
         pipe = gw.policies.pipeline(policy, caller.workspace)
-        attempt = _prepared_attempt(gw.policies.prepare(pipe, data, caller.task), None)
+        prepared = gw.policies.prepare(pipe, data, caller.task)
+        if data.get("stream") is True and prepared.cap is not None and prepared.cap.capped:
+            # a stream can't be sent again once the caller has read it: streams are never capped
+            prepared = replace(
+                prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
+            )
+        attempt = _prepared_attempt(prepared, None)
     models = [attempt.model, *policy.fallbacks]
     caching = policy.plan_cache or b"cache_control" in body
     plan = gw.admit_plan(caller, data, len(attempt.body), models, caching=caching)
+    if policy.output_caps and not plan.empty:  # a capped answer cut short is sent again: two calls
+        plan = replace(plan, worst=plan.worst * 2)
     admission: Admission = FREE if plan.empty else await gw.state.admit(plan, started)
     headers = forward_headers(scope["headers"], auth=caller.auth)
     qs = scope.get("query_string") or b""
@@ -113,36 +121,55 @@ async def _serve(
     try:
         while True:
             try:
-                status, final = await _attempt(
+                status, then = await _attempt(
                     gw, send, receive, path, headers, attempt, has_fallback=bool(fallbacks)
                 )
             except GatewayRefusal as refusal:  # upstream unreachable or too slow: an attempt all the same
                 attempt.status = refusal.status
                 attempt.error = CallError(refusal.type, gw.mask(refusal.message), refusal.status)
                 gw.metrics.error("upstream_unreachable" if refusal.status == 502 else "upstream_timeout")
-                final = not fallbacks
-                status = refusal.status
-                if final:
+                status, then = refusal.status, "fallback" if fallbacks else "done"
+                if then == "done":
                     cost, used = _record(gw, caller, pipe, attempt, requested, t0, started)
                     spent, tokens = spent + cost, tokens + used
                     raise
             cost, used = _record(gw, caller, pipe, attempt, requested, t0, started)
             spent, tokens = spent + cost, tokens + used
-            if final or not fallbacks:
+            if then == "done" or (then == "fallback" and not fallbacks):
                 break
-            model = fallbacks.pop(0)
-            failed = attempt.model
-            source = attempt.prepared.source if attempt.prepared is not None else data
-            assert pipe is not None
-            again = gw.policies.prepare(pipe, source, caller.task, model=model)
-            again.requested_model = requested
-            again.routing = attempt.prepared.routing if attempt.prepared is not None else None
-            attempt = _prepared_attempt(again, failed)
+            attempt = _next_attempt(gw, pipe, attempt, then, fallbacks, data, caller, requested)
     finally:
         gw.metrics.inflight -= 1
         gw.state.settle(admission, spent, tokens, gw.clock())
         gw.metrics.added_latency.observe(max(0.0, time.perf_counter() - t0 - attempt.upstream_s))
     return status
+
+
+def _next_attempt(
+    gw: Gateway,
+    pipe: Any,
+    attempt: _Attempt,
+    then: str,
+    fallbacks: list[str],
+    data: dict[str, Any],
+    caller: Caller,
+    requested: str,
+) -> _Attempt:
+    """The attempt after ``attempt``: the same call with the caller's own ``max_tokens`` (a learned
+    cap cut the answer short), or the next fallback model, re-planned for it."""
+    prepared = attempt.prepared
+    assert pipe is not None and prepared is not None
+    if then == "uncap":
+        again = replace(
+            prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
+        )
+        again.started_perf = time.perf_counter()
+        return _prepared_attempt(again, attempt.fallback_from)
+    model = fallbacks.pop(0)
+    again = gw.policies.prepare(pipe, prepared.source or data, caller.task, model=model)
+    again.requested_model = requested
+    again.routing = prepared.routing
+    return _prepared_attempt(again, attempt.model)
 
 
 def _prepared_attempt(prepared: Prepared, fallback_from: str | None) -> _Attempt:
@@ -159,8 +186,10 @@ async def _attempt(
     attempt: _Attempt,
     *,
     has_fallback: bool,
-) -> tuple[int, bool]:
-    """Send one attempt; ``(status, final)`` — final False when a fallback should be tried instead."""
+) -> tuple[int, str]:
+    """Send one attempt; ``(status, then)``: ``done`` once the caller has its answer, ``fallback``
+    when a fallback model should be tried instead, ``uncap`` when a learned output cap cut the
+    answer short and the call goes again with the caller's ``max_tokens`` (a cap never loses one)."""
     t_sent = time.perf_counter()
     resp = await gw.upstream.send("POST", path, headers, attempt.body)
     try:
@@ -171,7 +200,7 @@ async def _attempt(
         if is_sse:
             attempt.stream = True
             await _stream(gw, send, receive, resp, attempt, t_sent)
-            return resp.status, True
+            return resp.status, "done"
         try:
             raw = await resp.read()
         except STREAM_ERRORS as exc:
@@ -185,11 +214,25 @@ async def _attempt(
             attempt.error = _upstream_error(gw, resp.status, attempt.facts)
             gw.metrics.error(f"upstream_{resp.status}")
             if retryable and has_fallback:
-                return resp.status, False
+                return resp.status, "fallback"
+        elif _cut_by_cap(attempt):
+            return resp.status, "uncap"
         await send_response(send, resp.status, raw, response_headers(resp.raw_headers))
-        return resp.status, True
+        return resp.status, "done"
     finally:
         resp.release()
+
+
+def _cut_by_cap(attempt: _Attempt) -> bool:
+    prepared = attempt.prepared
+    return (
+        prepared is not None
+        and prepared.cap is not None
+        and prepared.cap.capped
+        and prepared.original_max_tokens is not None
+        and attempt.facts is not None
+        and attempt.facts.stop_reason == "max_tokens"
+    )
 
 
 def _upstream_error(gw: Gateway, status: int, facts: MessageFacts) -> CallError:
