@@ -167,7 +167,9 @@ def test_rate_windows_count_requests_and_tokens_per_minute() -> None:
     limit = RateLimit(requests_per_minute=2, tokens_per_minute=100)
     t = 1_000_020.0
     assert windows.check("key:a", limit, t) is None
+    windows.count("key:a", t)
     assert windows.check("key:a", limit, t + 1) is None
+    windows.count("key:a", t + 1)
     assert windows.check("key:a", limit, t + 2) == "2 requests per minute"
     assert windows.check("key:a", limit, t + 60) is None  # the next minute
     windows.add_tokens("key:a", 150, t + 61)

@@ -178,11 +178,11 @@ class Refusal:
     def message(self) -> str:
         """The error message the caller sees (names the budget and when it resets)."""
         reset = self.resets.strftime("%Y-%m-%dT%H:%M:%SZ")
-        held = f", {format_usd(self.reserved)} held by requests in flight" if self.reserved else ""
+        held = f", ${format_usd(self.reserved)} held by requests in flight" if self.reserved else ""
         return (
             f"clawback gateway: this request would exceed the {self.budget.label} of "
-            f"${format_usd(self.budget.limit_usd)}: {format_usd(self.spent)} spent{held}, and this request "
-            f"may cost up to {format_usd(self.worst)} (input estimate + max_tokens). "
+            f"${format_usd(self.budget.limit_usd)}: ${format_usd(self.spent)} spent{held}, and this request "
+            f"may cost up to ${format_usd(self.worst)} (input estimate + max_tokens). "
             f"The budget resets at {reset}."
         )
 

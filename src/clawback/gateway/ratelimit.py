@@ -1,6 +1,7 @@
 """Requests and tokens per minute, in fixed one-minute windows (pure).
 
-A window is the UTC minute (``int(now // 60)``). A request is counted when it is admitted; its
+A window is the UTC minute (``int(now // 60)``). A request is counted when it is admitted (a request
+refused by a budget or another scope's limit is not counted); its
 tokens (input, cache writes and output — cache reads do not count, as on the Claude API) when it
 ends. A request is refused while its scope's window already holds ``requests_per_minute``
 requests or ``tokens_per_minute`` tokens; the refusal says when the window turns over.
@@ -53,12 +54,13 @@ class RateWindows:
         return window
 
     def check(self, scope: str, limit: RateLimit, now: float) -> str | None:
-        """Why a request in ``scope`` is refused now (None: admitted, and counted)."""
+        """Why a request in ``scope`` would be refused now (None: it may pass); counts nothing."""
         window = self._current(scope, minute_of(now))
-        reason = refusal(limit, window.requests, window.tokens)
-        if reason is None:
-            window.requests += 1
-        return reason
+        return refusal(limit, window.requests, window.tokens)
+
+    def count(self, scope: str, now: float) -> None:
+        """Count one admitted request in ``scope``'s current window."""
+        self._current(scope, minute_of(now)).requests += 1
 
     def add_tokens(self, scope: str, tokens: int, now: float) -> None:
         """Count ``tokens`` a finished request used against its scope's current window."""

@@ -182,6 +182,8 @@ class LocalState:
         if isinstance(result, Refusal):
             raise budget_refusal(result)
         scopes = tuple(scope for scope, _ in plan.rates)
+        for scope in scopes:
+            self.rates.count(scope, now)
         if result is None:
             return Admission(rate_scopes=scopes, minute=minute_of(now))
         return Admission(result.id, result.amount, result.windows, scopes, minute_of(now))
