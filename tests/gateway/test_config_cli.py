@@ -133,3 +133,12 @@ def test_cli_hash_key_reads_stdin_and_bad_flags_are_one_line() -> None:
         check=False,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("clawback: error: --upstream")
+
+
+def test_the_gateway_does_not_import_the_sdk_until_a_policy_needs_it() -> None:
+    code = (
+        "import sys, clawback.gateway.app, clawback.gateway.server, clawback.cli.gateway; "
+        "print(sorted(m for m in ('anthropic', 'httpx2', 'duckdb', 'clawback.client', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
