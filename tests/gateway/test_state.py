@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from clawback.gateway.budgets import Budget
+from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.ratelimit import RateLimit
-from clawback.gateway.state import AdmitPlan, LocalState, PostgresState
+from clawback.gateway.state import AdmitPlan, LocalState
 from clawback.gateway.wire import GatewayRefusal
 from clawback.storage.location import parse_location
 

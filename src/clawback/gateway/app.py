@@ -27,8 +27,9 @@ from clawback.gateway.config import GatewayConfig
 from clawback.gateway.core import Gateway
 from clawback.gateway.messages import handle_messages
 from clawback.gateway.passthrough import handle_passthrough
+from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.policy import PolicyRunner
-from clawback.gateway.state import LocalState, PostgresState, open_state
+from clawback.gateway.state import LocalState, open_state
 from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal, new_request_id
 from clawback.ledger.api import open_writer, resolve_location

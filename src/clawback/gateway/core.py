@@ -23,8 +23,9 @@ from clawback.gateway.config import GatewayConfig, ManagedKey, Policy
 from clawback.gateway.ids import RecordIds
 from clawback.gateway.keys import CallerKey, caller_key, key_identity
 from clawback.gateway.metrics import BudgetGauge, Metrics
+from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.policy import PolicyRunner
-from clawback.gateway.state import AdmitPlan, LocalState, PostgresState
+from clawback.gateway.state import AdmitPlan, LocalState
 from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal, new_request_id
 from clawback.ledger.record import CallError, CallRecord, TokenCounts

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from clawback.gateway.asgi import Scope, Send, send_response
 from clawback.gateway.core import Gateway
 from clawback.gateway.dashboard import render, summarize
-from clawback.gateway.state import PostgresState
+from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.wire import GatewayRefusal
 
 __all__ = ["handle"]

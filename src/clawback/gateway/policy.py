@@ -119,4 +119,11 @@ class PolicyRunner:
         """An :class:`Outcome` of what came back."""
         from clawback.client.pipeline import Outcome
 
-        return Outcome(usage, model, stop_reason, request_id, error, ttft_s)
+        return Outcome(
+            usage=usage,
+            served_model=model,
+            stop_reason=stop_reason,
+            request_id=request_id,
+            error=error,
+            ttft_s=ttft_s,
+        )
