@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from clawback.gateway.dashboard import render, summarize
+from clawback.gateway.ledger_view import facts_of
 from clawback.gateway.metrics import BudgetGauge
 from clawback.ledger.record import CallRecord
 from tests.audit.chromium import dump_dom, png_rows, screenshot
@@ -41,7 +42,7 @@ def _records() -> list[CallRecord]:
 
 
 def test_summary_counts_only_the_gateways_rows_of_the_window() -> None:
-    data = summarize(_records(), NOW)
+    data = summarize(facts_of(_records()), NOW)
     in_window = [
         i for i in range(60) if NOW - timedelta(minutes=23 * i) >= NOW.replace(minute=0) - timedelta(hours=23)
     ]
@@ -58,7 +59,7 @@ def test_summary_counts_only_the_gateways_rows_of_the_window() -> None:
 
 def test_dashboard_renders_in_chromium(tmp_path: Path) -> None:
     gauges = [BudgetGauge("key:alpha", "day", Decimal(5), Decimal("1.25"), Decimal("0.10"))]
-    html = render(summarize(_records(), NOW, budgets=gauges))
+    html = render(summarize(facts_of(_records()), NOW, budgets=gauges))
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in html
     page = tmp_path / "dashboard.html"
     page.write_text(html)

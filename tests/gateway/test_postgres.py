@@ -69,6 +69,7 @@ def test_budget_holds_across_two_processes_with_32_clients(pg_database: str, tmp
             for t in threads:
                 t.join()
             metrics = httpx2.get(a + "/metrics").text
+            dashboard = httpx2.get(b + "/").text  # read from the shared ledger: both processes' calls
     served = {u: outcomes[f"{u}:200"] for u in (a, b)}
     assert all(n > 0 for n in served.values()), outcomes  # both processes served
     assert refusals, "the budget never refused anyone"
@@ -91,6 +92,7 @@ def test_budget_holds_across_two_processes_with_32_clients(pg_database: str, tmp
     assert db_spent == spent  # no lost update: the shared window equals the ledger's sum exactly
     assert db_reserved == 0  # every reservation settled
     assert 'budget_limit_usd{scope="key:alpha",period="day"}' in metrics
+    assert f"<b>{sum(served.values()):,}</b><span>requests</span>" in dashboard
 
 
 def _worst_case() -> Decimal:

@@ -1,8 +1,8 @@
 """The dashboard at ``/``: spend, saving, cache hit rate and requests over time, top keys and
 tasks, budgets — one self-contained HTML page with inline SVG, no script, no network (pure).
 
-:func:`summarize` folds ledger records into a :class:`DashboardData`; :func:`render` turns that
-into HTML. Only the gateway's own rows (``source == "gateway"``) are counted.
+:func:`summarize` folds the gateway's calls (:class:`~clawback.gateway.ledger_view.CallFacts`)
+into a :class:`DashboardData`; :func:`render` turns that into HTML.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
 
+from clawback.gateway.ledger_view import CallFacts
 from clawback.gateway.metrics import BudgetGauge
-from clawback.ledger.record import CallRecord
 
 __all__ = ["DashboardData", "render", "summarize"]
 
@@ -55,7 +55,7 @@ class DashboardData:
 
 
 def summarize(
-    records: Iterable[CallRecord],
+    calls: Iterable[CallFacts],
     now: datetime,
     *,
     hours: int = 24,
@@ -69,38 +69,37 @@ def summarize(
     data = DashboardData(hours, now, budgets=list(budgets))
     spend = [ZERO] * hours
     saving = [ZERO] * hours
-    calls = [0] * hours
+    calls_by = [0] * hours
     prompt = [0] * hours
     reads = [0] * hours
     keys: dict[str, list[object]] = defaultdict(lambda: [0, ZERO])
     tasks: dict[str, list[object]] = defaultdict(lambda: [0, ZERO])
-    for rec in records:
-        if rec.source != "gateway" or not start <= rec.ts < end:
+    for call in calls:
+        if not start <= call.ts < end:
             continue
-        i = int((rec.ts - start).total_seconds() // 3600)
-        cost = rec.total or ZERO
-        base = Decimal(rec.baseline_usd) if rec.baseline_usd is not None else cost
-        t = rec.tokens()
+        i = int((call.ts - start).total_seconds() // 3600)
+        cost = call.total or ZERO
+        base = call.baseline if call.baseline is not None else cost
         data.calls += 1
-        data.errors += rec.error is not None
+        data.errors += call.error
         data.spend += cost
         data.baseline += base
-        p = t.input + t.cache_read + t.cache_write
+        p = call.input_tokens + call.cache_read_tokens + call.cache_write_tokens
         data.prompt_tokens += p
-        data.cache_read_tokens += t.cache_read
+        data.cache_read_tokens += call.cache_read_tokens
         spend[i] += cost
         saving[i] += max(ZERO, base - cost)
-        calls[i] += 1
+        calls_by[i] += 1
         prompt[i] += p
-        reads[i] += t.cache_read
-        for table, name in ((keys, rec.api_key_id or "(no key)"), (tasks, rec.task or "(no task)")):
+        reads[i] += call.cache_read_tokens
+        for table, name in ((keys, call.key or "(no key)"), (tasks, call.task or "(no task)")):
             row = table[name]
             row[0] = int(row[0]) + 1  # type: ignore[call-overload]
             row[1] = row[1] + cost  # type: ignore[operator]
     data.labels = [(start + timedelta(hours=i)).strftime("%H:00") for i in range(hours)]
     data.spend_by_hour = [float(v) for v in spend]
     data.saving_by_hour = [float(v) for v in saving]
-    data.calls_by_hour = [float(v) for v in calls]
+    data.calls_by_hour = [float(v) for v in calls_by]
     data.hit_by_hour = [reads[i] / prompt[i] if prompt[i] else None for i in range(hours)]
     data.top_keys = _top(keys, top)
     data.top_tasks = _top(tasks, top)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from clawback.gateway.asgi import Scope, Send, send_response
 from clawback.gateway.core import Gateway
 from clawback.gateway.dashboard import render, summarize
+from clawback.gateway.ledger_view import read_facts
 from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.wire import GatewayRefusal
 
@@ -17,7 +18,6 @@ __all__ = ["handle"]
 
 _TEXT = (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
 _HTML = (b"content-type", b"text/html; charset=utf-8")
-MAX_DASHBOARD_ROWS = 200_000
 
 
 async def handle(gw: Gateway, scope: Scope, send: Send, path: str, method: str) -> None:
@@ -53,21 +53,12 @@ async def _refresh(gw: Gateway) -> None:
 
 
 def _dashboard(gw: Gateway) -> str:
-    """Read the last day of the ledger (in a worker thread) and render the page."""
-    from itertools import islice
-
-    from clawback.ledger.api import open_store
-    from clawback.ledger.store import Query
-
+    """Read the last day of the gateway's ledger rows (in a worker thread) and render the page."""
     now = datetime.fromtimestamp(gw.clock(), UTC)
-    records = []
+    since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    calls = []
     if gw.ledger_location is not None:
         if gw.writer is not None:
             gw.writer.flush(1.0)
-        store = open_store(gw.ledger_location)
-        try:
-            since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-            records = list(islice(store.iter_records(Query(since=since)), MAX_DASHBOARD_ROWS))
-        finally:
-            store.close()
-    return render(summarize(records, now, budgets=gw.budget_gauges()))
+        calls = read_facts(gw.ledger_location, since)
+    return render(summarize(calls, now, budgets=gw.budget_gauges()))
