@@ -142,3 +142,30 @@ def test_the_gateway_does_not_import_the_sdk_until_a_policy_needs_it() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_workers_share_one_port_and_flush_their_rows_on_sigterm(tmp_path: Path) -> None:
+    import httpx2
+
+    from clawback.emulator.app import create_app
+    from clawback.emulator.server import running
+    from clawback.ledger.api import open_ledger
+    from tests.gateway.procs import gateway_process
+
+    ledger = tmp_path / "ledger.sqlite3"
+    with running(create_app()) as emulator_url:
+        env = {"ANTHROPIC_BASE_URL": emulator_url, "CLAWBACK_HOME": str(tmp_path / "h")}
+        with gateway_process(None, env, args=("--workers", "2", "--ledger", str(ledger))) as url:
+            for i in range(6):
+                r = httpx2.post(
+                    url + "/v1/messages",
+                    json={
+                        "model": "claude-haiku-5-5",
+                        "max_tokens": 8,
+                        "messages": [{"role": "user", "content": f"hi {i}"}],
+                    },
+                    headers={"x-api-key": "sk-ant-workers-test-0001", "anthropic-version": "2023-06-01"},
+                )
+                assert r.status_code == 200
+    with open_ledger(ledger) as opened:
+        assert opened.count() == 6  # written by whichever worker served each, flushed at SIGTERM

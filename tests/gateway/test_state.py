@@ -85,6 +85,11 @@ def test_postgres_state_admits_settles_limits_and_expires(pg_database: str) -> N
         (gauge,) = state.gauges([DAILY], NOW)
         assert gauge.reserved_usd == 0
         _ = (b, c)
+        for conn in state._pool.conns:  # the database goes away under one process
+            await conn.close()
+        with pytest.raises(GatewayRefusal) as down:
+            await state.admit(plan, NOW)
+        assert down.value.status == 529 and down.value.type == "overloaded_error"  # budgets fail closed
         await state.close()
         await other.close()
 
