@@ -124,7 +124,10 @@ async def _serve(
                 status, then = await _attempt(
                     gw, send, receive, path, headers, attempt, has_fallback=bool(fallbacks)
                 )
-            except GatewayRefusal as refusal:  # upstream unreachable or too slow: an attempt all the same
+            except GatewayRefusal as refusal:
+                if refusal.status < 500:  # a request no HTTP client can send: refused, never attempted
+                    raise
+                # upstream unreachable or too slow: an attempt all the same
                 attempt.status = refusal.status
                 attempt.error = CallError(refusal.type, gw.mask(refusal.message), refusal.status)
                 gw.metrics.error("upstream_unreachable" if refusal.status == 502 else "upstream_timeout")
