@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "audit": ("clawback.cli.audit", "audit", False),
     "lint": ("clawback.cli.lint", "lint", False),
     "emulate": ("clawback.cli.emulate", "emulate", False),
+    "gateway": ("clawback.cli.gateway", "gateway", False),
     "ledger": ("clawback.cli.ledger", "app", True),
     "batch": ("clawback.cli.batch", "app", True),
     "eval": ("clawback.cli.eval", "app", True),

@@ -1,0 +1,108 @@
+"""Serving the gateway: uvicorn (uvloop, httptools) on one socket, in one or several processes.
+
+The listening socket is bound once, by the parent; with ``workers > 1`` each worker is a forked
+process serving the same socket (the kernel spreads connections), with its own upstream pool,
+ledger writer and state connection. Budgets held in memory can't be shared between processes, so
+several workers with budgets or rate limits need a PostgreSQL state store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from clawback.emulator.server import bind
+from clawback.errors import UsageError
+from clawback.gateway.app import GatewayApp, build_gateway
+from clawback.gateway.config import GatewayConfig
+from clawback.settings import Settings
+from clawback.storage.location import parse_location
+
+__all__ = ["check_workers", "serve", "uvicorn_server"]
+
+
+def check_workers(config: GatewayConfig, workers: int, settings: Settings) -> None:
+    """Refuse several workers with budgets or rate limits held in memory."""
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if workers == 1 or not config.limited:
+        return
+    location = config.state or config.ledger or settings.ledger_location
+    if parse_location(location).kind != "postgres":
+        raise UsageError(
+            "--workers > 1 with budgets or rate limits needs a PostgreSQL state store (state = or ledger = "
+            "a postgresql:// URL in the config): each process would otherwise keep its own budgets"
+        )
+
+
+def uvicorn_server(
+    app: GatewayApp, log_level: str, *, access_log: bool, loop: str = "uvloop"
+) -> uvicorn.Server:
+    """A uvicorn server for the gateway: its lifespan on, httptools, no server header or proxy headers."""
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        loop=loop,
+        http="httptools",
+        log_level=log_level,
+        access_log=access_log,
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=75,
+        backlog=2048,
+        log_config=None,
+    )
+    return uvicorn.Server(config)
+
+
+def _run_worker(config: GatewayConfig, settings: Settings, sock: socket.socket) -> None:
+    app = build_gateway(config, settings=settings)
+    uvicorn_server(app, config.log_level, access_log=config.access_log).run(sockets=[sock])
+
+
+def serve(
+    config: GatewayConfig,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    settings: Settings,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM stop every worker after it finishes its requests)."""
+    check_workers(config, workers, settings)
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    if on_ready is not None:
+        on_ready(f"http://{'[' + host + ']' if ':' in host else host}:{bound}")
+    try:
+        if workers == 1:
+            _run_worker(config, settings, sock)
+            return
+        ctx = multiprocessing.get_context("fork")
+        procs = [
+            ctx.Process(target=_run_worker, args=(config, settings, sock), daemon=False)
+            for _ in range(workers)
+        ]
+        for p in procs:
+            p.start()
+
+        def stop(signum: int, frame: Any) -> None:
+            for p in procs:
+                if p.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p.pid, signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for p in procs:
+            p.join()
+    finally:
+        sock.close()
