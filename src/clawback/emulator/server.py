@@ -96,6 +96,7 @@ def running(app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warnin
 
 def _close(app: Starlette) -> None:
     """Stop what the app's state started (the emulator's preparation worker)."""
-    close = getattr(getattr(app.state, "emulator", None), "close", None)
+    state = getattr(app, "state", None)  # any ASGI app may be served; only the emulator has a state
+    close = getattr(getattr(state, "emulator", None), "close", None)
     if callable(close):
         close()
