@@ -117,8 +117,9 @@ def gateway_launch(
             'name = "bench"\n'
             f'key_sha256 = "{hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()}"\n'
             'upstream_key_env = "CLAWBACK_BENCH_UPSTREAM_KEY"\n'
-            'daily_budget_usd = "1000000"\n'
-            'monthly_budget_usd = "10000000"\n'
+            'daily_usd = "1000000"\n'
+            'monthly_usd = "10000000"\n'
+            "requests_per_minute = 1000000000\n"
         )
         key = GATEWAY_KEY
     return Launch(
