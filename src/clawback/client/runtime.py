@@ -22,7 +22,7 @@ import anthropic
 from clawback.client.keepalive import KeepAlive, Pinger
 from clawback.client.options import ClientOptions
 from clawback.client.pipeline import CallPipeline, Outcome, Prepared
-from clawback.client.recorder import Recorder, flush_all
+from clawback.client.recorder import Recordable, Recorder, flush_all
 from clawback.client.routing_source import RoutingSource
 from clawback.errors import ClawbackError
 from clawback.ledger.api import open_ledger, open_writer
@@ -73,6 +73,9 @@ class ClientRuntime:
         self.recorder = Recorder(writer) if writer is not None and options.ledger_mode == "async" else None
         self.spec: dict[str, Any] = {}
         """The arguments the runtime was built from (a derived client with new ones rebuilds it)."""
+        self._users = 1
+        self.batch_tasks: dict[str, str] = {}
+        """The ``task=`` given to ``batches.create``, by batch id (labels the results read later)."""
 
     @classmethod
     def build(
@@ -126,13 +129,16 @@ class ClientRuntime:
         elif self.writer is not None:
             self.writer.record(record)
 
+    def write_later(self, item: Recordable) -> None:
+        """Record something that builds its record when asked (off the calling thread in async mode)."""
+        if self.recorder is not None:
+            self.recorder.submit(item)
+        elif self.writer is not None:
+            self.writer.record(item.record())
+
     def record(self, prepared: Prepared, outcome: Outcome, *, fallback_from: str | None = None) -> None:
         """Learn from one attempt and record it (off the calling thread in async mode); never raises."""
-        settled = self.pipeline.settle(prepared, outcome, fallback_from=fallback_from)
-        if self.recorder is not None:
-            self.recorder.submit(settled)
-        elif self.writer is not None:
-            self.writer.record(settled.record())
+        self.write_later(self.pipeline.settle(prepared, outcome, fallback_from=fallback_from))
         if self.keepalive is not None and outcome.error is None and outcome.usage is not None:
             self.keepalive.note(prepared)
 
@@ -215,6 +221,33 @@ class ClientRuntime:
     @staticmethod
     def _original(prepared: Prepared) -> Mapping[str, Any]:
         return prepared.source or prepared.body
+
+    def derive(
+        self, *, api_key: str | None, pinger: Pinger | None, changes: Mapping[str, Any]
+    ) -> ClientRuntime:
+        """The runtime of a client made by ``copy``/``with_options``: this one, shared, unless ``changes``
+        (``ledger``, ``options``, ``fallbacks``, ``routing``) or another API key ask for a new one."""
+        if not changes and api_key_id(api_key) == api_key_id(self.spec.get("api_key")):
+            self._users += 1
+            return self
+        spec = {**self.spec, **{k: v for k, v in changes.items() if k in ("ledger", "options")}}
+        return ClientRuntime.build(
+            api_key=api_key,
+            ledger=spec.get("ledger"),
+            options=spec.get("options"),
+            fallbacks=changes.get("fallbacks"),
+            routing=changes.get("routing"),
+            settings=spec.get("settings"),
+            pinger=pinger,
+        )
+
+    def release(self) -> None:
+        """A client using this runtime is closed: the last one closes it, the others only flush it."""
+        self._users -= 1
+        if self._users <= 0:
+            self.close()
+        else:
+            self.flush()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Write every record still queued; True when none is left."""

@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,6 +37,7 @@ __all__ = [
     "format_ts",
     "new_record_id",
     "price_call",
+    "stable_record_id",
 ]
 
 FORMAT_VERSION = 1
@@ -64,6 +66,18 @@ def new_record_id(now_ns: int | None = None) -> str:
             _last_id = max(value, _last_id)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_STABLE = uuid.UUID("6f1c2f0e-5b1a-4c55-9f37-1c1a0b0c1a77")
+
+
+def stable_record_id(*parts: str) -> str:
+    """The same id every time for the same ``parts`` (UUID version 5), for records that may be made twice.
+
+    A batch result read twice, or collected again after a crash, gets the id it got the first time,
+    and the ledger's idempotent insert stores it once.
+    """
+    return str(uuid.uuid5(_STABLE, "\x1f".join(parts)))
 
 
 def api_key_id(key: str | None) -> str | None:
