@@ -98,19 +98,22 @@ def _client() -> Any:
 def _runner(
     journal: Journal, *, poll: float, max_poll: float, grace: float, progress: Any = None
 ) -> BatchRunner:
+    from clawback.batch.ledger import open_batch_ledger
     from clawback.batch.upstream import SdkUpstream
 
     policy = Backoff(
         first_poll=poll, max_poll=max(poll, max_poll), recover_grace=grace, retry_max=max(1.0, max_poll)
     )
+    catalogue = catalogue_for()
     return BatchRunner(
         journal,
         SdkUpstream(_client()),
-        catalogue=catalogue_for(),
+        catalogue=catalogue,
         policy=policy,
         crash=_crash_hook(),
         progress=progress,
         notice=_note,
+        ledger=open_batch_ledger(None, catalogue, settings=settings()),  # each result is a call in the ledger
     )
 
 

@@ -1,10 +1,9 @@
 """``messages.batches`` and ``beta.messages.batches`` of the drop-in clients: batch spend in the ledger.
 
-A Message Batch is billed per result, so each result is recorded when the caller reads it —
-``results()`` iterated, or its raw response read (:mod:`clawback.client.responses`). A succeeded
-result is priced at the tier it reports (``service_tier: batch``, half price) with its baseline at
-the standard tier; an errored one is recorded without cost; expired and canceled requests were never
-processed and are not calls. The record id is derived from the batch id and the ``custom_id``, so
+A Message Batch is billed per succeeded result, so each one is recorded when the caller reads it —
+``results()`` iterated, or its raw response read (:mod:`clawback.client.responses`) — priced at the
+tier it reports (``service_tier: batch``, half price) with its baseline at the standard tier
+(errored, expired and canceled requests are not billed). The record id is derived from the batch id and the ``custom_id``, so
 reading the same results twice stores each once. ``create`` accepts ``task=`` (kept for the results
 this client reads). Everything else — ``retrieve``, ``list``, ``cancel``, ``delete`` — is the SDK's
 and costs nothing.
@@ -23,11 +22,8 @@ from anthropic.resources.beta.messages.batches import Batches as BetaBatches
 from anthropic.resources.messages.batches import AsyncBatches, Batches
 
 from clawback.client.responses import JsonLinesTee, observe_async_response, observe_response, raw_mode
-from clawback.client.settled import usage_json
-from clawback.errors import ClawbackError
-from clawback.ledger.baseline import baseline_text, baseline_usd
-from clawback.ledger.record import CallError, CallRecord, price_call, stable_record_id
-from clawback.pricing.cost import parse_usage
+from clawback.ledger.record import CallRecord, stable_record_id
+from clawback.ledger.results import result_record
 
 if TYPE_CHECKING:
     from clawback.client.runtime import ClientRuntime
@@ -47,7 +43,7 @@ def _get(obj: Any, name: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """One result line of a batch, turned into its ledger record when asked (off the calling thread)."""
+    """One succeeded result line of a batch, turned into its ledger record when asked (off the calling thread)."""
 
     runtime: ClientRuntime
     batch_id: str
@@ -57,48 +53,21 @@ class BatchResult:
 
     def record(self) -> CallRecord:
         """The record: priced at the tier the result reports, baseline at the standard tier."""
-        result = _get(self.item, "result")
-        kind, custom_id = _get(result, "type"), str(_get(self.item, "custom_id"))
+        data = self.item.model_dump(mode="json") if hasattr(self.item, "model_dump") else dict(self.item)
+        message = (data.get("result") or {}).get("message") or {}
         pipe = self.runtime.pipeline
-        message = _get(result, "message") if kind == "succeeded" else None
-        model = str(_get(message, "model") or "unknown")
-        usage = usage_json(_get(message, "usage")) if message is not None else None
-        breakdown, reason = price_call(pipe.catalogue, model, usage, at=self.read_at.date())
-        error = _get(result, "error") if kind == "errored" else None
-        return CallRecord.create(
-            model,
+        custom_id = str(data.get("custom_id"))
+        return result_record(
+            pipe.catalogue,
             record_id=stable_record_id("client-batch", self.batch_id, custom_id),
             ts=self.read_at,
-            breakdown=breakdown,
-            unpriced_reason=reason if usage is not None else None,
-            served_model=model if message is not None else None,
+            requested_model=str(message.get("model") or "unknown"),
+            message=message,
+            source=pipe.source,
             task=self.task,
             api_key_id=pipe.workspace,
-            usage=usage,
-            stop_reason=_get(message, "stop_reason"),
-            error=_call_error(error),
-            service_tier=(usage or {}).get("service_tier", "batch"),
-            request_id=_get(message, "id"),
-            source=pipe.source,
-            baseline_usd=baseline_text(self._baseline(model, usage)),
             extra={"batch_id": self.batch_id, "custom_id": custom_id},
         )
-
-    def _baseline(self, model: str, usage: Mapping[str, Any] | None) -> Any:
-        info = self.runtime.pipeline.catalogue.get(model)
-        if usage is None or info is None:
-            return None
-        try:
-            return baseline_usd(parse_usage(usage), info, at=self.read_at.date(), keep=None)
-        except (ClawbackError, ArithmeticError):
-            return None
-
-
-def _call_error(error: Any) -> CallError | None:
-    if error is None:
-        return None
-    inner = _get(error, "error") or error
-    return CallError(str(_get(inner, "type") or "errored"), str(_get(inner, "message") or "")[:500])
 
 
 def _recorder(runtime: ClientRuntime, batch_id: str) -> Callable[[Any], None]:
@@ -106,7 +75,7 @@ def _recorder(runtime: ClientRuntime, batch_id: str) -> Callable[[Any], None]:
     task = runtime.batch_tasks.get(batch_id)
 
     def seen(item: Any) -> None:
-        if _get(_get(item, "result"), "type") in ("succeeded", "errored"):
+        if _get(_get(item, "result"), "type") == "succeeded":  # the others are not billed
             runtime.write_later(BatchResult(runtime, batch_id, item, task, datetime.now(UTC)))
 
     return seen
