@@ -99,4 +99,7 @@ def test_killed_between_the_ledger_and_the_journal_the_page_is_recorded_once(tmp
             summary = again.run("job")
         check_exactly_once(tmp_path / "out.jsonl", ids, emu, max_attempts=3)
     rows = _rows(ledger_path)
-    assert len(rows) == 12 and sum((r.total or Decimal(0) for r in rows), Decimal(0)) == summary.totals.total_cost
+    assert (
+        len(rows) == 12
+        and sum((r.total or Decimal(0) for r in rows), Decimal(0)) == summary.totals.total_cost
+    )

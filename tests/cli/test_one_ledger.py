@@ -40,34 +40,23 @@ def test_summary_by_source_shows_client_batch_and_eval_spend_exactly(
     catalogue = load_catalogue()
     settings = Settings.from_env()  # the test's private CLAWBACK_HOME: the default ledger lives there
     source = tmp_path / "in.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": i,
-                    "model": HAIKU,
-                    "max_tokens": 8,
-                    "system": SYSTEM,
-                    "messages": [{"role": "user", "content": f"ticket {i}"}],
-                }
-            )
-            + "\n"
-            for i in range(12)
-        )  # fmt: skip
-    )
+    lines = [
+        {
+            "id": i,
+            "model": HAIKU,
+            "max_tokens": 8,
+            "system": SYSTEM,
+            "messages": [{"role": "user", "content": f"t{i}"}],
+        }
+        for i in range(12)
+    ]
+    source.write_text("".join(json.dumps(x) + "\n" for x in lines))
     dataset = tmp_path / "eval.jsonl"
-    dataset.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "request": {"max_tokens": 8, "messages": [{"role": "user", "content": f"q{i}"}]},
-                    "label": "refund",
-                }
-            )
-            + "\n"
-            for i in range(10)
-        )  # fmt: skip
-    )
+    samples = [
+        {"request": {"max_tokens": 8, "messages": [{"role": "user", "content": f"q{i}"}]}, "label": "refund"}
+        for i in range(10)
+    ]
+    dataset.write_text("".join(json.dumps(x) + "\n" for x in samples))
     with emulator_client() as emu:
         clock = emu.state.clock
         client = clawback.Anthropic(
