@@ -373,7 +373,8 @@ def status(
     journal: JournalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a job's progress, outcomes and cost so far."""
+    """Show a job's progress, outcomes and cost so far, and whether a live process is running it."""
+    from clawback.batch.liveness import runner_of
     from clawback.batch.report import summarize
 
     with _journal(journal, create=False) as store:
@@ -383,10 +384,13 @@ def status(
                 raise UsageError(f"no batch jobs in {store.display}")
             name = recent[0].name
         summary = summarize(store, name)
+        runner = runner_of(store, summary)
     if as_json:
-        print_json(summary.to_json())
-    else:
-        views.print_summary(console(), summary)
+        print_json({**runner.shown(summary).to_json(), **runner.to_json()})
+        return
+    views.print_summary(console(), runner.shown(summary))
+    if runner.hint:
+        _note(runner.hint)
 
 
 @app.command("list")
@@ -395,11 +399,13 @@ def list_jobs(
     limit: Annotated[int, typer.Option("--limit", help="How many jobs, newest first.", min=1)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (an unfinished job no live process holds is "not running")."""
+    from clawback.batch.liveness import runner_of
     from clawback.batch.report import summarize
 
     with _journal(journal, create=False) as store:
         summaries = [summarize(store, job.name) for job in store.jobs(limit=limit)]
+        summaries = [runner_of(store, s).shown(s) for s in summaries]
         where = store.display
     if as_json:
         print_json([s.to_json() for s in summaries])
