@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clawback
 from clawback.client import ClientOptions
 from clawback.emulator.testing import TEST_KEY
-from client_workload import MODEL, _body, workload
+from client_workload import MODEL, _body, machine, workload, write_section
 
 CHUNK = 25
 CANNED = {
@@ -159,18 +158,6 @@ def same_bodies(bodies: list[dict[str, Any]], ledger_dir: Path) -> bool:
     return sent["async"] == sent["sync"] and len(sent["async"]) == len(bodies)
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, anthropic {anthropic.__version__}"
-
-
 def summarize(runs: list[dict[str, dict[str, float]]]) -> dict[str, float]:
     """Medians over runs of the SDK's CPU per call, clawback's added CPU per call, and their ratio."""
     out: dict[str, float] = {}
@@ -190,7 +177,7 @@ def markdown(
     lines = [
         "## Drop-in client: CPU per call beside the plain SDK",
         "",
-        f"{date.today()} · {_machine()} · `{command}` · load average {load[0]:.1f} at the end",
+        f"{date.today()} · {machine()}, anthropic {anthropic.__version__} · `{command}` · load average {load[0]:.1f} at the end",
         "",
         "The classifier requests of the workload below through the plain SDK and through `clawback.Anthropic`",
         "with its default ledger (SQLite; records built and written off the calling thread), in one process, on",
@@ -223,19 +210,6 @@ def markdown(
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str, name: str = "client-overhead") -> None:
-    """Replace (or append) the ``<!-- BEGIN name -->`` section of a Markdown file."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs (at least 3); the median is reported")
@@ -257,7 +231,7 @@ def main() -> None:
     text = markdown(runs, result, same, command)
     print(json.dumps({"runs": runs, "result": result, "same_bodies": same}, indent=2) if args.json else text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, text, "client-overhead")
 
 
 if __name__ == "__main__":

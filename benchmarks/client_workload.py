@@ -200,7 +200,8 @@ def _run(name: str, calls: list[Call], ledger_dir: Path) -> RunResult:
     return RunResult(name, len(calls), total, ledger_total, share, written, baseline, saved)
 
 
-def _machine() -> str:
+def machine() -> str:
+    """Cores, CPU model and Python version of this host."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -217,7 +218,7 @@ def markdown(results: list[RunResult], n_calls: int) -> str:
     lines = [
         "## Drop-in client: the same workload three ways",
         "",
-        f"{date.today()} · {_machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`"
+        f"{date.today()} · {machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`"
         f" · load average {os.getloadavg()[0]:.1f} at the end of the run",
         "",
         f"Two simulated hours on the emulator ({n_calls:,} calls): a support-ticket classifier on {MODEL} with a",
@@ -254,9 +255,10 @@ def markdown(results: list[RunResult], n_calls: int) -> str:
     return "\n".join(lines)
 
 
-def _write(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, name: str = "client") -> None:
+    """Replace (or append) the ``<!-- BEGIN name -->`` section of a Markdown file."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = "<!-- BEGIN client -->", "<!-- END client -->"
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{section}\n{end}"
     if begin in text:
         head, rest = text.split(begin, 1)
@@ -284,7 +286,7 @@ def main() -> None:
     else:
         print(text)
     if args.write:
-        _write(args.write, text)
+        write_section(args.write, text)
 
 
 if __name__ == "__main__":
