@@ -44,6 +44,7 @@ from clawback.emulator.testing import TEST_KEY
 from client_workload import MODEL, _body, machine, workload, write_section
 
 CHUNK = 25
+WARM_UP = 50
 CANNED = {
     "id": "msg_bench",
     "type": "message",
@@ -179,9 +180,10 @@ def markdown(
         "",
         f"{date.today()} · {machine()}, anthropic {anthropic.__version__} · `{command}` · load average {load[0]:.1f} at the end",
         "",
-        "The classifier requests of the workload below through the plain SDK and through `clawback.Anthropic`",
-        "with its default ledger (SQLite; records built and written off the calling thread), in one process, on",
-        f"an in-memory transport that answers at once (no network), alternating in chunks of {CHUNK} calls.",
+        "Classifier requests of the workload below (each with a new ticket, as in real traffic) through the plain",
+        "SDK and through `clawback.Anthropic` with its default ledger (SQLite; records built and written off the",
+        "calling thread), in one process, on an in-memory transport that answers at once (no network),",
+        f"alternating in chunks of {CHUNK} calls; each run on requests no earlier run sent.",
         "*Calling thread*: `time.thread_time()` around each call. *Whole process*: `time.process_time()` around",
         "each chunk, clawback's including writing the chunk's records (its background thread's work).",
         "",
@@ -220,11 +222,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs_wanted = max(3, args.runs)
-    bodies = [_body(c, manual_breakpoint=False) for c in workload() if c.task == "classify"]
+    per_run = WARM_UP + args.rounds * CHUNK
+    hours = 1.0
+    while True:  # enough distinct requests for every run (about 120 classifier calls an hour)
+        bodies = [_body(c, manual_breakpoint=False) for c in workload(hours=hours) if c.task == "classify"]
+        if len(bodies) >= per_run * runs_wanted + 120:
+            break
+        hours *= 2
     gc.collect()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [one_run(bodies, Path(tmp), str(i), args.rounds) for i in range(runs_wanted)]
-        same = same_bodies(bodies[:120], Path(tmp))
+        runs = [
+            one_run(bodies[i * per_run : (i + 1) * per_run], Path(tmp), str(i), args.rounds)
+            for i in range(runs_wanted)
+        ]
+        same = same_bodies(bodies[-120:], Path(tmp))
     result = summarize(runs)
     argv = " ".join(sys.argv[1:])
     command = f".venv/bin/python benchmarks/client_overhead.py {argv}".strip()
