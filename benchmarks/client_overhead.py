@@ -180,7 +180,7 @@ def markdown(
         "",
         f"{date.today()} · {machine()}, anthropic {anthropic.__version__} · `{command}` · load average {load[0]:.1f} at the end",
         "",
-        "Classifier requests of the workload below (each with a new ticket, as in real traffic) through the plain",
+        "Classifier requests of the workload above (each with a new ticket, as in real traffic) through the plain",
         "SDK and through `clawback.Anthropic` with its default ledger (SQLite; records built and written off the",
         "calling thread), in one process, on an in-memory transport that answers at once (no network),",
         f"alternating in chunks of {CHUNK} calls; each run on requests no earlier run sent.",
