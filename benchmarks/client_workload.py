@@ -10,10 +10,11 @@ Workload (deterministic, two simulated hours on the emulator's manual clock):
 It runs three ways, each on a fresh emulator with the same schedule: the plain SDK (no caching),
 the seed article's single manual breakpoint on the system prompt, and ``clawback.Anthropic`` with
 no breakpoints of its own (the planner places them). Costs come from each response's usage through
-the cost engine, and for clawback also from its ledger; the two must agree to the cent.
+the cost engine, and for clawback also from its ledger: spent, baseline (what the same calls would
+have cost as written) and saved, which must add up exactly — spent equal to the usage's cost, saved
+equal to baseline minus spent — and the baseline is compared with what the plain SDK really paid.
 
-Then the client's own overhead per call, excluding the network: the same request through the plain
-SDK and through clawback, both on an in-memory transport that answers instantly, side by side.
+The client's own CPU per call is measured by ``client_overhead.py``.
 
 Run: .venv/bin/python benchmarks/client_workload.py [--write docs/benchmarks.md]
 """
@@ -25,18 +26,12 @@ import json
 import os
 import platform
 import random
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import anthropic
-import httpx2
 
 import clawback
 from clawback.client import ClientOptions
@@ -162,6 +157,8 @@ class RunResult:
     ledger_usd: Decimal | None
     read_share: float
     written: int
+    baseline_usd: Decimal | None = None
+    saved_usd: Decimal | None = None
 
 
 def _run(name: str, calls: list[Call], ledger_dir: Path) -> RunResult:
@@ -193,98 +190,18 @@ def _run(name: str, calls: list[Call], ledger_dir: Path) -> RunResult:
             read += usage.cache_read_input_tokens
             written += usage.cache_creation_input_tokens
             prompt += usage.prompt_tokens
-        ledger_total = None
+        ledger_total = baseline = saved = None
         if name == "clawback":
             client.close()
             with clawback.open_ledger(ledger_path) as ledger:
-                ledger_total = ledger.summary().overall.total_usd
-    return RunResult(name, len(calls), total, ledger_total, read / prompt if prompt else 0.0, written)
+                overall = ledger.summary().overall
+            ledger_total, baseline, saved = overall.total_usd, overall.baseline_usd, overall.saved_usd
+    share = read / prompt if prompt else 0.0
+    return RunResult(name, len(calls), total, ledger_total, share, written, baseline, saved)
 
 
-# -- overhead ---------------------------------------------------------------------------------
-
-CANNED = {
-    "id": "msg_bench",
-    "type": "message",
-    "role": "assistant",
-    "model": MODEL,
-    "content": [{"type": "text", "text": "shipping"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 40, "output_tokens": 2, "cache_creation_input_tokens": 0,
-              "cache_read_input_tokens": 3200, "cache_creation": {"ephemeral_5m_input_tokens": 0,
-                                                                  "ephemeral_1h_input_tokens": 0}},
-}  # fmt: skip
-
-
-def _instant(request: httpx2.Request) -> httpx2.Response:
-    return httpx2.Response(200, json=CANNED, headers={"request-id": "req_bench"})
-
-
-def _timed(
-    create: Callable[[dict[str, Any]], Any], bodies: list[dict[str, Any]]
-) -> list[tuple[float, float]]:
-    """(wall, this thread's CPU) seconds per call: CPU time ignores other processes on a shared machine."""
-    out = []
-    for body in bodies:
-        w0, c0 = time.perf_counter(), time.thread_time()
-        create(body)
-        out.append((time.perf_counter() - w0, time.thread_time() - c0))
-    return out
-
-
-def overhead(calls: list[Call], ledger_dir: Path, rounds: int = 40) -> dict[str, dict[str, float]]:
-    """Median ms per call (wall and thread CPU) through the SDK and clawback variants, instant transport."""
-    bodies = [_body(c, manual_breakpoint=False) for c in calls if c.task == "classify"]
-
-    def http() -> httpx2.Client:
-        return httpx2.Client(transport=httpx2.MockTransport(_instant))
-
-    def ours(**options: Any) -> clawback.Anthropic:
-        ledger = options.pop("ledger", ledger_dir / f"overhead-{len(options)}-{id(options)}.sqlite3")
-        return clawback.Anthropic(
-            api_key=TEST_KEY,
-            http_client=http(),
-            ledger=ledger,
-            options=ClientOptions(seed_from_ledger=0, **options),
-        )
-
-    clients: dict[str, Any] = {
-        "plain SDK": anthropic.Anthropic(api_key=TEST_KEY, http_client=http()),
-        "clawback": ours(),
-        "clawback, async ledger": ours(ledger_mode="async"),
-        "clawback, no ledger": ours(ledger=False),
-    }
-    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in clients}
-
-    def call(name: str, body: dict[str, Any]) -> Any:
-        client = clients[name]
-        return (
-            client.messages.create(**body)
-            if name == "plain SDK"
-            else client.messages.create(**body, task="t")
-        )
-
-    for name in clients:  # warm up: imports, first plans, the estimator's memo
-        for body in bodies[:50]:
-            call(name, body)
-    for round_ in range(rounds):  # alternate in small chunks, so a noisy neighbour hits every variant
-        chunk = bodies[(round_ * 25) % len(bodies) :][:25] or bodies[:25]
-        for name in clients:
-            timings[name] += _timed(lambda body, name=name: call(name, body), chunk)
-    for client in clients.values():
-        client.close()
-    return {
-        name: {
-            "wall_ms": statistics.median(x[0] for x in values) * 1000,
-            "cpu_ms": statistics.median(x[1] for x in values) * 1000,
-            "n": len(values),
-        }
-        for name, values in timings.items()
-    }
-
-
-def _machine() -> str:
+def machine() -> str:
+    """Cores, CPU model and Python version of this host."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -296,12 +213,12 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
-def markdown(results: list[RunResult], over: dict[str, dict[str, float]], n_calls: int) -> str:
+def markdown(results: list[RunResult], n_calls: int) -> str:
     base = results[0].usage_usd
     lines = [
         "## Drop-in client: the same workload three ways",
         "",
-        f"{date.today()} · {_machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`"
+        f"{date.today()} · {machine()} · `.venv/bin/python benchmarks/client_workload.py --write docs/benchmarks.md`"
         f" · load average {os.getloadavg()[0]:.1f} at the end of the run",
         "",
         f"Two simulated hours on the emulator ({n_calls:,} calls): a support-ticket classifier on {MODEL} with a",
@@ -319,42 +236,29 @@ def markdown(results: list[RunResult], over: dict[str, dict[str, float]], n_call
         lines.append(
             f"| {r.name} | ${r.usage_usd:.6f} | {delta:+.1f}% | {r.read_share:.1%} | {r.written:,} | {ledger} |"
         )
+    ours = results[-1]
+    assert ours.baseline_usd is not None and ours.saved_usd is not None and ours.ledger_usd is not None
     lines += [
         "",
-        "Client overhead per call, excluding the network: the same classifier requests through the plain SDK and",
-        f"through clawback on an in-memory transport that answers instantly, {over['plain SDK']['n']:.0f} calls",
-        "each, alternated in chunks of 25. Medians; CPU time is the calling thread's, which other processes on",
-        "this shared machine inflate far less than wall time. Absolute figures follow the machine: the plain",
-        "SDK's own time is the yardstick (on a faster host both it and the overhead shrink together).",
+        "clawback's ledger after the run (`clawback ledger summary`): spent, the baseline — what the same calls",
+        'would have cost sent as written, no breakpoints added (docs/ledger.md, "Savings") — and saved:',
         "",
-        "| client | wall per call | overhead | thread CPU per call | overhead |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    base = over["plain SDK"]
-    for name, row in over.items():
-        lines.append(
-            f"| {name} | {row['wall_ms']:.3f} ms | {row['wall_ms'] - base['wall_ms']:+.3f} ms | "
-            f"{row['cpu_ms']:.3f} ms | {row['cpu_ms'] - base['cpu_ms']:+.3f} ms |"
-        )
-    sync = over["clawback"]["cpu_ms"] - base["cpu_ms"]
-    aim = "meets" if sync < 0.5 else "misses"
-    lines += [
+        "| spent | baseline | saved | plain SDK's real cost | baseline − plain SDK |",
+        "|---:|---:|---:|---:|---:|",
+        f"| ${ours.ledger_usd} | ${ours.baseline_usd} | ${ours.saved_usd} | ${base} | "
+        f"${ours.baseline_usd - base} |",
         "",
-        f"The default configuration (synchronous SQLite ledger) {aim} the 0.5 ms aim on this host: "
-        f"{sync:.3f} ms of thread CPU per call beside the plain SDK's own {base['cpu_ms']:.3f} ms "
-        f"({sync / base['cpu_ms']:.0%} of it).",
-        "",
-        "The overhead is the request shape (hashing; token estimates are remembered by content), routing, the",
-        "output cap, the cache plan, pricing the usage, feeding the cache history and output policy, and the",
-        "ledger write: a synchronous SQLite commit by default (every returned call has its row), a queue",
-        "append with `ledger_mode=\"async\"` (the background thread's CPU is not in the calling thread's column).",
+        "Spent equals the usage's cost and saved equals baseline minus spent, exactly (the run asserts both); the",
+        "baseline computed from clawback's own usage equals what the plain SDK was billed for the same requests"
+        + (" exactly." if ours.baseline_usd == base else f", within ${abs(ours.baseline_usd - base)}."),
     ]
     return "\n".join(lines)
 
 
-def _write(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, name: str = "client") -> None:
+    """Replace (or append) the ``<!-- BEGIN name -->`` section of a Markdown file."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = "<!-- BEGIN client -->", "<!-- END client -->"
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{section}\n{end}"
     if begin in text:
         head, rest = text.split(begin, 1)
@@ -373,17 +277,16 @@ def main() -> None:
     calls = workload(hours=args.hours)
     with tempfile.TemporaryDirectory() as tmp:
         results = [_run(name, calls, Path(tmp)) for name in ("plain-sdk", "seed-article", "clawback")]
-        over = overhead(calls, Path(tmp))
     ours = results[-1]
-    assert ours.ledger_usd is not None
-    assert abs(ours.ledger_usd - ours.usage_usd) < Decimal("0.005"), "ledger and usage disagree"
-    text = markdown(results, over, len(calls))
+    assert ours.ledger_usd == ours.usage_usd, "ledger and usage disagree"
+    assert ours.baseline_usd is not None and ours.saved_usd == ours.baseline_usd - ours.ledger_usd
+    text = markdown(results, len(calls))
     if args.json:
-        print(json.dumps({"runs": [r.__dict__ for r in results], "overhead": over}, default=str, indent=2))
+        print(json.dumps({"runs": [r.__dict__ for r in results]}, default=str, indent=2))
     else:
         print(text)
     if args.write:
-        _write(args.write, text)
+        write_section(args.write, text)
 
 
 if __name__ == "__main__":

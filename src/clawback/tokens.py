@@ -100,24 +100,30 @@ def _fast_total(text: str) -> float:
     )
 
 
-_ASCII_ALPHA_RUN = re.compile(rb"[A-Za-z]+")
-_ASCII_LONG_RUN = re.compile(rb"[A-Za-z]{%d,}" % (_LONG_WORD + 1))
-_ASCII_DIGIT = re.compile(rb"[0-9]")
-_ASCII_OTHER = re.compile(rb"[^A-Za-z0-9\s]")
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_ASCII_DIGITS = b"0123456789"
+_ASCII_SPACE = b" \t\n\r\x0b\x0c"  # what a bytes regex's \s matches
+_LETTERS_ONLY = bytes(c if c in _ASCII_LETTERS else 32 for c in range(256))
+_NOT_OTHER = _ASCII_LETTERS + _ASCII_DIGITS + _ASCII_SPACE
 
 
 def _ascii_total(text: str) -> float:
-    """The same sum for ASCII text, scanned as bytes (about twice as fast again)."""
+    """The same sum for ASCII text, counted with byte translations (no regex engine: the client's hot path).
+
+    Letter runs are the words left when every other byte becomes a space; digits and "other"
+    characters (not a letter, digit or whitespace) are counted by deleting the rest.
+    """
     data = text.encode("ascii")
-    long_runs = _ASCII_LONG_RUN.findall(data)
+    runs = data.translate(_LETTERS_ONLY).split()
+    long_runs = [run for run in runs if len(run) > _LONG_WORD]
     return (
-        len(_ASCII_ALPHA_RUN.findall(data))
+        len(runs)
         - len(long_runs)
         + sum(map(len, long_runs)) / _CHARS_PER_TOKEN_LONG_WORD
-        + len(_ASCII_DIGIT.findall(data))
+        + (len(data) - len(data.translate(None, _ASCII_DIGITS)))
         + data.count(b"\n")
         + data.count(b"\t")
-        + len(_ASCII_OTHER.findall(data))
+        + len(data.translate(None, _NOT_OTHER))
     )
 
 

@@ -1,4 +1,4 @@
-"""The README's `clawback cost` and `clawback estimate` examples are what the commands print."""
+"""The README's `clawback cost`, `clawback estimate` and `clawback lint` examples are what the commands print."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from tests.cli.helpers import clawback
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-COMMANDS = ("cost", "estimate")
+COMMANDS = ("cost", "estimate", "lint")
 
 
 def _examples() -> list[tuple[list[str], list[str]]]:
@@ -39,7 +39,10 @@ EXAMPLES = _examples()
 
 @pytest.mark.parametrize(("args", "expected"), EXAMPLES, ids=[" ".join(a[:3]) for a, _ in EXAMPLES])
 def test_readme_example_matches_the_real_output(args: list[str], expected: list[str]) -> None:
-    r = clawback(*args)
+    repo = README.parent
+    r = clawback(
+        *(str(repo / a) if (repo / a).is_file() else a for a in args)
+    )  # example files are in the repo
     printed = _normal(r.out + r.err)
     for line in expected:
         assert _normal(line) in printed, (line, r.out, r.err)
@@ -47,4 +50,6 @@ def test_readme_example_matches_the_real_output(args: list[str], expected: list[
 
 def test_readme_has_the_examples() -> None:
     commands = [args[0] for args, _ in EXAMPLES]
-    assert commands.count("estimate") == 2 and "cost" in commands
+    assert commands.count("estimate") == 2 and "cost" in commands and "lint" in commands
+    lint = next(args for args, _ in EXAMPLES if args[0] == "lint")
+    assert (README.parent / lint[1]).is_file()  # the request the example lints is in the repo

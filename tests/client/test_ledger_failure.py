@@ -14,17 +14,20 @@ from clawback.pricing import load_catalogue, parse_usage, price_usage
 from tests.client.conftest import ClientFactory, ticket
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_locked_ledger_does_not_fail_calls_and_records_arrive_later(
-    make_client: ClientFactory, emulator: EmulatorSession, tmp_path: Path
+    make_client: ClientFactory, emulator: EmulatorSession, tmp_path: Path, mode: str
 ) -> None:
     path = tmp_path / "ledger.sqlite3"
-    client = make_client(ledger=path)
+    client = make_client(ledger=path, ledger_mode=mode)
     client.messages.create(**ticket(0), task="classify")  # creates the ledger
+    client.clawback.flush()
     blocker = sqlite3.connect(path, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         for i in range(1, 4):
             assert client.messages.create(**ticket(i), task="classify").stop_reason == "end_turn"
+        client.clawback.flush(timeout=0)  # async: hand the queued records to the (failing) store now
         stats = client.clawback.writer.stats if client.clawback.writer else None
         assert stats is not None and stats.failed_attempts >= 1 and stats.pending >= 1
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import clawback
@@ -45,7 +46,7 @@ def test_truncated_calls_do_not_teach_the_cap_but_raise_an_alert() -> None:
 def test_the_client_caps_then_resends_a_cut_answer_with_the_callers_limit(
     make_client: ClientFactory, emulator: EmulatorSession, tmp_path: Path
 ) -> None:
-    client = make_client(output_policy=OutputPolicySettings(min_samples=5))
+    client = make_client(output_caps=True, output_policy=OutputPolicySettings(min_samples=5))
     for i in range(5):
         emulator.state.responder.push(ScriptedReply(content="shipping", output_tokens=3))
         client.messages.create(**{**ticket(i), "max_tokens": 512}, task="classify")
@@ -61,3 +62,23 @@ def test_the_client_caps_then_resends_a_cut_answer_with_the_callers_limit(
     cut, full = records[-2:]
     assert cut.stop_reason == "max_tokens" and cut.extra["max_tokens_cap"] == {"sent": 20, "requested": 512}
     assert full.stop_reason == "end_turn" and "max_tokens_cap" not in full.extra
+    # the cut attempt is a call the caller would not have made: it counts against the saving
+    assert Decimal(cut.baseline_usd or "x") == 0 and cut.extra["extra_call"] == "cut_by_cap"
+    assert full.baseline_usd is not None and Decimal(full.baseline_usd) > 0
+
+
+def test_output_caps_are_opt_in(
+    make_client: ClientFactory, emulator: EmulatorSession, tmp_path: Path
+) -> None:
+    client = make_client(output_policy=OutputPolicySettings(min_samples=5))
+    for i in range(8):
+        emulator.state.responder.push(ScriptedReply(content="shipping", output_tokens=3))
+        client.messages.create(**{**ticket(i), "max_tokens": 512}, task="classify")
+    # with caps on this answer would be cut at 20 tokens and sent again; by default it is sent as written
+    emulator.state.responder.push(ScriptedReply(content="x " * 30, output_tokens=60))
+    message = client.messages.create(**{**ticket(9), "max_tokens": 512}, task="classify")
+    assert message.stop_reason == "end_turn" and message.usage.output_tokens == 60
+    client.close()
+    with clawback.open_ledger(tmp_path / "ledger.sqlite3") as ledger:
+        records = list(ledger.iter_records())
+    assert len(records) == 9 and not any("max_tokens_cap" in r.extra for r in records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,10 @@ def test_verdicts_in_the_default_routing_config_are_followed(
     assert all(r.requested_model == SONNET for r in records)
     assert records[1].routing is not None and records[1].routing["policy"] == "verdict"
     assert records[1].routing["escalate_to"] == SONNET
+    # baselines are priced at the model asked for; the escalation is a call the caller would not have made
+    faq, escalation = records[0], records[2]
+    assert faq.baseline_usd is not None and faq.total is not None and Decimal(faq.baseline_usd) > faq.total
+    assert escalation.extra["extra_call"] == "escalation" and Decimal(escalation.baseline_usd or "x") == 0
 
 
 def test_an_explicit_routing_file_that_is_broken_fails_loudly(

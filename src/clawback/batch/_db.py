@@ -6,13 +6,15 @@ psycopg), explicit transactions (``BEGIN IMMEDIATE`` on SQLite, ``conn.transacti
 PostgreSQL), driver errors turned into :class:`~clawback.errors.StoreError`, and a lock that the
 operating system or the server releases by itself when the process holding it dies — an ``flock``
 on a side file for SQLite, a session advisory lock for PostgreSQL — so a runner killed with
-SIGKILL never leaves a job locked.
+SIGKILL never leaves a job locked, and :meth:`Database.lock_held` tells whether a live runner
+holds a job (``clawback batch status``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +25,9 @@ from clawback.storage.location import StoreLocation, parse_location
 from clawback.storage.migrations import Migrations
 
 __all__ = ["Database", "open_database"]
+
+_LOCK_TRIES = 4
+_LOCK_PAUSE_S = 0.05
 
 
 class Database:
@@ -117,6 +122,10 @@ class Database:
             self._depth = 0
 
     # -- the runner lock ------------------------------------------------------------------------
+    def _lock_path(self, name: str) -> Path:
+        folder = Path(self.location.target).parent / ".clawback-batch-locks"
+        return folder / f"{self.location.key()}-{zlib.crc32(name.encode()):08x}.lock"
+
     def try_lock(self, name: str) -> bool:
         """Take the lock for job ``name`` if no live process holds it."""
         if self.dialect == "postgres":
@@ -125,21 +134,54 @@ class Database:
             return bool(row and row[0])
         import fcntl
 
-        folder = Path(self.location.target).parent / ".clawback-batch-locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.location.key()}-{zlib.crc32(name.encode()):08x}.lock"
+        path = self._lock_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+b")  # noqa: SIM115 - held until release_lock or exit
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
+        for attempt in range(_LOCK_TRIES):  # `batch status` may be probing it for a moment: ask again
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if attempt == _LOCK_TRIES - 1:
+                    handle.close()
+                    return False
+                time.sleep(_LOCK_PAUSE_S)
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()).encode())
         handle.flush()
         self._lock_file = handle
         return True
+
+    def lock_held(self, name: str) -> bool:
+        """True while a live process (this one included) holds job ``name``'s lock; takes nothing.
+
+        The lock vanishes with its process, so a SIGKILLed runner holds nothing.
+        """
+        if self.dialect == "postgres":
+            key = zlib.crc32(f"clawback-batch:{name}".encode())
+            row = self.one(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 0 "
+                "AND objid = CAST(CAST(? AS BIGINT) AS OID) AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (key,),
+            )
+            return row is not None
+        if self._lock_file is not None:
+            return True
+        import fcntl
+
+        try:
+            handle = open(self._lock_path(name), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:  # a shared lock is refused while a runner holds its exclusive one
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
 
     def release_lock(self, name: str) -> None:
         """Release the lock taken by :meth:`try_lock`."""

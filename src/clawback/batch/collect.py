@@ -22,6 +22,7 @@ from clawback.batch import _items
 from clawback.batch.costs import CostTotals, price_result
 from clawback.batch.ids import parse_custom_id
 from clawback.batch.journal import JobRecord, Journal
+from clawback.batch.ledger import BatchLedger, Processed
 from clawback.batch.outcomes import ItemResult, classify_result, next_step
 from clawback.batch.upstream import Upstream, UpstreamFailure, parse_result_line
 from clawback.pricing.catalogue import Catalogue, ModelInfo
@@ -91,11 +92,13 @@ class Collector:
         catalogue: Catalogue,
         *,
         crash: Callable[[str], None] | None = None,
+        ledger: BatchLedger | None = None,
     ) -> None:
         self.journal = journal
         self.upstream = upstream
         self.catalogue = catalogue
         self.crash = crash or (lambda label: None)
+        self.ledger = ledger
         self._models: dict[str, ModelInfo] = {}
 
     def _info(self, model: str | None) -> ModelInfo | None:
@@ -146,6 +149,7 @@ class Collector:
             keyed[parsed.key] = result
         items = _items.items_by_key(self.journal.db, job.name, keyed)
         updates: list[_items.ItemUpdate] = []
+        processed: list[Processed] = []
         delta = CostTotals()
         for key, result in keyed.items():
             item = items.get(key)
@@ -155,7 +159,11 @@ class Collector:
                 result, item, job=job, batch_id=batch_id, info=self._info(item.model), at=at
             )
             updates.append(update)
+            processed.append(Processed(result, item.model, item.line))
             delta += totals
+        if self.ledger is not None:  # first: a crash before the commit records the page again, same ids
+            self.ledger.results(self.journal.db, job, batch_id, processed)
+            self.crash("collect:ledger")
         self._commit(job.name, seq, updates, delta)
         return foreign
 

@@ -26,6 +26,10 @@ class JobOptions:
     skip_invalid: bool = False
     expected_output: int | None = None
     max_cost: Decimal | None = None
+    task: str | None = None
+    """The ledger's ``task`` of the job's rows."""
+    source: str = "batch"
+    """The ledger's ``source`` of the job's rows (``clawback eval`` runs its jobs as ``eval``)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_attempts <= 20:
@@ -53,6 +57,8 @@ class JobOptions:
             "skip_invalid": self.skip_invalid,
             "expected_output": self.expected_output,
             "max_cost": None if self.max_cost is None else str(self.max_cost),
+            "task": self.task,
+            "source": self.source,
         }
 
     @classmethod
@@ -73,4 +79,6 @@ class JobOptions:
             skip_invalid=bool(data["skip_invalid"]),
             expected_output=data.get("expected_output"),
             max_cost=None if cost is None else Decimal(cost),
+            task=data.get("task"),
+            source=str(data.get("source") or "batch"),
         )

@@ -28,6 +28,7 @@ from clawback.batch.costs import CostTotals, warmup_totals
 from clawback.batch.ids import chunk_prefix, new_tag, parse_custom_id
 from clawback.batch.ingest import IngestReport, ingest
 from clawback.batch.journal import JobRecord, Journal
+from clawback.batch.ledger import BatchLedger
 from clawback.batch.machine import (
     Backoff,
     CancelPending,
@@ -88,6 +89,7 @@ class BatchRunner:
         progress: Callable[[JobSummary], None] | None = None,
         notice: Callable[[str], None] | None = None,
         entropy: Callable[[int], bytes] = os.urandom,
+        ledger: BatchLedger | None = None,
     ) -> None:
         self.journal = journal
         self.upstream = upstream
@@ -100,7 +102,9 @@ class BatchRunner:
         self.notice = notice
         """Told, in one line, of each transient failure and when the next try is (the CLI prints it)."""
         self.entropy = entropy
-        self.collector = Collector(journal, upstream, catalogue, crash=self.crash)
+        self.ledger = ledger
+        """Where each result and warm-up is recorded as a call (``clawback ledger``); None: nowhere."""
+        self.collector = Collector(journal, upstream, catalogue, crash=self.crash, ledger=ledger)
 
     # -- creating a job ------------------------------------------------------------------------
     def today(self) -> date:
@@ -478,6 +482,8 @@ class BatchRunner:
             self._set_warm(name, group, "failed", totals=None, data={"error": str(failure)})
             return
         self.crash("warm:returned")
+        if self.ledger is not None:  # before the journal: a crash here records it again under the same id
+            self.ledger.warmup(self.journal.job(name), group, int(attempts) + 1, model, usage)
         totals = warmup_totals(parse_usage(usage), self.catalogue.resolve(model), self.today())
         self._set_warm(name, group, "done", totals=totals, data={"usage": dict(usage)})
 

@@ -98,19 +98,22 @@ def _client() -> Any:
 def _runner(
     journal: Journal, *, poll: float, max_poll: float, grace: float, progress: Any = None
 ) -> BatchRunner:
+    from clawback.batch.ledger import open_batch_ledger
     from clawback.batch.upstream import SdkUpstream
 
     policy = Backoff(
         first_poll=poll, max_poll=max(poll, max_poll), recover_grace=grace, retry_max=max(1.0, max_poll)
     )
+    catalogue = catalogue_for()
     return BatchRunner(
         journal,
         SdkUpstream(_client()),
-        catalogue=catalogue_for(),
+        catalogue=catalogue,
         policy=policy,
         crash=_crash_hook(),
         progress=progress,
         notice=_note,
+        ledger=open_batch_ledger(None, catalogue, settings=settings()),  # each result is a call in the ledger
     )
 
 
@@ -370,7 +373,8 @@ def status(
     journal: JournalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a job's progress, outcomes and cost so far."""
+    """Show a job's progress, outcomes and cost so far, and whether a live process is running it."""
+    from clawback.batch.liveness import runner_of
     from clawback.batch.report import summarize
 
     with _journal(journal, create=False) as store:
@@ -380,10 +384,13 @@ def status(
                 raise UsageError(f"no batch jobs in {store.display}")
             name = recent[0].name
         summary = summarize(store, name)
+        runner = runner_of(store, summary)
     if as_json:
-        print_json(summary.to_json())
-    else:
-        views.print_summary(console(), summary)
+        print_json({**runner.shown(summary).to_json(), **runner.to_json()})
+        return
+    views.print_summary(console(), runner.shown(summary))
+    if runner.hint:
+        _note(runner.hint)
 
 
 @app.command("list")
@@ -392,11 +399,13 @@ def list_jobs(
     limit: Annotated[int, typer.Option("--limit", help="How many jobs, newest first.", min=1)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (an unfinished job no live process holds is "not running")."""
+    from clawback.batch.liveness import runner_of
     from clawback.batch.report import summarize
 
     with _journal(journal, create=False) as store:
         summaries = [summarize(store, job.name) for job in store.jobs(limit=limit)]
+        summaries = [runner_of(store, s).shown(s) for s in summaries]
         where = store.display
     if as_json:
         print_json([s.to_json() for s in summaries])

@@ -171,9 +171,12 @@ def _runner(kind: str) -> Any:
         )
         return runner
     if kind == "direct":
+        from clawback.ledger.api import open_writer
+        from clawback.ledger.options import WriterOptions
         from clawback.routing.runners import MessagesRunner, sdk_client
 
-        return MessagesRunner(sdk_client(settings()))
+        writer = open_writer(None, settings=settings(), options=WriterOptions(mode="sync"))
+        return MessagesRunner(sdk_client(settings()), ledger=writer, catalogue=catalogue_for())
     raise UsageError(f"--runner must be batch or direct, got {kind!r}")
 
 
@@ -236,6 +239,7 @@ def run(
     check = _validator(validator, everything)  # labels from the whole dataset, not just the sample
     samples = take_sample(everything, sample, seed)
     run_with = _runner(runner)
+    run_with.task = task  # every call is recorded in the ledger under the evaluated task, source "eval"
     plan = EvalPlan(
         task=task,
         models=candidates,

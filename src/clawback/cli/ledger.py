@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from clawback.cli._common import console, print_json, settings
+from clawback.cli._common import console, plain, print_json, settings
 from clawback.errors import UsageError
 from clawback.ledger.api import Ledger, open_ledger, resolve_location
 from clawback.ledger.record import CallRecord
@@ -61,11 +62,17 @@ def _open(location: str | None) -> Ledger:
     return open_ledger(location, settings=settings(), create=False)
 
 
+def _usd(amount: Decimal) -> str:
+    return f"-${format_usd(-amount)}" if amount < 0 else f"${format_usd(amount)}"
+
+
 def _group_row(g: GroupTotals, label: str) -> list[str]:
     return [
         label,
         f"{g.calls:,}",
-        f"${format_usd(g.total_usd)}",
+        _usd(g.total_usd),
+        _usd(g.baseline_usd),
+        _usd(g.saved_usd),
         f"{g.input_tokens:,}",
         f"{g.output_tokens:,}",
         f"{g.cache_read_tokens:,}",
@@ -80,25 +87,41 @@ def _summary_table(result: Summary, where: str) -> Table:
         title=f"Ledger {where} — by {result.by}", title_justify="left", box=box.SIMPLE_HEAD, show_footer=True
     )
     footer = _group_row(result.overall, "all")
-    names = ("calls", "cost", "input", "output", "cache read", "cache write", "errors", "unpriced")
+    names = (
+        "calls",
+        "spent",
+        "baseline",
+        "saved",
+        "input",
+        "output",
+        "cache read",
+        "cache write",
+        "errors",
+        "unpriced",
+    )
     table.add_column(result.by, footer=footer[0], no_wrap=True)
     for name, foot in zip(names, footer[1:], strict=True):
         table.add_column(name, footer=foot, justify="right", no_wrap=True)
     for g in result.groups:
-        table.add_row(*_group_row(g, "—" if g.key is None else g.key))
+        table.add_row(*_group_row(g, "—" if g.key is None else plain(g.key)))
     return table
 
 
 @app.command("summary")
 def summary(
     ledger: LedgerOpt = None,
-    by: Annotated[str, typer.Option("--by", help="Group by task, model or day (UTC).")] = "task",
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Group by task, model, day (UTC) or source (client, batch, eval, gateway)."
+        ),
+    ] = "task",
     since: SinceOpt = None,
     until: UntilOpt = None,
     task: TaskOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Calls, exact cost and tokens, grouped by task, model or day."""
+    """Calls, what they cost, what they would have cost as written (baseline) and the saving, by group."""
     if by not in GROUP_BY:
         raise UsageError(f"--by must be one of {', '.join(GROUP_BY)}, got {by!r}")
     group: GroupBy = by
@@ -110,22 +133,28 @@ def summary(
         print_json({"ledger": where, **result.to_json()})
         return
     out = console()
-    out.print(_summary_table(result, where))
+    out.print(_summary_table(result, plain(where)))
     if not result.calls:
         out.print("[dim]no calls recorded in this range[/dim]")
+    elif result.overall.without_baseline:
+        out.print(
+            f"[dim]{result.overall.without_baseline:,} priced call(s) have no baseline (older rows or an unknown "
+            "requested model): their cost counts as their baseline[/dim]"
+        )
 
 
 def _tail_row(rec: CallRecord) -> list[str]:
     t = rec.tokens()
     if rec.error is not None:
-        outcome = f"[red]{rec.error.type}[/red]"
+        outcome = f"[red]{plain(rec.error.type)}[/red]"
     else:
-        outcome = rec.stop_reason or ""
+        outcome = plain(rec.stop_reason or "")
     cost = "unpriced" if rec.unpriced else ("" if rec.total is None else f"${format_usd(rec.total)}")
     return [
         rec.ts.strftime("%Y-%m-%d %H:%M:%S"),
-        rec.task or "—",
-        rec.model,
+        plain(rec.task or "—"),
+        plain(rec.model),
+        plain(rec.source or "—"),
         f"{t.input:,}",
         f"{t.output:,}",
         f"{t.cache_read:,}/{t.cache_write:,}",
@@ -149,9 +178,11 @@ def tail(
         print_json({"ledger": where, "records": [r.to_json() for r in records]})
         return
     table = Table(
-        title=f"Ledger {where} — last {len(records)} call(s)", title_justify="left", box=box.SIMPLE_HEAD
+        title=f"Ledger {plain(where)} — last {len(records)} call(s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
-    for name in ("time (UTC)", "task", "model"):
+    for name in ("time (UTC)", "task", "model", "source"):
         table.add_column(name, no_wrap=True)
     for name in ("input", "output", "cache r/w", "cost", "ms"):
         table.add_column(name, justify="right", no_wrap=True)

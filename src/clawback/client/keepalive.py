@@ -139,7 +139,7 @@ class KeepAlive:
         body = prewarm_params(prefix_request(prepared.body, tracked.position, tracked.ttl))
         assert prepared.info is not None
         shape = request_shape(body, tokenizer=prepared.info.tokenizer)
-        ping = replace(prepared, body=body, shape=shape, started_at=now, cap=None)
+        ping = replace(prepared, body=body, shape=shape, started_at=now, cap=None, extra_call="keepalive")
         try:
             usage = self.pinger(body)
         except Exception as exc:  # a failed ping is only logged; traffic will rewrite the entry

@@ -24,9 +24,9 @@ class ClientOptions:
 
     * ``plan_cache`` — place cache breakpoints with the planner (the caller's own are kept).
     * ``keep_alive_cap_usd`` — opt-in keep-alive pings, spending at most this much (None: off).
-    * ``output_caps`` — lower ``max_tokens`` to a task's learned cap; ``retry_truncated`` re-sends
-      once with the caller's ``max_tokens`` when a capped call is cut off, so a cap never loses an
-      answer.
+    * ``output_caps`` — opt-in: lower ``max_tokens`` to a task's learned cap (non-streaming calls
+      only); ``retry_truncated`` re-sends once with the caller's ``max_tokens`` when a capped call is
+      cut off, so a cap never loses an answer (the cut attempt counts against the saving).
     * ``concise`` — append a concise-answer instruction to the system prompt (True for the
       default text, or the text to use).
     * ``fallbacks`` — models to try, in order, when a call still fails with 529 or another 5xx
@@ -37,13 +37,15 @@ class ClientOptions:
       it (None: read it once, when the client is made).
     * ``retain_samples`` — keep the request body in the ledger (off: hashes and counts only).
     * ``seed_from_ledger`` — learn caps and cache history from up to this many recent ledger rows.
-    * ``ledger_mode`` — ``sync`` (every returned call has its row) or ``async`` (see ``docs/ledger.md``).
+    * ``ledger_mode`` — ``async`` (default: records are built and written off the calling thread;
+      nothing is lost on a normal exit, a hard kill loses at most the last 50 ms of calls) or
+      ``sync`` (every returned call has its row, even after a kill). See ``docs/ledger.md``.
     * ``clock`` — seconds since the epoch (tests and benchmarks pass the emulator's clock).
     """
 
     plan_cache: bool = True
     keep_alive_cap_usd: Decimal | None = None
-    output_caps: bool = True
+    output_caps: bool = False
     retry_truncated: bool = True
     output_policy: OutputPolicySettings = field(default_factory=OutputPolicySettings)
     concise: bool | str = False
@@ -52,7 +54,7 @@ class ClientOptions:
     routing_reload_seconds: float | None = 2.0
     retain_samples: bool = False
     seed_from_ledger: int = 5000
-    ledger_mode: Mode = "sync"
+    ledger_mode: Mode = "async"
     prices: Sequence[str | Path] = ()
     clock: Callable[[], float] | None = None
 

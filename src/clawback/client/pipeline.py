@@ -2,23 +2,28 @@
 
 :meth:`CallPipeline.prepare` turns the caller's keyword arguments into the body to send: the
 routing decision, the concise-answer instruction, the learned output cap and the cache plan, in
-that order (the plan is made for the model that will serve the call). :meth:`CallPipeline.finish`
-turns what came back — usage, model, stop reason, or an error — into a ledger record and feeds the
-cache history and the output policy, so the next call is planned with what this one taught.
+that order (the plan is made for the model that will serve the call). :meth:`CallPipeline.settle`
+takes what came back — usage, model, stop reason, or an error — prices it and feeds the cache
+history and the output policy, so the next call is planned with what this one taught; the
+:class:`Settled` it returns builds the ledger record (cost, baseline, shape) when asked, which the
+client does off the calling thread. :meth:`CallPipeline.finish` is both at once.
 
-Everything here runs under one lock, so a client shared between threads stays consistent; the
-work is small (tens to a few hundred microseconds per call, see ``docs/benchmarks.md``).
+The record's ``baseline_usd`` — what the call would have cost sent as the caller wrote it — is
+computed here (:mod:`clawback.ledger.baseline`), so every user of the pipeline (the client, the
+gateway) stores the same figure.
+
+Everything that changes state runs under one lock, so a client shared between threads stays
+consistent; the work is small (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -29,20 +34,23 @@ from clawback.cache.planner import plan_breakpoints
 from clawback.cache.volatile import Finding, volatile_blocks
 from clawback.client.options import ClientOptions
 from clawback.client.output_policy import CapDecision, OutputPolicy
+from clawback.client.settled import Settled, day_of, plain_usage
 from clawback.errors import ClawbackError
-from clawback.ledger.record import CallError, CallRecord
+from clawback.ledger.baseline import EXTRA_CALL
+from clawback.ledger.record import CallRecord
 from clawback.pricing.catalogue import Catalogue, ModelInfo
 from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_usage
 from clawback.routing.policies import RoutingDecision
 from clawback.routing.route import RoutingConfig, route
 from clawback.shapes import RequestShape, request_shape
 
-__all__ = ["REQUEST_OPTION_KEYS", "CallPipeline", "Outcome", "Prepared", "split_kwargs"]
+__all__ = ["REQUEST_OPTION_KEYS", "CallPipeline", "Outcome", "Prepared", "Settled", "split_kwargs"]
 
 log = logging.getLogger("clawback.client")
 
 _VOLATILE_MEMO_LIMIT = 256
-REQUEST_OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+REQUEST_OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout", "betas"})
+"""Keyword arguments that are not part of the Messages body (``betas`` becomes a header)."""
 
 
 def _given(value: Any) -> bool:
@@ -82,6 +90,9 @@ class Prepared:
     source: Mapping[str, Any] = field(default_factory=dict)
     """The caller's own body (before routing, caps and planning), for fallbacks and retries."""
     started_perf: float = field(default_factory=time.perf_counter)
+    extra_call: str | None = None
+    """Why this attempt is one the caller would not have made (its baseline is 0): ``cut_by_cap``,
+    ``keepalive``, ``cascade_sample`` or ``escalation`` (see :mod:`clawback.ledger.baseline`)."""
 
     @property
     def model(self) -> str:
@@ -91,9 +102,10 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a call returned: usage (the API's JSON), the serving model, stop reason, or an error."""
+    """What a call returned: usage (the API's JSON, or the SDK's usage object), the serving model,
+    stop reason, or an error."""
 
-    usage: Mapping[str, Any] | None = None
+    usage: Any = None
     served_model: str | None = None
     stop_reason: str | None = None
     request_id: str | None = None
@@ -112,8 +124,11 @@ class CallPipeline:
         workspace: str,
         routing: RoutingConfig | None = None,
         clock: Callable[[], float] = time.time,
+        source: str = "client",
     ) -> None:
         self.catalogue = catalogue
+        self.source = source
+        """The ledger's ``source`` of the records made here (``client``; the gateway passes ``gateway``)."""
         self.options = options
         self.workspace = workspace
         self.routing = routing
@@ -126,8 +141,14 @@ class CallPipeline:
 
     # -- before the call ---------------------------------------------------------------------
 
-    def prepare(self, body: Mapping[str, Any], task: str | None, *, model: str | None = None) -> Prepared:
-        """The body to send for ``body`` (``model`` overrides routing, e.g. for a fallback)."""
+    def prepare(
+        self, body: Mapping[str, Any], task: str | None, *, model: str | None = None, caps: bool = True
+    ) -> Prepared:
+        """The body to send for ``body`` (``model`` overrides routing, e.g. for a fallback).
+
+        ``caps=False`` sends the caller's ``max_tokens`` unchanged: for calls that could not be sent
+        again if a cap cut them (streams, raw responses).
+        """
         now = self.clock()
         out = dict(body)
         requested = str(out.get("model", ""))
@@ -142,7 +163,7 @@ class CallPipeline:
             out["system"] = _with_instruction(out.get("system"), text)
         info = self.catalogue.get(str(out.get("model", "")))
         with self._lock:
-            cap = self._cap(out, task)
+            cap = self._cap(out, task) if caps else None
             shape, plan = self._plan(out, info, now)
         if plan is not None and plan.added:
             out = apply_plan(out, plan)
@@ -192,7 +213,7 @@ class CallPipeline:
                 now=now,
                 workspace=self.workspace,
                 volatile=volatile_blocks(body, memo=self._volatile_memo),
-                day=_day(now),
+                day=day_of(now),
                 keepalive=self.options.keep_alive_cap_usd is not None,
                 explain=False,
             )
@@ -202,6 +223,42 @@ class CallPipeline:
         return plan.apply_to(shape), plan
 
     # -- after the call ----------------------------------------------------------------------
+
+    def settle(
+        self,
+        prepared: Prepared,
+        outcome: Outcome,
+        *,
+        fallback_from: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        learn: bool = True,
+    ) -> Settled:
+        """Price one attempt and, for a successful call, teach the history and caps; the record comes later."""
+        latency_ms = (time.perf_counter() - prepared.started_perf) * 1000
+        day = day_of(prepared.started_at)
+        served = outcome.served_model or prepared.model
+        usage = outcome.usage
+        parsed, info, breakdown, reason = (
+            self._price(prepared, served, usage, day) if usage is not None else (None, None, None, None)
+        )
+        if learn and usage is not None and outcome.error is None:
+            if parsed is None:
+                log.warning("usage from the API could not be read: %s", reason)
+            else:
+                same = breakdown is not None and info is prepared.info
+                self._learn(prepared, parsed, outcome, breakdown.input_total if same and breakdown else None)
+        return Settled(
+            pipeline=self,
+            prepared=prepared,
+            outcome=outcome,
+            parsed=parsed,
+            breakdown=breakdown,
+            reason=reason,
+            served=served,
+            latency_ms=latency_ms,
+            fallback_from=fallback_from,
+            extra=extra,
+        )
 
     def finish(
         self,
@@ -213,51 +270,15 @@ class CallPipeline:
         learn: bool = True,
     ) -> CallRecord:
         """The ledger record of one attempt; successful calls also teach the history and caps."""
-        latency_ms = (time.perf_counter() - prepared.started_perf) * 1000
-        day = _day(prepared.started_at)
-        served = outcome.served_model or prepared.model
-        usage = dict(outcome.usage) if outcome.usage is not None else None
-        parsed, info, breakdown, reason = (
-            self._price(prepared, served, usage, day) if usage is not None else (None, None, None, None)
-        )
-        record = CallRecord.create(
-            prepared.requested_model,
-            breakdown=breakdown,
-            ts=datetime.fromtimestamp(prepared.started_at, UTC),
-            served_model=served,
-            task=prepared.task,
-            api_key_id=self.workspace,
-            shape=prepared.shape.to_json() if prepared.shape is not None else None,
-            usage=usage,
-            unpriced_reason=reason,
-            latency_ms=round(latency_ms, 3),
-            ttft_ms=None if outcome.ttft_s is None else round(outcome.ttft_s * 1000, 3),
-            stop_reason=outcome.stop_reason,
-            error=CallError.from_exception(outcome.error) if outcome.error is not None else None,
-            fallback_from=fallback_from,
-            routing=prepared.routing.to_json() if prepared.routing is not None else None,
-            service_tier=(usage or {}).get("service_tier"),
-            request_id=outcome.request_id,
-            sample=json.dumps({"request": prepared.body}, default=str)
-            if self.options.retain_samples
-            else None,
-            extra=self._extra(prepared, extra),
-        )
-        if learn and usage is not None and outcome.error is None:
-            if parsed is None:
-                log.warning("usage from the API could not be read: %s", reason)
-            else:
-                same = breakdown is not None and info is prepared.info
-                self._learn(prepared, parsed, outcome, breakdown.input_total if same and breakdown else None)
-        return record
+        return self.settle(prepared, outcome, fallback_from=fallback_from, extra=extra, learn=learn).record()
 
     def _price(
-        self, prepared: Prepared, served: str, usage: Mapping[str, Any], day: date
+        self, prepared: Prepared, served: str, usage: Any, day: date
     ) -> tuple[Usage | None, ModelInfo | None, CostBreakdown | None, str | None]:
         """(parsed usage, the serving model, its cost, why it has none) — never raises."""
         try:
-            parsed = parse_usage(usage)
-        except (ClawbackError, ArithmeticError) as exc:
+            parsed = parse_usage(plain_usage(usage))
+        except (ClawbackError, ArithmeticError, TypeError) as exc:
             return None, None, None, str(exc)
         try:
             info = (
@@ -271,6 +292,8 @@ class CallPipeline:
 
     def _extra(self, prepared: Prepared, extra: Mapping[str, Any] | None) -> dict[str, Any]:
         out: dict[str, Any] = dict(extra or {})
+        if prepared.extra_call is not None:
+            out[EXTRA_CALL] = prepared.extra_call
         if prepared.plan is not None and prepared.plan.added:
             out["cache_plan"] = {str(p): prepared.plan.marks[p] for p in prepared.plan.added}
         if prepared.cap is not None and prepared.cap.capped:
@@ -292,7 +315,7 @@ class CallPipeline:
                     prepared.started_at,
                     info=prepared.info,
                     workspace=self.workspace,
-                    day=_day(prepared.started_at),
+                    day=day_of(prepared.started_at),
                     visible_at=visible,
                     actual_input=actual_input,
                 )
@@ -317,7 +340,7 @@ class CallPipeline:
                 prepared.started_at,
                 info=prepared.info,
                 workspace=self.workspace,
-                day=_day(prepared.started_at),
+                day=day_of(prepared.started_at),
                 ping=True,
             )
 
@@ -349,10 +372,6 @@ class CallPipeline:
         with self._lock:
             self.outputs.reset_alerts()
             return self.history.seed(seeds, self.catalogue.resolve)
-
-
-def _day(epoch_seconds: float) -> date:
-    return datetime.fromtimestamp(epoch_seconds, UTC).date()
 
 
 def _with_instruction(system: Any, text: str) -> list[dict[str, Any]] | str:

@@ -1,8 +1,11 @@
 """What the sync and async clients share: settings, catalogue, ledger writer, pipeline, keep-alive.
 
-:class:`ClientRuntime` is built once per client. It owns the ledger writer (a ledger that fails
-never fails a call: the writer keeps records pending and retries), turns SDK results into
-records, decides fallbacks and re-sends a call that a learned output cap cut short.
+:class:`ClientRuntime` is built once per client and shared by the clients ``with_options`` and
+``copy`` derive from it. It owns the ledger writer (a ledger that fails never fails a call: the
+writer keeps records pending and retries) and, in the default ``ledger_mode="async"``, the
+:class:`~clawback.client.recorder.Recorder` that builds and writes records off the calling thread.
+It turns SDK results into records, decides fallbacks and re-sends a call that a learned output cap
+cut short.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import anthropic
 from clawback.client.keepalive import KeepAlive, Pinger
 from clawback.client.options import ClientOptions
 from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+from clawback.client.recorder import Recordable, Recorder, flush_all
 from clawback.client.routing_source import RoutingSource
 from clawback.errors import ClawbackError
 from clawback.ledger.api import open_ledger, open_writer
@@ -41,10 +45,9 @@ def is_fallback_error(exc: BaseException) -> bool:
 
 
 def outcome_of(message: Any) -> Outcome:
-    """An :class:`Outcome` from an SDK ``Message`` (or ``ParsedMessage``)."""
-    usage = getattr(message, "usage", None)
+    """An :class:`Outcome` from an SDK ``Message`` (or ``ParsedMessage``); its usage is read later."""
     return Outcome(
-        usage=usage.model_dump(mode="json", exclude_none=True) if usage is not None else None,
+        usage=getattr(message, "usage", None),
         served_model=getattr(message, "model", None),
         stop_reason=getattr(message, "stop_reason", None),
         request_id=getattr(message, "_request_id", None),
@@ -67,6 +70,12 @@ class ClientRuntime:
         self.writer = writer
         self.options = options
         self.keepalive = keepalive
+        self.recorder = Recorder(writer) if writer is not None and options.ledger_mode == "async" else None
+        self.spec: dict[str, Any] = {}
+        """The arguments the runtime was built from (a derived client with new ones rebuilds it)."""
+        self._users = 1
+        self.batch_tasks: dict[str, str] = {}
+        """The ``task=`` given to ``batches.create``, by batch id (labels the results read later)."""
 
     @classmethod
     def build(
@@ -99,12 +108,14 @@ class ClientRuntime:
         writer = None
         if ledger is not False:
             location = None if ledger is None or ledger is True else ledger
-            writer = open_writer(location, settings=settings, options=WriterOptions(mode=opts.ledger_mode))
+            # the writer commits when asked; in async mode the recorder asks from its own thread
+            writer = open_writer(location, settings=settings, options=WriterOptions(mode="sync"))
             _seed(pipeline, location, settings, opts.seed_from_ledger)
         keepalive = None
         if opts.keep_alive_cap_usd is not None and pinger is not None:
             keepalive = KeepAlive(pipeline, pinger, cap=opts.keep_alive_cap_usd, record=None)
         runtime = cls(pipeline, writer, opts, keepalive, source)
+        runtime.spec = {"api_key": api_key, "ledger": ledger, "options": opts, "settings": settings}
         if keepalive is not None:
             keepalive.record = runtime.write
         return runtime
@@ -112,22 +123,34 @@ class ClientRuntime:
     # -- recording ---------------------------------------------------------------------------
 
     def write(self, record: CallRecord) -> None:
-        """Hand a record to the ledger writer (which never raises)."""
-        if self.writer is not None:
+        """Hand a finished record to the ledger (never raises)."""
+        if self.recorder is not None:
+            self.recorder.submit(record)
+        elif self.writer is not None:
             self.writer.record(record)
+
+    def write_later(self, item: Recordable) -> None:
+        """Record something that builds its record when asked (off the calling thread in async mode)."""
+        if self.recorder is not None:
+            self.recorder.submit(item)
+        elif self.writer is not None:
+            self.writer.record(item.record())
+
+    def record(self, prepared: Prepared, outcome: Outcome, *, fallback_from: str | None = None) -> None:
+        """Learn from one attempt and record it (off the calling thread in async mode); never raises."""
+        self.write_later(self.pipeline.settle(prepared, outcome, fallback_from=fallback_from))
+        if self.keepalive is not None and outcome.error is None and outcome.usage is not None:
+            self.keepalive.note(prepared)
 
     def record_message(self, prepared: Prepared, message: Any, *, fallback_from: str | None = None) -> None:
         """Record a successful non-streaming call and let keep-alive see it."""
-        outcome = outcome_of(message)
-        self.write(self.pipeline.finish(prepared, outcome, fallback_from=fallback_from))
-        if self.keepalive is not None and outcome.usage is not None:
-            self.keepalive.note(prepared)
+        self.record(prepared, outcome_of(message), fallback_from=fallback_from)
 
     def record_failure(
         self, prepared: Prepared, exc: BaseException, *, fallback_from: str | None = None
     ) -> None:
         """Record a call that raised before any usage came back."""
-        self.write(self.pipeline.finish(prepared, Outcome(error=exc), fallback_from=fallback_from))
+        self.record(prepared, Outcome(error=exc), fallback_from=fallback_from)
 
     def stream_recorder(
         self, prepared: Prepared, fallback_from: str | None = None
@@ -135,19 +158,20 @@ class ClientRuntime:
         """The callback a recording stream calls once when it ends."""
 
         def on_end(outcome: Outcome) -> None:
-            self.write(self.pipeline.finish(prepared, outcome, fallback_from=fallback_from))
-            if self.keepalive is not None and outcome.error is None and outcome.usage is not None:
-                self.keepalive.note(prepared)
+            self.record(prepared, outcome, fallback_from=fallback_from)
 
         return on_end
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def prepare(self, body: Mapping[str, Any], task: str | None) -> Prepared:
-        """The call to send for ``body``, under the routing config in force (reloaded when it changed)."""
+    def prepare(self, body: Mapping[str, Any], task: str | None, *, caps: bool = True) -> Prepared:
+        """The call to send for ``body``, under the routing config in force (reloaded when it changed).
+
+        ``caps`` is False for calls a cut could not be re-sent for (streams, raw responses).
+        """
         if self.routing is not None:
             self.pipeline.routing = self.routing.current()
-        return self.pipeline.prepare(body, task)
+        return self.pipeline.prepare(body, task, caps=caps)
 
     def fallbacks_for(self, prepared: Prepared) -> list[str]:
         """Fallback models to try after ``prepared`` fails, in order (never the failing one)."""
@@ -168,9 +192,13 @@ class ClientRuntime:
         if getattr(message, "stop_reason", None) != "max_tokens" or prepared.original_max_tokens is None:
             return None
         again = replace(
-            prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
+            prepared,
+            body={**prepared.body, "max_tokens": prepared.original_max_tokens},
+            cap=None,
+            extra_call=None,
         )
         again.started_perf = time.perf_counter()
+        prepared.extra_call = "cut_by_cap"  # the caller would not have made this attempt: baseline 0
         return again
 
     def cascade_samples(self, prepared: Prepared) -> int:
@@ -194,11 +222,46 @@ class ClientRuntime:
     def _original(prepared: Prepared) -> Mapping[str, Any]:
         return prepared.source or prepared.body
 
+    def derive(
+        self, *, api_key: str | None, pinger: Pinger | None, changes: Mapping[str, Any]
+    ) -> ClientRuntime:
+        """The runtime of a client made by ``copy``/``with_options``: this one, shared, unless ``changes``
+        (``ledger``, ``options``, ``fallbacks``, ``routing``) or another API key ask for a new one."""
+        if not changes and api_key_id(api_key) == api_key_id(self.spec.get("api_key")):
+            self._users += 1
+            return self
+        spec = {**self.spec, **{k: v for k, v in changes.items() if k in ("ledger", "options")}}
+        return ClientRuntime.build(
+            api_key=api_key,
+            ledger=spec.get("ledger"),
+            options=spec.get("options"),
+            fallbacks=changes.get("fallbacks"),
+            routing=changes.get("routing"),
+            settings=spec.get("settings"),
+            pinger=pinger,
+        )
+
+    def release(self) -> None:
+        """A client using this runtime is closed: the last one closes it, the others only flush it."""
+        self._users -= 1
+        if self._users <= 0:
+            self.close()
+        else:
+            self.flush()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Write every record still queued; True when none is left."""
+        if self.recorder is not None:
+            return self.recorder.flush(timeout)
+        return True if self.writer is None else self.writer.flush(timeout)
+
     def close(self) -> None:
-        """Stop keep-alive and flush the ledger."""
+        """Stop keep-alive, write every queued record and close the ledger."""
         if self.keepalive is not None:
             self.keepalive.stop()
-        if self.writer is not None:
+        if self.recorder is not None:
+            self.recorder.close()
+        elif self.writer is not None:
             self.writer.close()
 
 
@@ -213,6 +276,7 @@ def _seed(pipeline: CallPipeline, location: str | Path | None, settings: Setting
     """Learn from the ledger's most recent rows; a ledger that can't be read is only logged."""
     if limit <= 0:
         return
+    flush_all()  # the rows other clients of this process have queued
     try:
         with open_ledger(location, settings=settings, create=False) as ledger:
             rows = ledger.tail(limit)

@@ -11,7 +11,7 @@ the stream completes, fails (mid-stream ``error`` event, cut connection) or is c
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import anthropic
@@ -30,6 +30,11 @@ def _dump(obj: Any) -> dict[str, Any]:
     return dict(obj)
 
 
+def _get(obj: Any, name: str) -> Any:
+    """A field of an SDK event or of the same event as parsed JSON."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
 class StreamTracker:
     """Accumulates one stream's usage and calls ``on_end(outcome)`` once when it ends."""
 
@@ -45,21 +50,24 @@ class StreamTracker:
         self._ended = False
 
     def observe(self, event: Any) -> None:
-        """Fold one SSE event (the SDK's typed event) into the running totals."""
-        kind = getattr(event, "type", None)
+        """Fold one SSE event (the SDK's typed event, or its JSON) into the running totals."""
+        kind = _get(event, "type")
         if kind == "message_start":
-            message = event.message
-            self.model = getattr(message, "model", None)
-            self.usage = _dump(getattr(message, "usage", None))
+            message = _get(event, "message")
+            self.model = _get(message, "model")
+            self.usage = _dump(_get(message, "usage"))
         elif kind in ("content_block_start", "content_block_delta") and self.ttft_s is None:
-            self.ttft_s = time.perf_counter() - self._started
+            self.first_content()
         elif kind == "message_delta":
-            self.usage.update(
-                {k: v for k, v in _dump(getattr(event, "usage", None)).items() if v is not None}
-            )
-            self.stop_reason = getattr(event.delta, "stop_reason", None) or self.stop_reason
+            self.usage.update({k: v for k, v in _dump(_get(event, "usage")).items() if v is not None})
+            self.stop_reason = _get(_get(event, "delta") or {}, "stop_reason") or self.stop_reason
         elif kind == "message_stop":
             self.completed = True
+
+    def first_content(self) -> None:
+        """Note the time to first token (the first content event)."""
+        if self.ttft_s is None:
+            self.ttft_s = time.perf_counter() - self._started
 
     def end(self, error: BaseException | None = None) -> None:
         """Report the stream's outcome (only the first call counts)."""

@@ -1,7 +1,8 @@
 """The call ledger: one record per API call, in SQLite (default) or PostgreSQL.
 
 * :mod:`~clawback.ledger.record` — :class:`CallRecord` and its JSON form (pure).
-* :mod:`~clawback.ledger.summary` — exact Decimal totals by task, model or day (pure).
+* :mod:`~clawback.ledger.summary` — exact Decimal totals by task, model, day or source (pure).
+* :mod:`~clawback.ledger.baseline` — what a call would have cost as the caller wrote it (pure).
 * :mod:`~clawback.ledger.writer` — the write path: sync or async, never failing the caller.
 * :mod:`~clawback.ledger.api` — :func:`open_ledger` and :func:`open_writer`.
 
@@ -11,6 +12,7 @@ Database drivers (``sqlite3``, ``psycopg``) are imported only when a store is op
 from __future__ import annotations
 
 from clawback.ledger.api import Ledger, open_ledger, open_store, open_writer, resolve_location
+from clawback.ledger.baseline import record_baseline
 from clawback.ledger.options import LedgerStats, Mode, WriterOptions
 from clawback.ledger.record import (
     FORMAT_VERSION,
@@ -46,6 +48,7 @@ __all__ = [
     "open_store",
     "open_writer",
     "price_call",
+    "record_baseline",
     "resolve_location",
     "summarize",
 ]

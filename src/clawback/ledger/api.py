@@ -155,7 +155,7 @@ class Ledger:
     def summary(
         self, by: GroupBy = "task", *, since: When = None, until: When = None, task: str | None = None
     ) -> Summary:
-        """Exact totals (calls, cost, tokens, errors, unpriced calls) grouped by task, model or day."""
+        """Exact totals (calls, spent, baseline, saved, tokens, errors) grouped by task, model, day or source."""
         query = Query(_utc(since), _utc(until), task)
         return summarize(self._store.summary_rows(query), by, since=query.since, until=query.until)
 

@@ -100,7 +100,7 @@ class PostgresStore:
     def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
         """The summary facts of matching records, streamed (NUMERIC arrives as Decimal)."""
         for row in self._select(SUMMARY_COLUMNS, query):
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
+            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced, source, base = row
             yield SummaryRow(
                 ts=ts.astimezone(UTC),
                 task=task,
@@ -112,6 +112,8 @@ class PostgresStore:
                 cache_write_tokens=int(cw),
                 error=err is not None,
                 unpriced=unpriced is not None,
+                source=source,
+                baseline_usd=None if base is None else Decimal(base),
             )
 
     def tail(self, n: int) -> list[CallRecord]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,20 +37,47 @@ __all__ = [
     "format_ts",
     "new_record_id",
     "price_call",
+    "stable_record_id",
 ]
 
 FORMAT_VERSION = 1
 MAX_ERROR_MESSAGE = 500
 
 
+_IDS = threading.Lock()
+_last_id = 0
+
+
 def new_record_id(now_ns: int | None = None) -> str:
-    """A new time-ordered id (UUID version 7): sorts by creation time, unique across processes."""
+    """A new time-ordered id (UUID version 7): sorts by creation time, unique across processes.
+
+    Within one process ids are strictly increasing, so records made in the same millisecond
+    still sort in the order they were made.
+    """
+    global _last_id
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
     value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    if now_ns is None:
+        with _IDS:
+            if value <= _last_id and (_last_id + 1) >> 62 & 0b11 == 0b10:
+                value = _last_id + 1  # same millisecond: one more than the last, version and variant kept
+            _last_id = max(value, _last_id)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_STABLE = uuid.UUID("6f1c2f0e-5b1a-4c55-9f37-1c1a0b0c1a77")
+
+
+def stable_record_id(*parts: str) -> str:
+    """The same id every time for the same ``parts`` (UUID version 5), for records that may be made twice.
+
+    A batch result read twice, or collected again after a crash, gets the id it got the first time,
+    and the ledger's idempotent insert stores it once.
+    """
+    return str(uuid.uuid5(_STABLE, "\x1f".join(parts)))
 
 
 def api_key_id(key: str | None) -> str | None:

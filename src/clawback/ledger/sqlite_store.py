@@ -110,7 +110,7 @@ class SqliteStore:
     def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
         """The summary facts of matching records, streamed (money parsed as Decimal)."""
         for row in self._select(SUMMARY_COLUMNS, query):
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
+            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced, source, base = row
             yield SummaryRow(
                 ts=datetime.fromisoformat(str(ts)),
                 task=None if task is None else str(task),
@@ -122,6 +122,8 @@ class SqliteStore:
                 cache_write_tokens=int(cw),
                 error=err is not None,
                 unpriced=unpriced is not None,
+                source=None if source is None else str(source),
+                baseline_usd=None if base is None else Decimal(str(base)),
             )
 
     def tail(self, n: int) -> list[CallRecord]:

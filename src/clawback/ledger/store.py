@@ -55,7 +55,8 @@ COLUMNS: tuple[str, ...] = (
 
 SUMMARY_COLUMNS = (
     "ts, task, requested_model, served_model, total_usd, input_tokens, output_tokens, "
-    "cache_read_tokens, cache_write_5m_tokens + cache_write_1h_tokens, error_type, unpriced_reason"
+    "cache_read_tokens, cache_write_5m_tokens + cache_write_1h_tokens, error_type, unpriced_reason, "
+    "source, baseline_usd"
 )
 
 

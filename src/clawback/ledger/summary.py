@@ -1,4 +1,10 @@
-"""Totals of ledger rows, grouped by task, model or UTC day, in exact Decimal arithmetic (pure)."""
+"""Totals of ledger rows, grouped by task, model, UTC day or source, in exact Decimal arithmetic (pure).
+
+Each group reports what was spent, the baseline (what the same calls would have cost sent as the
+caller wrote them, see :mod:`clawback.ledger.baseline`) and the saving, and the three add up exactly:
+``saved = baseline - spent``. A priced row without a recorded baseline counts its own cost as its
+baseline (nothing is claimed for it) and is counted in ``without_baseline``.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,8 @@ from clawback.pricing.cost import format_usd
 
 __all__ = ["GROUP_BY", "GroupBy", "GroupTotals", "Summary", "SummaryRow", "summarize"]
 
-GroupBy = Literal["task", "model", "day"]
-GROUP_BY: tuple[GroupBy, ...] = ("task", "model", "day")
+GroupBy = Literal["task", "model", "day", "source"]
+GROUP_BY: tuple[GroupBy, ...] = ("task", "model", "day", "source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,8 @@ class SummaryRow:
     cache_write_tokens: int = 0
     error: bool = False
     unpriced: bool = False
+    source: str | None = None
+    baseline_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,13 @@ class GroupTotals:
     cache_write_tokens: int = 0
     errors: int = 0
     unpriced_calls: int = 0
+    baseline_usd: Decimal = Decimal(0)
+    without_baseline: int = 0
+
+    @property
+    def saved_usd(self) -> Decimal:
+        """Baseline minus spent: what clawback saved on these calls (negative when it cost more)."""
+        return self.baseline_usd - self.total_usd
 
     def to_json(self) -> dict[str, Any]:
         """Counts as integers, money as a decimal string."""
@@ -53,6 +68,9 @@ class GroupTotals:
             "key": self.key,
             "calls": self.calls,
             "total_usd": format_usd(self.total_usd),
+            "baseline_usd": format_usd(self.baseline_usd),
+            "saved_usd": format_usd(self.saved_usd),
+            "without_baseline": self.without_baseline,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
@@ -82,6 +100,16 @@ class Summary:
         """The exact total cost of the priced calls."""
         return self.overall.total_usd
 
+    @property
+    def baseline_usd(self) -> Decimal:
+        """What the same calls would have cost sent as the callers wrote them."""
+        return self.overall.baseline_usd
+
+    @property
+    def saved_usd(self) -> Decimal:
+        """``baseline_usd - total_usd``."""
+        return self.overall.saved_usd
+
     def to_json(self) -> dict[str, Any]:
         """``calls``, ``total_usd`` (decimal string), overall counts and ``groups``."""
         overall = self.overall.to_json()
@@ -96,16 +124,22 @@ class Summary:
 
 
 class _Acc:
-    __slots__ = ("calls", "cr", "cw", "errors", "inp", "out", "total", "unpriced")
+    __slots__ = ("base", "calls", "cr", "cw", "errors", "inp", "missing", "out", "total", "unpriced")
 
     def __init__(self) -> None:
-        self.calls = self.inp = self.out = self.cr = self.cw = self.errors = self.unpriced = 0
+        self.calls = self.inp = self.out = self.cr = self.cw = self.errors = self.unpriced = self.missing = 0
         self.total = Decimal(0)
+        self.base = Decimal(0)
 
     def add(self, row: SummaryRow) -> None:
         self.calls += 1
         if row.total_usd is not None:
             self.total += row.total_usd
+        if row.baseline_usd is not None:
+            self.base += row.baseline_usd
+        elif row.total_usd is not None:
+            self.base += row.total_usd  # nothing is claimed for a row without a baseline
+            self.missing += 1
         self.inp += row.input_tokens
         self.out += row.output_tokens
         self.cr += row.cache_read_tokens
@@ -115,7 +149,17 @@ class _Acc:
 
     def freeze(self, key: str | None) -> GroupTotals:
         return GroupTotals(
-            key, self.calls, self.total, self.inp, self.out, self.cr, self.cw, self.errors, self.unpriced
+            key,
+            self.calls,
+            self.total,
+            self.inp,
+            self.out,
+            self.cr,
+            self.cw,
+            self.errors,
+            self.unpriced,
+            self.base,
+            self.missing,
         )
 
 
@@ -124,6 +168,8 @@ def _key(row: SummaryRow, by: GroupBy) -> str | None:
         return row.task
     if by == "model":
         return row.model
+    if by == "source":
+        return row.source
     return row.ts.astimezone(UTC).date().isoformat()
 
 
@@ -134,7 +180,7 @@ def summarize(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Summary:
-    """Totals of ``rows`` grouped ``by`` task, model or UTC day.
+    """Totals of ``rows`` grouped ``by`` task, model, UTC day or source (client, batch, eval, gateway).
 
     Groups by day are in date order; the others by cost (highest first), then by calls and key.
     ``since``/``until`` are only reported, not applied: the caller selects the rows.

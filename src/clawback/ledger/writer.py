@@ -128,6 +128,35 @@ class LedgerWriter:
         except Exception:  # pragma: no cover - a bug here must still not fail the API call
             log.exception("ledger: unexpected error while recording a call")
 
+    def record_many(self, records: Sequence[CallRecord]) -> None:
+        """Write ``records`` in one transaction (sync) or queue them (async); never raises.
+
+        What :meth:`record` promises for one record holds for each: in sync mode every record is
+        committed, or in the pending file, when this returns.
+        """
+        if not records:
+            return
+        try:
+            if self._closed:
+                for record in records:
+                    self._record_after_close(record)
+            elif self.options.mode == "async":
+                for record in records:
+                    self._record_async(record)
+            else:
+                self._record_many_sync(records)
+        except Exception:  # pragma: no cover - a bug here must still not fail the caller
+            log.exception("ledger: unexpected error while recording calls")
+
+    def _record_many_sync(self, records: Sequence[CallRecord]) -> None:
+        with self._state:
+            if self._degraded:
+                self._spill(records)
+                return
+        if not self._write(records):
+            with self._state:
+                self._spill(records)
+
     def _record_async(self, record: CallRecord) -> None:
         with self._state:
             if not self._degraded and len(self._queue) < self.options.max_queue:

@@ -3,7 +3,8 @@
 :class:`BatchEvalRunner` writes the requests as a batch input file, creates a job in the batch
 journal (so ``clawback batch status`` shows it and a crash can be resumed), runs it through
 :class:`clawback.batch.BatchRunner` — Message Batches, half price, cache planning on — and reads
-the results file back. The files live in ``$CLAWBACK_HOME/eval/<job>/``.
+the results file back. The files live in ``$CLAWBACK_HOME/eval/<job>/``. Every call is recorded in
+the call ledger with ``source: eval`` and the evaluated task (``clawback ledger summary --by source``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clawback.errors import InputFileError
 from clawback.pricing.catalogue import Catalogue
@@ -22,6 +23,9 @@ from clawback.pricing.cost import parse_usage
 from clawback.routing.cascade import response_text
 from clawback.routing.evaluate import RunRequest, RunResult
 from clawback.settings import Settings
+
+if TYPE_CHECKING:
+    from clawback.batch.ledger import BatchLedger
 
 __all__ = ["BatchEvalRunner", "read_results"]
 
@@ -61,8 +65,14 @@ class BatchEvalRunner:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        ledger: BatchLedger | None = None,
+        task: str | None = None,
     ) -> None:
         self.journal_location = journal_location
+        self.ledger = ledger
+        """Where every call is recorded (source ``eval``); None: nowhere."""
+        self.task = task
+        """The ledger's task of the calls (``clawback eval --task``)."""
         self.client = client
         self.catalogue = catalogue
         self.work_dir = work_dir
@@ -76,14 +86,17 @@ class BatchEvalRunner:
     def from_settings(cls, settings: Settings, catalogue: Catalogue | None = None) -> BatchEvalRunner:
         """A runner on the settings' API key, base URL, batch journal and data directory."""
         from clawback.batch.journal import default_journal_location
+        from clawback.batch.ledger import open_batch_ledger
         from clawback.pricing.loader import load_catalogue
         from clawback.routing.runners import sdk_client
 
+        catalogue = catalogue or load_catalogue(settings.price_files)
         return cls(
             default_journal_location(settings, os.environ),
             sdk_client(settings),
-            catalogue or load_catalogue(settings.price_files),
+            catalogue,
             settings.home / "eval",
+            ledger=open_batch_ledger(None, catalogue, settings=settings),
         )
 
     def _files(self, requests: Sequence[RunRequest]) -> tuple[str, Path, Path]:
@@ -107,6 +120,7 @@ class BatchEvalRunner:
     def run(self, requests: Sequence[RunRequest]) -> Mapping[str, RunResult]:
         """Submit every request as one batch job, wait for it, and return the results."""
         from clawback.batch.journal import Journal
+        from clawback.batch.options import JobOptions
         from clawback.batch.runner import BatchRunner
         from clawback.batch.upstream import SdkUpstream
         from clawback.reachable import check_reachable
@@ -120,8 +134,9 @@ class BatchEvalRunner:
                 catalogue=self.catalogue,
                 clock=self.clock,
                 sleep=self.sleep,
+                ledger=self.ledger,
             )
-            job = runner.new_job(source, out, name=name)
+            job = runner.new_job(source, out, name=name, options=JobOptions(task=self.task, source="eval"))
             runner.create(job)
             if self.announce is not None:
                 self.announce(
