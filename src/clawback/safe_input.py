@@ -7,12 +7,15 @@ surrogate, an ``InvalidOperation`` from a 300-digit number, an ``OverflowError``
 read that blocks forever on a FIFO — into an :class:`~clawback.errors.InputFileError` (a
 :class:`~clawback.errors.UsageError`: exit 2, HTTP 400) whose one-line message names what is wrong.
 
-- :func:`loads` parses JSON text or bytes: BOM-tolerant, strict UTF-8, no ``NaN``/``Infinity``,
-  nesting bounded (:data:`MAX_DEPTH`), integers bounded in length, and no lone surrogates.
+- :func:`loads` parses JSON text or bytes: BOM-tolerant, strict UTF-8, no ``NaN``/``Infinity``
+  (nor a float that overflows to it), nesting bounded (:data:`MAX_DEPTH`), integers bounded in
+  length, and no lone surrogates. :func:`loads_toml` does the same for TOML.
 - :func:`check_json` applies the same bounds to an already parsed value (iteratively).
 - :func:`decode` turns bytes into text the same way.
 - :func:`read_input` reads a path (or ``-`` for standard input) exactly once, refusing
-  directories and devices, reading a FIFO once, and bounding the size.
+  directories and devices, reading a FIFO once, and bounding the size; :func:`read_text`
+  decodes what it read; :func:`read_document`
+  reads and parses a JSON or TOML file (chosen by its suffix) in one step.
 - :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates.
 """
 
@@ -22,6 +25,7 @@ import json
 import os
 import stat
 import sys
+import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -42,7 +46,10 @@ __all__ = [
     "check_year",
     "decode",
     "loads",
+    "loads_toml",
+    "read_document",
     "read_input",
+    "read_text",
 ]
 
 MAX_DEPTH = 128
@@ -62,6 +69,10 @@ def _where(what: str) -> str:
     return f"{what}: " if what else ""
 
 
+def _is(what: str) -> str:
+    return f"{what} is " if what else ""
+
+
 def decode(data: bytes | bytearray | memoryview, what: str = "") -> str:
     """UTF-8 text of ``data`` with a leading BOM dropped; the error names the first bad byte's offset."""
     raw = bytes(data)
@@ -71,7 +82,7 @@ def decode(data: bytes | bytearray | memoryview, what: str = "") -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(
-            f"{_where(what)}not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
+            f"{_is(what)}not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
         ) from None
 
 
@@ -85,17 +96,53 @@ def _int(text: str) -> int:
     return int(text)
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
 def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
     """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception."""
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_int=_int)
+        value = json.loads(text, parse_constant=_constant, parse_int=_int, parse_float=_float)
     except RecursionError:
         raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
-        raise InputFileError(f"{_where(what)}invalid JSON: {str(exc).splitlines()[0]}") from None
+        raise InputFileError(f"{_is(what)}not valid JSON: {str(exc).splitlines()[0]}") from None
     check_json(value, what, max_depth=max_depth)
     return value
+
+
+def loads_toml(
+    data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """A parsed TOML document, with the same guarantees as :func:`loads`."""
+    text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
+    try:
+        value = tomllib.loads(text)
+    except RecursionError:
+        raise InputFileError(f"{_where(what)}TOML nested deeper than {max_depth} levels") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(f"{_is(what)}not valid TOML: {first}") from None
+    check_json(value, what, max_depth=max_depth)
+    return value
+
+
+def read_document(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> Any:
+    """The parsed contents of a JSON (``.json`` suffix, or ``-``) or TOML file, read once.
+
+    Every fault — missing, a directory, not UTF-8, nested too deep, not valid — is an
+    :class:`InputFileError` whose message starts with ``what`` (default: the path).
+    """
+    label = what or str(path)
+    data = read_input(path, label, limit=limit)
+    if str(path) == "-" or Path(path).suffix.lower() in (".json", ".jsonl"):
+        return loads(data, label)
+    return loads_toml(data, label)
 
 
 def _surrogate(text: str) -> bool:
@@ -148,21 +195,27 @@ def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> b
         try:
             mode = os.stat(p).st_mode
         except FileNotFoundError:
-            raise InputFileError(f"{label}: no such file") from None
+            raise InputFileError(f"cannot read {label}: no such file") from None
         except OSError as exc:
-            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+            raise InputFileError(f"cannot read {label}: {exc.strerror or exc}") from None
         if stat.S_ISDIR(mode):
-            raise InputFileError(f"{label}: is a directory, not a file")
+            raise InputFileError(f"cannot read {label}: it is a directory, not a file")
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise InputFileError(f"{label}: not a regular file (a device or socket)")
+            raise InputFileError(f"cannot read {label}: not a regular file (a device or socket)")
         try:
             with open(p, "rb") as fh:
                 data = fh.read(limit + 1)
         except OSError as exc:
-            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+            raise InputFileError(f"cannot read {label}: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise InputFileError(f"{label}: larger than {limit:,} bytes")
+        raise InputFileError(f"cannot read {label}: larger than {limit:,} bytes")
     return data
+
+
+def read_text(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> str:
+    """The UTF-8 text of ``path`` (BOM dropped), read once: :func:`read_input` then :func:`decode`."""
+    label = what or str(path)
+    return decode(read_input(path, label, limit=limit), label)
 
 
 def bounded_decimal(

@@ -12,14 +12,18 @@ from rich.table import Table
 from clawback.cli._common import catalogue_for, console, parse_date, print_json
 from clawback.errors import UsageError
 from clawback.estimate import DAYS_PER_MONTH, Estimate, Workload, estimate_workload
+from clawback.safe_input import bounded_decimal
+
+_MAX_DIGITS = 12
+"""Counts above a trillion calls or tokens a day are typos, and past 28 digits Decimal would round."""
 
 
 def _fraction(text: str | None, flag: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except InvalidOperation as exc:
+        value = bounded_decimal(text.rstrip("%"), flag) / (100 if text.endswith("%") else 1)
+    except (InvalidOperation, UsageError) as exc:
         raise UsageError(f"{flag} must be a number between 0 and 1 (or a percentage), got {text!r}") from exc
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
         raise UsageError(f"{flag} must be between 0 and 1, got {text!r}")
@@ -127,6 +131,17 @@ def estimate(
 ) -> None:
     """Cost a steady workload today and after routing, batching, caching and shorter outputs."""
     catalogue = catalogue_for(prices)
+    for flag, value in (
+        ("--calls-per-day", calls_per_day),
+        ("--static-tokens", static_tokens),
+        ("--dynamic-tokens", dynamic_tokens),
+        ("--output-tokens", output_tokens),
+        ("--target-output-tokens", target_output_tokens),
+    ):
+        if value is not None and abs(value) > 10**_MAX_DIGITS:  # 300 digits would overflow Decimal
+            raise UsageError(
+                f"{flag} is out of range: {len(str(abs(value)))} digits, at most {_MAX_DIGITS} allowed"
+            )
     workload = Workload(
         calls_per_day=calls_per_day,
         static_tokens=static_tokens,

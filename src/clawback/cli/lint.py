@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,25 +10,16 @@ from rich.table import Table
 
 from clawback.cache.lint import LintReport, lint_request
 from clawback.cli._common import catalogue_for, console, print_json
-from clawback.errors import InputFileError, UsageError
+from clawback.errors import UsageError
+from clawback.safe_input import loads, read_input
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 
 def _load_body(path: str, flag: str) -> dict[str, Any]:
-    """A Messages request body from a JSON file (or ``-`` for stdin), with one-line errors."""
-    try:
-        raw = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {flag} {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{flag} {path} is not UTF-8 text") from exc
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            f"{flag} {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+    """A Messages request body from a JSON file (or ``-`` for stdin), read once, with one-line errors."""
+    label = f"{flag} {path}"
+    data = loads(read_input(path, label), label)
     if isinstance(data, dict) and isinstance(data.get("params"), dict):
         data = data["params"]  # a Message Batches request item
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +9,8 @@ import typer
 from rich.table import Table
 
 from clawback.cli._common import console, err_console, print_json
-from clawback.errors import InputFileError, UsageError
+from clawback.errors import UsageError
+from clawback.safe_input import loads, read_input
 
 __all__ = ["app"]
 
@@ -74,16 +73,10 @@ def show(routing_config: ConfigOpt = None, as_json: Annotated[bool, typer.Option
 
 
 def _body(text: str) -> Any:
-    raw = sys.stdin.read() if text == "-" else text
-    if text != "-" and not text.lstrip().startswith(("{", "[")):
-        try:
-            raw = Path(text).read_text("utf-8")
-        except OSError as exc:
-            raise InputFileError(f"cannot read request body {text}: {exc.strerror or exc}") from exc
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"--body is not valid JSON: {exc}") from exc
+    if text != "-" and text.lstrip().startswith(("{", "[")):
+        body = loads(text, "--body")
+    else:
+        body = loads(read_input(text, f"request body {text}"), f"request body {text}")
     if not isinstance(body, dict):
         raise UsageError("--body must be a JSON object (a Messages request body)")
     return body
