@@ -20,6 +20,7 @@ from clawback.batch import _items
 from clawback.batch.journal import Journal
 from clawback.batch.outcomes import OutputRecord, render_output_line
 from clawback.errors import InputFileError
+from clawback.redact import redact_json
 
 __all__ = ["OutputFile", "render_row"]
 
@@ -36,7 +37,7 @@ def render_row(row: tuple[Any, ...]) -> str:
             outcome=outcome,
             attempts=int(attempts),
             message=payload if succeeded else None,
-            error=None if succeeded else payload,
+            error=None if succeeded else redact_json(payload),
             cost_usd=cost or "0.00",
             custom_id=custom_id if outcome not in ("invalid",) else None,
             batch_id=batch_id,

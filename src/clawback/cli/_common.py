@@ -17,7 +17,16 @@ from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.loader import load_catalogue
 from clawback.settings import Settings
 
-__all__ = ["catalogue_for", "console", "err_console", "parse_date", "plain", "print_json", "settings"]
+__all__ = [
+    "catalogue_for",
+    "console",
+    "err_console",
+    "parse_date",
+    "plain",
+    "print_json",
+    "printable",
+    "settings",
+]
 
 
 def console() -> Console:
@@ -58,7 +67,17 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control and bidi characters shown as ``\\xNN`` / ``\\uNNNN`` (for plain, non-Rich output)."""
+    s = str(text)
+    if _CONTROL.search(s):
+        s = _CONTROL.sub(
+            lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", s
+        )
+    return s
 
 
 def plain(text: object) -> str:
@@ -70,9 +89,5 @@ def plain(text: object) -> str:
     """
     from rich.markup import escape
 
-    s = str(text)
-    if _CONTROL.search(s):
-        s = _CONTROL.sub(
-            lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", s
-        )
-    return escape(s) if "[" in s else s
+    s = printable(text)
+    return escape(s) if "[" in s or s.endswith("\\") else s

@@ -20,8 +20,9 @@ from clawback.batch.machine import Backoff
 from clawback.batch.options import JobOptions
 from clawback.batch.report import JobSummary
 from clawback.batch.runner import BatchRunner
-from clawback.cli._common import catalogue_for, console, err_console, print_json, settings
+from clawback.cli._common import catalogue_for, console, err_console, print_json, printable, settings
 from clawback.errors import BatchJobError, UpstreamError, UsageError
+from clawback.redact import redact
 
 __all__ = ["app"]
 
@@ -56,7 +57,7 @@ GraceOpt = Annotated[
 
 
 def _note(message: str) -> None:
-    sys.stderr.write(f"clawback: {message}\n")
+    sys.stderr.write(f"clawback: {printable(redact(message))}\n")
     sys.stderr.flush()
 
 
