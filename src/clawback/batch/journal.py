@@ -27,7 +27,7 @@ from clawback.batch._schema import MIGRATIONS
 from clawback.batch.costs import CostTotals, EstimateTotals
 from clawback.batch.machine import ChunkView, JobView, Phase
 from clawback.batch.options import JobOptions
-from clawback.errors import BatchJobError
+from clawback.errors import BatchJobError, StoreError
 from clawback.redact import redact, redact_json
 from clawback.settings import Settings
 
@@ -365,6 +365,19 @@ class Journal:
             warm_cache=job.options.warm_cache,
             finished=job.finished,
         )
+
+    # -- damage ---------------------------------------------------------------------------------
+    def check_sound(self, *, budget_s: float = 2.0) -> None:
+        """Raise :class:`~clawback.errors.StoreError` naming the damage and the repair if SQLite's
+        integrity check (bounded by ``budget_s``) finds the journal damaged."""
+        problem = self.db.integrity_problem(budget_s)
+        if problem is not None:
+            raise self.db.damage(problem)
+
+    def contradiction(self, what: str) -> StoreError:
+        """The error for a journal that contradicts itself (``what``): damage if a full check finds it."""
+        problem = self.db.integrity_problem(budget_s=60.0)
+        return self.db.damage(problem or f"it contradicts itself: {what}")
 
     # -- the runner lock ------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -357,12 +357,40 @@ def resume(
     as_json: JsonOpt = False,
     show_progress: ProgressOpt = True,
 ) -> None:
-    """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost."""
+    """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost.
+
+    A finished job whose output file was deleted or cut short has it rebuilt from the journal.
+    """
     with _journal(journal, create=False) as store:
+        if _rebuilt_output(store, name, as_json=as_json):
+            return
         _check_unfinished(store, name, "resume")
         runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
         total = store.job(name).items
         _run_to_end(runner, name, total, show_progress=show_progress, as_json=as_json)
+
+
+def _rebuilt_output(store: Journal, name: str, *, as_json: bool) -> bool:
+    """For a finished job whose output lost lines: rebuild it from the journal and show the job."""
+    from clawback.batch.output import OutputFile, output_problem
+    from clawback.batch.report import summarize
+
+    job = store.job(name)
+    problem = output_problem(job) if job.finished else None
+    if problem is None:
+        return False
+    with store.runner_lock(name):
+        OutputFile(store, name, Path(job.output_path)).prepare()
+    done = store.job(name)
+    _note(
+        f"batch job {name}: {problem}; rebuilt {done.output_path} from the journal ({done.out_lines:,} lines)"
+    )
+    summary = summarize(store, name)
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        views.print_summary(console(), summary)
+    return True
 
 
 @app.command("status")

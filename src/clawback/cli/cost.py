@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, err_console, parse_date, print_json
+from clawback.cli._common import catalogue_for, console, err_console, parse_date, plain, print_json
 from clawback.errors import UsageError
 from clawback.pricing.cost import CostBreakdown, Usage, format_usd, parse_usage, price_usage
 from clawback.pricing.lifecycle import lifecycle_notes
@@ -64,7 +64,7 @@ def _counts(**counts: int | None) -> Usage:
 
 def _table(b: CostBreakdown) -> Table:
     u = b.usage
-    table = Table(title=f"{b.model} — rates from {b.rates_effective_from}", title_justify="left")
+    table = Table(title=f"{plain(b.model)} — rates from {b.rates_effective_from}", title_justify="left")
     table.add_column("token kind")
     table.add_column("tokens", justify="right")
     table.add_column("USD", justify="right")
@@ -86,7 +86,9 @@ def _table(b: CostBreakdown) -> Table:
     if b.modifiers:
         table.add_row("[dim]at standard rates[/dim]", "", f"[dim]{format_usd(b.base_total)}[/dim]")
         for m in b.modifiers:
-            table.add_row(f"[dim]{m.name}: {m.detail}[/dim]", "", f"[dim]{format_usd(m.delta)}[/dim]")
+            table.add_row(
+                f"[dim]{plain(m.name)}: {plain(m.detail)}[/dim]", "", f"[dim]{format_usd(m.delta)}[/dim]"
+            )
     table.add_row(
         "[bold]total[/bold]", f"{u.prompt_tokens + u.output_tokens:,}", f"[bold]{format_usd(b.total)}[/bold]"
     )
@@ -177,4 +179,4 @@ def cost(
         return
     console().print(_table(breakdown))
     for note in notes:
-        err_console().print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+        err_console().print(f"[yellow]note:[/yellow] {plain(note)}", soft_wrap=True)

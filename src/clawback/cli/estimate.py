@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, parse_date, print_json
+from clawback.cli._common import catalogue_for, console, parse_date, plain, print_json
 from clawback.errors import UsageError
 from clawback.estimate import DAYS_PER_MONTH, Estimate, Workload, estimate_workload
 from clawback.safe_input import bounded_decimal
@@ -41,7 +41,7 @@ def render(result: Estimate) -> None:
     table = Table(
         title=(
             f"{w.calls_per_day:,} calls/day · {w.static_tokens:,} static + {w.dynamic_tokens:,} dynamic input · "
-            f"{w.output_tokens:,} output · {w.model.id}"
+            f"{w.output_tokens:,} output · {plain(w.model.id)}"
         ),
         title_justify="left",
     )
@@ -60,7 +60,11 @@ def render(result: Estimate) -> None:
     for step in result.steps:
         mark = "[green]yes[/green]" if step.applied else "[red]no[/red]"
         table.add_row(
-            step.title, _money(step.alone), _money(step.stacked), _money(step.stacked * DAYS_PER_MONTH), mark
+            plain(step.title),
+            _money(step.alone),
+            _money(step.stacked),
+            _money(step.stacked * DAYS_PER_MONTH),
+            mark,
         )
     table.add_section()
     saving = result.baseline - result.final
@@ -74,11 +78,11 @@ def render(result: Estimate) -> None:
     )
     out.print(table)
     for warning in result.warnings:
-        out.print(f"[yellow]warning:[/yellow] {warning}")
+        out.print(f"[yellow]warning:[/yellow] {plain(warning)}")
     for step in result.steps:
         for note in step.warnings:
             colour = "dim" if step.applied else "yellow"
-            out.print(f"[{colour}]{step.name}: {note}[/{colour}]")
+            out.print(f"[{colour}]{plain(step.name)}: {plain(note)}[/{colour}]")
 
 
 def _change(saving_pct: Decimal) -> str:

@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from clawback.cli._common import console, print_json, settings
+from clawback.cli._common import console, plain, print_json, printable, settings
 from clawback.errors import UsageError
 from clawback.ledger.api import Ledger, open_ledger, resolve_location
 from clawback.ledger.record import CallRecord
@@ -61,6 +61,15 @@ def _open(location: str | None) -> Ledger:
     return open_ledger(location, settings=settings(), create=False)
 
 
+def _note_skipped(book: Ledger) -> int:
+    """Say on stderr how many rows could not be read (damaged), as the audit does for log lines."""
+    if book.skipped:
+        reason = f" (first: {book.skipped_reason})" if book.skipped_reason else ""
+        note = f"skipped {book.skipped:,} unreadable ledger row(s) in {book.location}{reason}"
+        sys.stderr.write(f"clawback: {printable(note)}; the other rows are counted\n")
+    return book.skipped
+
+
 def _group_row(g: GroupTotals, label: str) -> list[str]:
     return [
         label,
@@ -77,7 +86,10 @@ def _group_row(g: GroupTotals, label: str) -> list[str]:
 
 def _summary_table(result: Summary, where: str) -> Table:
     table = Table(
-        title=f"Ledger {where} — by {result.by}", title_justify="left", box=box.SIMPLE_HEAD, show_footer=True
+        title=f"Ledger {plain(where)} — by {result.by}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_footer=True,
     )
     footer = _group_row(result.overall, "all")
     names = ("calls", "cost", "input", "output", "cache read", "cache write", "errors", "unpriced")
@@ -85,7 +97,7 @@ def _summary_table(result: Summary, where: str) -> Table:
     for name, foot in zip(names, footer[1:], strict=True):
         table.add_column(name, footer=foot, justify="right", no_wrap=True)
     for g in result.groups:
-        table.add_row(*_group_row(g, "—" if g.key is None else g.key))
+        table.add_row(*_group_row(g, "—" if g.key is None else plain(g.key)))
     return table
 
 
@@ -106,8 +118,9 @@ def summary(
     with _open(ledger) as book:
         result = book.summary(group, since=start, until=end, task=task)
         where = book.location
+        skipped = _note_skipped(book)
     if as_json:
-        print_json({"ledger": where, **result.to_json()})
+        print_json({"ledger": where, **result.to_json(), "skipped_rows": skipped})
         return
     out = console()
     out.print(_summary_table(result, where))
@@ -118,14 +131,14 @@ def summary(
 def _tail_row(rec: CallRecord) -> list[str]:
     t = rec.tokens()
     if rec.error is not None:
-        outcome = f"[red]{rec.error.type}[/red]"
+        outcome = f"[red]{plain(rec.error.type)}[/red]"
     else:
-        outcome = rec.stop_reason or ""
+        outcome = plain(rec.stop_reason or "")
     cost = "unpriced" if rec.unpriced else ("" if rec.total is None else f"${format_usd(rec.total)}")
     return [
         rec.ts.strftime("%Y-%m-%d %H:%M:%S"),
-        rec.task or "—",
-        rec.model,
+        plain(rec.task or "—"),
+        plain(rec.model),
         f"{t.input:,}",
         f"{t.output:,}",
         f"{t.cache_read:,}/{t.cache_write:,}",
@@ -145,11 +158,14 @@ def tail(
     with _open(ledger) as book:
         records = book.tail(n)
         where = book.location
+        skipped = _note_skipped(book)
     if as_json:
-        print_json({"ledger": where, "records": [r.to_json() for r in records]})
+        print_json({"ledger": where, "records": [r.to_json() for r in records], "skipped_rows": skipped})
         return
     table = Table(
-        title=f"Ledger {where} — last {len(records)} call(s)", title_justify="left", box=box.SIMPLE_HEAD
+        title=f"Ledger {plain(where)} — last {len(records)} call(s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
     for name in ("time (UTC)", "task", "model"):
         table.add_column(name, no_wrap=True)
@@ -174,7 +190,8 @@ def export(
     with _open(ledger) as book:
         for rec in book.iter_records(since=start, until=end, task=task):
             write(json.dumps(rec.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+        sys.stdout.flush()
+        _note_skipped(book)
 
 
 @app.command("path")

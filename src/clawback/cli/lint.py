@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from clawback.cache.lint import LintReport, lint_request
-from clawback.cli._common import catalogue_for, console, print_json
+from clawback.cli._common import catalogue_for, console, plain, print_json
 from clawback.errors import UsageError
 from clawback.safe_input import loads, read_input
 
@@ -34,7 +34,8 @@ def _load_body(path: str, flag: str) -> dict[str, Any]:
 
 def _table(report: LintReport) -> Table:
     table = Table(
-        title=f"{report.model}: minimum cacheable prefix {report.min_tokens:,} tokens", title_justify="left"
+        title=f"{plain(report.model)}: minimum cacheable prefix {report.min_tokens:,} tokens",
+        title_justify="left",
     )
     for name, justify in [
         ("#", "right"),
@@ -48,16 +49,23 @@ def _table(report: LintReport) -> Table:
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for b in report.blocks:
-        mark = (b.breakpoint or "") + (" (auto)" if b.automatic else "")
+        mark = plain(b.breakpoint or "") + (" (auto)" if b.automatic else "")
         if not mark and b.suggested:
-            mark = f"[dim]suggest {b.suggested}[/dim]"
+            mark = f"[dim]suggest {plain(b.suggested)}[/dim]"
         cached = {
             "yes": "[green]yes[/green]",
             "no": "[red]no[/red]",
             "write-only": "[yellow]write-only[/yellow]",
         }[b.cached]
         table.add_row(
-            str(b.position), b.location, b.kind, f"{b.tokens:,}", f"{b.prefix_tokens:,}", mark, cached, b.why
+            str(b.position),
+            plain(b.location),
+            plain(b.kind),
+            f"{b.tokens:,}",
+            f"{b.prefix_tokens:,}",
+            mark,
+            cached,
+            plain(b.why),
         )
     return table
 
@@ -99,9 +107,11 @@ def lint(
             )
         for f in report.findings:
             where = f" at {f.position}" if f.position is not None else ""
-            out.print(f"[{_STYLE[f.severity]}]{f.severity}{where}[/] [bold]{f.code}[/bold]: {f.message}")
+            out.print(
+                f"[{_STYLE[f.severity]}]{f.severity}{where}[/] [bold]{plain(f.code)}[/bold]: {plain(f.message)}"
+            )
         if report.suggested:
-            marks = ", ".join(f"{p} ({t})" for p, t in report.suggested.items())
+            marks = ", ".join(f"{p} ({plain(t)})" for p, t in report.suggested.items())
             out.print(f"suggested breakpoints (planner, no history): {marks}")
     if report.rejected:
         raise typer.Exit(1)

@@ -4,6 +4,10 @@ A store is one connection to one ledger. Inserts are idempotent (a record whose 
 present is skipped), so a record retried after an ambiguous failure, or replayed from a pending
 file, is never written twice. Stores raise :class:`~clawback.errors.StoreError` or the driver's
 own errors; the writer decides what a failure means.
+
+Reading never lets one damaged row hide the others: a row whose text is not UTF-8, whose record
+is not a valid record, or whose columns can't be read as numbers and times is skipped and
+counted in ``skipped`` (the CLI says how many), as the audit does for malformed log lines.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "LedgerStore",
     "Query",
+    "Skipped",
     "clean_text",
     "record_json",
     "record_row",
@@ -68,8 +73,27 @@ class Query:
     task: str | None = None
 
 
+class Skipped:
+    """Rows a reader could not read: how many, and the first reason (for the one-line note)."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None
+
+    def add(self, reason: str) -> None:
+        """Count one skipped row."""
+        self.count += 1
+        if self.first is None:
+            self.first = reason
+
+
 class LedgerStore(Protocol):
     """One connection to one ledger."""
+
+    skipped: Skipped
+    """Rows skipped by the reads so far because they could not be read."""
 
     @property
     def display(self) -> str:
