@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "catalogue_for",
     "console",
     "err_console",
+    "once",
     "parse_date",
     "plain",
     "print_json",
@@ -46,9 +48,23 @@ def settings() -> Settings:
 
 
 def catalogue_for(prices: Sequence[Path] | None = None) -> Catalogue:
-    """The catalogue with ``CLAWBACK_PRICES`` and ``--prices`` overrides applied."""
+    """The catalogue with ``CLAWBACK_PRICES`` and ``--prices`` overrides applied (each file once)."""
     s = settings()
-    return load_catalogue([*s.price_files, *(prices or ())])
+    return load_catalogue(once([*s.price_files, *(prices or ())], "price file"))
+
+
+def once(paths: Sequence[Path], what: str) -> list[Path]:
+    """``paths`` with any file given again dropped (same file, however spelled), with a note on stderr."""
+    seen: set[str] = set()
+    kept: list[Path] = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            sys.stderr.write(f"clawback: note: {what} {printable(path)} was given twice; it is read once\n")
+            continue
+        seen.add(key)
+        kept.append(path)
+    return kept
 
 
 def parse_date(text: str | None, flag: str = "--at") -> date | None:

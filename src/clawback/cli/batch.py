@@ -409,6 +409,8 @@ def status(
                 raise UsageError(f"no batch jobs in {store.display}")
             name = recent[0].name
         summary = summarize(store, name)
+    if summary.output_problem:
+        _note(f"batch job {name}: {summary.output_problem}; rebuild it with: clawback batch resume {name}")
     if as_json:
         print_json(summary.to_json())
     else:

@@ -14,6 +14,8 @@ from clawback.errors import UsageError
 from clawback.safe_input import loads, read_input
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+TABLE_ROWS = 200
+"""Rows the terminal table shows at most: the ends, and every block with a breakpoint or finding."""
 
 
 def _load_body(path: str, flag: str) -> dict[str, Any]:
@@ -32,6 +34,18 @@ def _load_body(path: str, flag: str) -> dict[str, Any]:
     return data
 
 
+def _rows_shown(report: LintReport) -> set[int]:
+    """Positions of the blocks the table shows: all of them, or the ends plus every one that matters."""
+    positions = [b.position for b in report.blocks]
+    if len(positions) <= TABLE_ROWS:
+        return set(positions)
+    ends = TABLE_ROWS // 4
+    shown = set(positions[:ends]) | set(positions[-ends:])
+    shown |= {b.position for b in report.blocks if b.breakpoint or b.suggested or b.automatic}
+    shown |= {f.position for f in report.findings if f.position is not None}
+    return shown
+
+
 def _table(report: LintReport) -> Table:
     table = Table(
         title=f"{plain(report.model)}: minimum cacheable prefix {report.min_tokens:,} tokens",
@@ -48,7 +62,15 @@ def _table(report: LintReport) -> Table:
         ("why", "left"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    shown = _rows_shown(report)
+    previous = -1
     for b in report.blocks:
+        if b.position not in shown:
+            continue
+        if b.position > previous + 1:
+            hidden = b.position - previous - 1
+            table.add_row("", f"[dim]… {hidden:,} more block(s) (--json lists every block)[/dim]", *[""] * 6)
+        previous = b.position
         mark = plain(b.breakpoint or "") + (" (auto)" if b.automatic else "")
         if not mark and b.suggested:
             mark = f"[dim]suggest {plain(b.suggested)}[/dim]"
