@@ -106,6 +106,8 @@ def _float(text: str) -> float:
 def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any:
     """Parsed JSON, or :class:`InputFileError` naming ``what`` and the fault, never another exception."""
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
+    if not text.strip():
+        raise InputFileError(f"{_is(what)}empty (no JSON in it)")
     try:
         value = json.loads(text, parse_constant=_constant, parse_int=_int, parse_float=_float)
     except RecursionError:
@@ -184,8 +186,9 @@ def check_json(value: Any, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any
 def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:
     """The bytes of ``path`` (``-`` is standard input), read once.
 
-    A directory, device or socket is refused with a one-line error; a FIFO is read once (so
-    format detection never reopens it); more than ``limit`` bytes is refused.
+    A directory, device or socket is refused with a one-line error; a FIFO is read once, to its
+    end, like ``cat`` reads it (so format detection never reopens it and waits for a second
+    writer that never comes); more than ``limit`` bytes is refused.
     """
     label = what or str(path)
     if str(path) == "-":

@@ -12,9 +12,7 @@ Adding a component (the gateway, when it lands) is one more entry in :data:`PROD
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +21,15 @@ import httpx2
 import pytest
 
 from clawback.emulator.app import create_app
-from clawback.emulator.clock import VirtualClock
 from clawback.emulator.config import BatchFaultRule, EmulatorConfig
 from clawback.emulator.server import running
 from tests.batch.support import write_input
-from tests.robustness.secrets_support import (
+from tests.robustness.support import (
     KEY,
     PASSWORD,
-    EchoKeyFaults,
     Trace,
     cli,
+    echoing_emulator,
     leaks_in,
     logs_to,
 )
@@ -41,29 +38,6 @@ FAST = ["--poll-interval", "0.05", "--max-poll-interval", "0.2", "--recover-grac
 UNREACHABLE = f"postgresql://clawback:{PASSWORD}@127.0.0.1:1/ledger?connect_timeout=1"
 
 Producer = Callable[[Trace, pytest.CaptureFixture[str], pytest.MonkeyPatch, pytest.FixtureRequest], None]
-
-
-@contextmanager
-def echoing_emulator(
-    plan: dict[tuple[str, str], tuple[int, int, str]], config: EmulatorConfig | None = None
-) -> Iterator[str]:
-    """An emulator on a manual clock that moves 5 s every 10 ms, behind :class:`EchoKeyFaults`."""
-    clock = VirtualClock("manual", start=1_795_000_000.0)
-    app = create_app(config or EmulatorConfig(clock="manual"), clock=clock)
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.wait(0.01):
-            clock.advance(5.0)
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        with running(EchoKeyFaults(app, plan)) as base_url:  # type: ignore[arg-type]
-            yield base_url
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _batch_runner(

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from clawback.batch.chunking import Limits
 from clawback.errors import InputFileError, UnknownModelError
 from clawback.pricing.catalogue import Catalogue, ModelInfo
+from clawback.redact import redact
 from clawback.safe_input import loads
 
 __all__ = ["InputItem", "LineError", "dumps_params", "parse_line"]
@@ -73,11 +74,14 @@ class InputItem:
 
 @dataclass(frozen=True, slots=True)
 class LineError:
-    """Why one input line cannot be sent."""
+    """Why one input line cannot be sent (the message masked: a line may carry an API key)."""
 
     line: int
     message: str
     user_id: str | int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"

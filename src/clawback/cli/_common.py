@@ -78,8 +78,10 @@ def parse_date(text: str | None, flag: str = "--at") -> date | None:
 
 
 def print_json(data: Any) -> None:
-    """JSON on standard output, newline-terminated."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """JSON on standard output, newline-terminated, with any API key or password in it masked."""
+    from clawback.redact import redact
+
+    sys.stdout.write(redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 

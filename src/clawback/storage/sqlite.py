@@ -55,6 +55,8 @@ def connect_sqlite(
         raise StoreError(f"no ledger at {path}")
     if path.exists() and path.is_dir():
         raise StoreError(f"cannot open {path}: it is a directory")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"cannot open {path}: not a regular file (a FIFO, device or socket)")
     try:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""The known secrets the leak tests push through every producer, and the grep that looks for them."""
+"""Shared by the robustness tests: known secrets and the grep for them, and an upstream that misbehaves."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from clawback.emulator.app import create_app
+from clawback.emulator.clock import VirtualClock
+from clawback.emulator.config import EmulatorConfig
+from clawback.emulator.server import running
 from tests.cli.helpers import Result, run_in_process
 
 KEY = "sk-ant-api03-Xq7RbT2mVn9LpK4wZs8YdF3hJc6GtQ1aEu5iOo0PrN"
@@ -103,11 +108,15 @@ class EchoKeyFaults:
     ``status``; the message carries the received ``x-api-key`` bare, as a header and as a bearer.
     """
 
-    def __init__(self, app: Any, plan: dict[tuple[str, str], tuple[int, int, str]]) -> None:
+    def __init__(
+        self, app: Any, plan: dict[tuple[str, str], tuple[int, int, str]], log: list[str] | None = None
+    ) -> None:
         self.app = app
         self.state = app.state
         self.plan = dict(plan)
         self.seen: dict[tuple[str, str], int] = {}
+        self.log = log if log is not None else []
+        """Every request received, as ``METHOD /path``."""
 
     def _fault(self, scope: dict[str, Any]) -> tuple[int, str, str] | None:
         if scope.get("type") != "http":
@@ -123,6 +132,8 @@ class EchoKeyFaults:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            self.log.append(f"{scope.get('method')} {scope.get('path')}")
         fault = self._fault(scope)
         if fault is None:
             await self.app(scope, receive, send)
@@ -133,3 +144,29 @@ class EchoKeyFaults:
         headers = [(b"content-type", b"application/json"), (b"retry-after", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def echoing_emulator(
+    plan: dict[tuple[str, str], tuple[int, int, str]],
+    config: EmulatorConfig | None = None,
+    log: list[str] | None = None,
+) -> Iterator[str]:
+    """An emulator on a manual clock that moves 5 s every 10 ms, behind :class:`EchoKeyFaults`
+    (which appends every request it receives to ``log``)."""
+    clock = VirtualClock("manual", start=1_795_000_000.0)
+    app = create_app(config or EmulatorConfig(clock="manual"), clock=clock)
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.01):
+            clock.advance(5.0)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        with running(EchoKeyFaults(app, plan, log)) as base_url:  # type: ignore[arg-type]
+            yield base_url
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,362 @@
+"""Bad input for every command that reads a file or a body: a one-line error, never a crash (issue #11).
+
+The promise checked for each run: the exit code is never 70 ("internal error"), a failure prints
+exactly one line on stderr starting ``clawback: error:`` (no traceback), nothing hangs, and no API
+key fragment appears in any stream. Hand-made inputs cover every case the campaign of issue #11
+found (B1, B2, B3, L1); hypothesis adds random bytes, random JSON and mutated request bodies.
+
+Commands run in-process (``tests.cli.helpers.run_in_process``); only the FIFO checks start
+subprocesses, because a hang must be caught with a timeout.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.cli.helpers import Result, assert_one_line_error, clawback, run_in_process
+from tests.robustness.support import KEY, leaks_in
+
+BOM = b"\xef\xbb\xbf"
+REQUEST = {"model": "claude-haiku-5-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hello"}]}
+USAGE = {"input_tokens": 1200, "output_tokens": 30}
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def deep_in_block(depth: int) -> bytes:
+    """A request whose first content block holds a value nested ``depth`` levels."""
+    text = json.dumps(
+        {**REQUEST, "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "extra": 0}]}]}
+    )
+    return text.replace('"extra": 0', '"extra": ' + nested(depth).decode()).encode()
+
+
+BAD: dict[str, bytes] = {
+    "nested 1,000 levels": nested(1000),
+    "nested 100,000 levels": nested(100_000),
+    "nested 500 levels in a content block": deep_in_block(500),
+    "not UTF-8": b'{"input_tokens": 5, "note": "caf\xe9"}',
+    "a lone surrogate": b'{"model": "claude-haiku-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "\\ud800"}]}',
+    "NaN": b'{"input_tokens": NaN}',
+    "a 300-digit number": b'{"input_tokens": 1' + b"0" * 300 + b"}",
+    "a float that overflows": b'{"input_tokens": 1e999}',
+    "empty": b"",
+    "binary": bytes(range(256)),
+    "cut short": b'{"messages": [{"role": "user", "content": "x"',
+    "a JSON string": b'"x"',
+    "a JSON array": b"[1, 2, 3]",
+    "system is a number": json.dumps({**REQUEST, "system": 5}).encode(),
+    "usage is a string": b'{"model": "claude-haiku-5-5", "usage": "x"}',
+    "a key where a model goes": json.dumps({**REQUEST, "model": KEY}).encode(),
+    "TOML nested 1,000 levels": b"a = " + nested(1000),
+    "a NUL byte": b'{"model": "claude-haiku-5-5\x00"}',
+}
+"""Hand-made bad contents, each written to a file (and a ``.json`` twin where the suffix matters)."""
+
+GOOD_WITH_BOM: dict[str, bytes] = {
+    "request": BOM + json.dumps(REQUEST).encode(),
+    "usage": BOM + json.dumps(USAGE).encode(),
+    "batch": BOM + (json.dumps(REQUEST) + "\n" + json.dumps(REQUEST) + "\n").encode(),
+}
+
+
+def commands(tmp: Path) -> dict[str, Callable[[Path], list[str]]]:
+    """Every command (and flag) that reads a file or body, as a function of the file."""
+    good = tmp / "good-request.json"
+    good.write_text(json.dumps(REQUEST))
+    out = str(tmp / "out.jsonl")
+    journal = str(tmp / "journal.sqlite3")
+    return {
+        "lint": lambda f: ["lint", str(f)],
+        "lint --previous": lambda f: ["lint", str(good), "--previous", str(f)],
+        "cost --usage": lambda f: ["cost", "-m", "claude-haiku-5-5", "--usage", str(f)],
+        "cost --prices": lambda f: ["cost", "-m", "claude-haiku-5-5", "--input", "1", "--prices", str(f)],
+        "models --prices": lambda f: ["models", "--prices", str(f)],
+        "estimate --prices": lambda f: [
+            "estimate",
+            "--calls-per-day",
+            "10",
+            "--static-tokens",
+            "1",
+            "--dynamic-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+            "-m",
+            "claude-haiku-5-5",
+            "--prices",
+            str(f),
+        ],
+        "batch run --dry-run": lambda f: ["batch", "run", str(f), "--out", out, "--dry-run"],
+        "batch run --dry-run --skip-invalid": lambda f: [
+            "batch",
+            "run",
+            str(f),
+            "--out",
+            out,
+            "--dry-run",
+            "--skip-invalid",
+        ],
+        "batch run": lambda f: ["batch", "run", str(f), "--out", out, "--overwrite", "--journal", journal],
+        "batch run --skip-invalid": lambda f: [
+            "batch",
+            "run",
+            str(f),
+            "--out",
+            out,
+            "--overwrite",
+            "--journal",
+            journal,
+            "--skip-invalid",
+        ],
+        "route decide --body": lambda f: ["route", "decide", "--body", str(f)],
+        "route decide --routing-config": lambda f: [
+            "route",
+            "decide",
+            "--body",
+            json.dumps(REQUEST),
+            "--routing-config",
+            str(f),
+        ],
+        "route show --routing-config": lambda f: ["route", "show", "--routing-config", str(f)],
+        "eval run": lambda f: [
+            "eval",
+            "run",
+            str(f),
+            "--task",
+            "t",
+            "--models",
+            "claude-haiku-5-5",
+            "--ground-truth",
+            "label",
+            "--runner",
+            "direct",
+        ],
+        "eval train-router": lambda f: [
+            "eval",
+            "train-router",
+            str(f),
+            "--out",
+            str(tmp / "r.json"),
+            "--cheap",
+            "claude-haiku-5-5",
+            "--strong",
+            "claude-sonnet-5-5",
+        ],
+        "emulate --config": lambda f: ["emulate", "--config", str(f), "--port", "0"],
+        "emulate replay file": lambda f: ["emulate", "--config", str(_replay_config(tmp, f)), "--port", "0"],
+        "ledger summary --ledger": lambda f: ["ledger", "summary", "--ledger", str(f)],
+        "ledger export --ledger": lambda f: ["ledger", "export", "--ledger", str(f)],
+        "batch status --journal": lambda f: ["batch", "status", "--journal", str(f)],
+    }
+
+
+def _replay_config(tmp: Path, replay: Path) -> Path:
+    config = tmp / "replay-config.json"
+    config.write_text(json.dumps({"responder": {"kind": "replay", "replay_file": str(replay)}}))
+    return config
+
+
+@pytest.fixture(autouse=True)
+def _no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``emulate`` with a config that loads would serve forever: here it returns at once instead."""
+    import clawback.emulator.server as server
+
+    monkeypatch.setattr(server, "serve", lambda *args, **kwargs: None)
+
+
+def check(result: Result, what: str) -> None:
+    """The campaign's promise for one run."""
+    assert result.code != 70, f"{what}: internal error: {result.err}"
+    assert "Traceback" not in result.err and "internal error" not in result.err, what
+    if result.code != 0:  # one error line, last; notes before it (a saved batch job) are fine
+        errors = [line for line in result.err.splitlines() if line.startswith("clawback: error: ")]
+        assert len(errors) == 1 and result.err.rstrip("\n").endswith(errors[0]), f"{what}: {result.err}"
+    assert not leaks_in(result.out + result.err), f"{what}: a key fragment was printed"
+
+
+def run_with(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Result:
+    return run_in_process(capsys, *argv)
+
+
+@pytest.mark.parametrize("content", list(BAD), ids=list(BAD))
+def test_hand_made_bad_inputs_never_crash_any_command(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, argv in commands(tmp_path).items():
+        for suffix in (".json", ".toml") if "prices" in name or "config" in name else (".jsonl",):
+            path = tmp_path / f"bad{suffix}"
+            path.write_bytes(BAD[content])
+            result = run_with(capsys, argv(path))
+            check(result, f"{name} on {content} ({suffix})")
+            json_reader = name in ("lint", "cost --usage", "route decide --body", "cost --prices")
+            if content.startswith("nested") and json_reader and suffix != ".toml":
+                assert result.code == 2 and "nested deeper" in result.err, (name, result.err)
+
+
+def test_named_regressions_of_issue_11(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The exact failures the campaign reported, each with the error it must now give."""
+    cmds = commands(tmp_path)
+    cases = [
+        ("batch run --dry-run --skip-invalid", "system is a number", 0, ""),
+        ("batch run --dry-run", "system is a number", 2, "line 1: system"),
+        ("batch run --dry-run --skip-invalid", "a lone surrogate", 0, ""),
+        ("cost --usage", "not UTF-8", 2, "is not UTF-8 text (byte 32 is 0xe9)"),
+        ("route decide --body", "not UTF-8", 2, "is not UTF-8"),
+        ("route decide --routing-config", "not UTF-8", 2, "is not UTF-8"),
+        ("emulate replay file", "not UTF-8", 2, "replay file"),
+        ("cost --usage", "usage is a string", 2, "'usage' must be a JSON object"),
+        ("lint", "a key where a model goes", 2, "unknown model"),
+    ]
+    for name, content, code, fragment in cases:
+        path = tmp_path / ("bad.toml" if "config" in name else "bad.jsonl")
+        path.write_bytes(BAD[content])
+        result = run_with(capsys, cmds[name](path))
+        check(result, f"{name} on {content}")
+        assert result.code == code and fragment in result.err, (name, content, result)
+    big = run_with(
+        capsys,
+        [
+            "estimate",
+            "--calls-per-day",
+            "9" * 300,
+            "--static-tokens",
+            "1",
+            "--dynamic-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+            "-m",
+            "claude-haiku-5-5",
+        ],
+    )
+    assert big.code == 2 and "--calls-per-day is out of range" in big.err
+
+
+def test_a_utf8_bom_is_accepted_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cmds = commands(tmp_path)
+    for name, content in [
+        ("lint", "request"),
+        ("cost --usage", "usage"),
+        ("route decide --body", "request"),
+        ("batch run --dry-run", "batch"),
+    ]:
+        path = tmp_path / "bom.json"
+        path.write_bytes(GOOD_WITH_BOM[content])
+        result = run_with(capsys, cmds[name](path))
+        assert result.code == 0, (name, result.err)
+    dry = run_with(capsys, [*cmds["batch run --dry-run"](path), "--json"])
+    assert json.loads(dry.out)["invalid"] == 0
+
+
+def test_bad_standard_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for argv in (
+        ["lint", "-"],
+        ["cost", "-m", "claude-haiku-5-5", "--usage", "-"],
+        ["route", "decide", "--body", "-"],
+    ):
+        for content in ("nested 1,000 levels", "not UTF-8", "empty"):
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD[content])))
+            check(run_with(capsys, argv), f"{argv[0]} - on {content}")
+
+
+MUTATIONS = st.sampled_from(["system", "tools", "messages", "max_tokens", "model", "metadata", "content"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def contents(draw: st.DrawFn) -> bytes:
+    """Random bytes, random JSON, or a valid request with one field replaced by random JSON."""
+    kind = draw(st.sampled_from(["bytes", "json", "mutated", "mutated block"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    if kind == "json":
+        return json.dumps(draw(JSON)).encode()
+    body: dict[str, object] = json.loads(json.dumps(REQUEST))
+    value = draw(JSON)
+    if kind == "mutated":
+        body[draw(MUTATIONS)] = value
+    else:
+        body["messages"] = [{"role": "user", "content": [{"type": draw(JSON), "text": value}]}]
+    return json.dumps(body).encode()
+
+
+HYPOTHESIS_COMMANDS = [
+    "lint",
+    "cost --usage",
+    "batch run --dry-run --skip-invalid",
+    "route decide --body",
+    "eval run",
+    "cost --prices",
+    "emulate --config",
+]
+
+
+@pytest.mark.parametrize("name", HYPOTHESIS_COMMANDS)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=contents())
+def test_generated_bad_inputs_never_crash(
+    name: str, data: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / ("gen.json" if name != "batch run --dry-run --skip-invalid" else "gen.jsonl")
+    path.write_bytes(data.replace(b"\n", b" ") if name.startswith("batch") else data)
+    check(run_with(capsys, commands(tmp_path)[name](path)), f"{name} on {data[:80]!r}")
+
+
+def _fifo_with_writer(tmp_path: Path, content: bytes | None) -> Path:
+    """A FIFO; when ``content`` is given, a thread opens it for writing, writes it and closes it."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    if content is not None:
+
+        def write() -> None:
+            with open(fifo, "wb") as handle:
+                handle.write(content)
+
+        threading.Thread(target=write, daemon=True).start()
+    return fifo
+
+
+@pytest.mark.parametrize(
+    ("argv", "content", "code"),
+    [
+        (["lint", "{}", "--json"], json.dumps(REQUEST).encode(), 0),
+        (["cost", "-m", "claude-haiku-5-5", "--usage", "{}", "--json"], json.dumps(USAGE).encode(), 0),
+        (["route", "decide", "--body", "{}"], json.dumps(REQUEST).encode(), 0),
+        (["batch", "run", "{}", "--out", "{out}", "--dry-run"], None, 2),
+        (["ledger", "summary", "--ledger", "{}"], None, 4),
+        (["batch", "list", "--journal", "{}"], None, 4),
+    ],
+    ids=["lint", "cost --usage", "route --body", "batch run", "ledger --ledger", "batch --journal"],
+)
+def test_no_command_hangs_on_a_fifo(
+    tmp_path: Path, argv: list[str], content: bytes | None, code: int
+) -> None:
+    """Read once, to the end (the old code read it for format detection, then waited on a reopen)."""
+    fifo = _fifo_with_writer(tmp_path, content)
+    args = [
+        a.replace("{out}", str(tmp_path / "o.jsonl")).replace("{}", str(fifo)) if "{" in a else a
+        for a in argv
+    ]
+    result = clawback(*args, timeout=30)
+    assert result.code == code, result
+    if code:
+        assert_one_line_error(result)
