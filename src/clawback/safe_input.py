@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import stat
 import sys
 import tomllib
@@ -58,6 +59,8 @@ MAX_INT_DIGITS = 30
 """Longest integer literal accepted (token counts and limits need far fewer digits)."""
 MAX_BYTES = 256 * 1024 * 1024
 """Largest single input read whole into memory (the Batches API's own limit is 256 MB)."""
+FIFO_WAIT_S = 30.0
+"""How long a FIFO may stay silent before reading it gives up (``CLAWBACK_FIFO_WAIT`` overrides)."""
 MIN_YEAR = 2023
 MAX_YEAR = 2100
 """Dates in logs outside this range are malformed, not a 2,000-year window."""
@@ -186,9 +189,10 @@ def check_json(value: Any, what: str = "", *, max_depth: int = MAX_DEPTH) -> Any
 def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:
     """The bytes of ``path`` (``-`` is standard input), read once.
 
-    A directory, device or socket is refused with a one-line error; a FIFO is read once, to its
-    end, like ``cat`` reads it (so format detection never reopens it and waits for a second
-    writer that never comes); more than ``limit`` bytes is refused.
+    A directory, device or socket is refused with a one-line error. A FIFO is read once, to its
+    end (so format detection never reopens it and waits for a second writer that never comes),
+    and never waits forever: if nothing arrives within :data:`FIFO_WAIT_S` seconds (no writer),
+    that is a one-line error. More than ``limit`` bytes is refused.
     """
     label = what or str(path)
     if str(path) == "-":
@@ -206,8 +210,11 @@ def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> b
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise InputFileError(f"cannot read {label}: not a regular file (a device or socket)")
         try:
-            with open(p, "rb") as fh:
-                data = fh.read(limit + 1)
+            if stat.S_ISFIFO(mode):
+                data = _read_fifo(p, label, limit)
+            else:
+                with open(p, "rb") as fh:
+                    data = fh.read(limit + 1)
         except OSError as exc:
             raise InputFileError(f"cannot read {label}: {exc.strerror or exc}") from None
     if len(data) > limit:
@@ -219,6 +226,32 @@ def read_text(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> st
     """The UTF-8 text of ``path`` (BOM dropped), read once: :func:`read_input` then :func:`decode`."""
     label = what or str(path)
     return decode(read_input(path, label, limit=limit), label)
+
+
+def _read_fifo(path: Path, label: str, limit: int) -> bytes:
+    """A FIFO read to its end; opening never blocks, and silence past the wait is an error."""
+    try:
+        wait = float(os.environ.get("CLAWBACK_FIFO_WAIT") or FIFO_WAIT_S)
+    except ValueError:
+        wait = FIFO_WAIT_S
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(max(0.0, wait) * 1000):
+            raise InputFileError(
+                f"cannot read {label}: it is a FIFO and nothing was written to it in {wait:g} s "
+                "(start the writer first, or give a regular file)"
+            )
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def bounded_decimal(

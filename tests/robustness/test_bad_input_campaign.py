@@ -339,24 +339,43 @@ def _fifo_with_writer(tmp_path: Path, content: bytes | None) -> Path:
     ("argv", "content", "code"),
     [
         (["lint", "{}", "--json"], json.dumps(REQUEST).encode(), 0),
+        (["lint", "{}"], None, 2),
         (["cost", "-m", "claude-haiku-5-5", "--usage", "{}", "--json"], json.dumps(USAGE).encode(), 0),
+        (["cost", "-m", "claude-haiku-5-5", "--usage", "{}"], None, 2),
         (["route", "decide", "--body", "{}"], json.dumps(REQUEST).encode(), 0),
+        (["cost", "-m", "claude-haiku-5-5", "--input", "1", "--prices", "{}"], None, 2),
+        (
+            ["eval", "run", "{}", "--task", "t", "--models", "claude-haiku-5-5", "--ground-truth", "x"],
+            None,
+            2,
+        ),
         (["batch", "run", "{}", "--out", "{out}", "--dry-run"], None, 2),
         (["ledger", "summary", "--ledger", "{}"], None, 4),
         (["batch", "list", "--journal", "{}"], None, 4),
     ],
-    ids=["lint", "cost --usage", "route --body", "batch run", "ledger --ledger", "batch --journal"],
+    ids=[
+        "lint",
+        "lint, no writer",
+        "cost --usage",
+        "cost --usage, no writer",
+        "route --body",
+        "--prices, no writer",
+        "eval dataset, no writer",
+        "batch run",
+        "ledger --ledger",
+        "batch --journal",
+    ],
 )
 def test_no_command_hangs_on_a_fifo(
     tmp_path: Path, argv: list[str], content: bytes | None, code: int
 ) -> None:
-    """Read once, to the end (the old code read it for format detection, then waited on a reopen)."""
+    """Read once, to the end, and never wait forever for a writer (the old code could do both)."""
     fifo = _fifo_with_writer(tmp_path, content)
     args = [
         a.replace("{out}", str(tmp_path / "o.jsonl")).replace("{}", str(fifo)) if "{" in a else a
         for a in argv
     ]
-    result = clawback(*args, timeout=30)
+    result = clawback(*args, env={"CLAWBACK_FIFO_WAIT": "1"}, timeout=30)
     assert result.code == code, result
     if code:
         assert_one_line_error(result)

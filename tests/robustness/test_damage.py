@@ -22,7 +22,7 @@ from clawback.errors import StoreError
 from clawback.ledger import open_ledger
 from clawback.pricing.loader import load_catalogue
 from tests.batch.support import write_input
-from tests.cli.helpers import Result, assert_one_line_error, run_in_process
+from tests.cli.helpers import Result, assert_one_line_error, clawback, run_in_process
 from tests.ledger.factories import make_record
 from tests.robustness.support import KEY, echoing_emulator
 
@@ -92,7 +92,7 @@ def _swap_index_roots(path: Path, a: str, b: str) -> None:
 
 
 def test_resume_of_a_journal_with_damaged_indexes_stops_before_sending_and_names_the_repair(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_input(tmp_path / "in.jsonl", 30)
     path = tmp_path / "j.sqlite3"
@@ -102,10 +102,11 @@ def test_resume_of_a_journal_with_damaged_indexes_stops_before_sending_and_names
     assert saved.code == 2 and "batch job j is saved" in saved.err  # no API key: recorded, nothing sent
     _swap_index_roots(path, "batch_items_done", "batch_items_status")
     requests: list[str] = []
-    with echoing_emulator({}, log=requests) as base_url:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-        resumed = _run(capsys, "batch", "resume", "j", *journal, *FAST)
+    with echoing_emulator(
+        {}, log=requests
+    ) as base_url:  # a subprocess: the old runner looped here for minutes
+        env = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": KEY}
+        resumed = clawback("batch", "resume", "j", *journal, *FAST, env=env, timeout=60)
     assert resumed.code == 4, resumed.err
     assert requests == ["GET /v1/models"]  # the reachability check only: nothing was sent
     assert_one_line_error(
@@ -146,7 +147,13 @@ def test_a_journal_that_contradicts_itself_stops_the_runner(
             raise AssertionError(f"nothing may be sent ({name})")
 
     with Journal.open(tmp_path / "j.sqlite3") as journal:
-        runner = BatchRunner(journal, NoUpstream(), catalogue=load_catalogue())  # type: ignore[arg-type]
+        steps = iter(range(50))
+
+        def looping(label: str) -> None:  # the old runner planned nothing, forever
+            if next(steps, None) is None:
+                raise AssertionError("the runner loops instead of naming the damage")
+
+        runner = BatchRunner(journal, NoUpstream(), catalogue=load_catalogue(), crash=looping)  # type: ignore[arg-type]
         runner.create(
             runner.new_job(tmp_path / "in.jsonl", tmp_path / "o.jsonl", name="j", options=JobOptions())
         )

@@ -74,12 +74,8 @@ def test_lint_prints_hostile_request_fields_literally(
         "model": "claude-haiku-5-5",
         "max_tokens": 5,
         "system": [{"type": "[/bold]\x1b[2J", "text": "x"}],
-        "messages": [
-            {"role": "user", "content": [{"type": "[link=https://e.x]t[/link]", "text": "y"}]}
-        ],
+        "messages": [{"role": "user", "content": [{"type": "[link=https://e.x]t[/link]", "text": "y"}]}],
     }
     path = tmp_path / "req.json"
     path.write_text(json.dumps(body))
-    _inert(
-        run_in_process(capsys, "lint", str(path)), "[/bold]\\x1b[2J", "[link=https://e.x]t[/link]"
-    )
+    _inert(run_in_process(capsys, "lint", str(path)), "[/bold]\\x1b[2J", "[link=https://e.x]t[/link]")
