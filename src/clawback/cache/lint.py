@@ -209,10 +209,10 @@ def lint_request(
 ) -> LintReport:
     """Explain what ``body`` would cache on ``model``; ``previous`` is an earlier request to compare with."""
     for name, request in (("the request", body), ("the previous request", previous)):
-        blocks = 0 if request is None else sum(1 for _ in body_blocks(request))
-        if blocks > MAX_BLOCKS:
+        size = 0 if request is None else sum(1 for _ in body_blocks(request))
+        if size > MAX_BLOCKS:
             raise UsageError(
-                f"{name} has {blocks:,} content blocks; clawback lint explains at most {MAX_BLOCKS:,} "
+                f"{name} has {size:,} content blocks; clawback lint explains at most {MAX_BLOCKS:,} "
                 "(lint a shorter prefix of it: the cache matches prefixes)"
             )
     shape = request_shape(body, tokenizer=model.tokenizer, count=count)

@@ -153,10 +153,9 @@ def _validator(spec: str | None, samples: Sequence[Any]) -> Any:
             raise UsageError("--validator labels needs ground-truth values or a 'labels' list in the dataset")
         return LabelValidator(labels)
     if kind == "json-schema" and arg:
-        try:
-            return JsonSchemaValidator(json.loads(Path(arg).read_text("utf-8")))
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"cannot read JSON schema {arg}: {exc}") from exc
+        from clawback.safe_input import loads, read_input
+
+        return JsonSchemaValidator(loads(read_input(arg, f"JSON schema {arg}"), f"JSON schema {arg}"))
     if kind == "confidence":
         try:
             return ConfidenceValidator(float(arg or "0.8"))
