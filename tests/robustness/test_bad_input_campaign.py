@@ -72,6 +72,12 @@ GOOD_WITH_BOM: dict[str, bytes] = {
 }
 
 
+def estimate(*args: str) -> list[str]:
+    """``clawback estimate`` with a small workload; ``args`` add flags or override the calls per day."""
+    base = ["--static-tokens", "1", "--dynamic-tokens", "1", "--output-tokens", "1", "-m", "claude-haiku-5-5"]
+    return ["estimate", *args, *base]
+
+
 def commands(tmp: Path) -> dict[str, Callable[[Path], list[str]]]:
     """Every command (and flag) that reads a file or body, as a function of the file."""
     good = tmp / "good-request.json"
@@ -84,21 +90,7 @@ def commands(tmp: Path) -> dict[str, Callable[[Path], list[str]]]:
         "cost --usage": lambda f: ["cost", "-m", "claude-haiku-5-5", "--usage", str(f)],
         "cost --prices": lambda f: ["cost", "-m", "claude-haiku-5-5", "--input", "1", "--prices", str(f)],
         "models --prices": lambda f: ["models", "--prices", str(f)],
-        "estimate --prices": lambda f: [
-            "estimate",
-            "--calls-per-day",
-            "10",
-            "--static-tokens",
-            "1",
-            "--dynamic-tokens",
-            "1",
-            "--output-tokens",
-            "1",
-            "-m",
-            "claude-haiku-5-5",
-            "--prices",
-            str(f),
-        ],
+        "estimate --prices": lambda f: estimate("--calls-per-day", "10", "--prices", str(f)),
         "batch run --dry-run": lambda f: ["batch", "run", str(f), "--out", out, "--dry-run"],
         "batch run --dry-run --skip-invalid": lambda f: [
             "batch",
@@ -226,22 +218,7 @@ def test_named_regressions_of_issue_11(tmp_path: Path, capsys: pytest.CaptureFix
         result = run_with(capsys, cmds[name](path))
         check(result, f"{name} on {content}")
         assert result.code == code and fragment in result.err, (name, content, result)
-    big = run_with(
-        capsys,
-        [
-            "estimate",
-            "--calls-per-day",
-            "9" * 300,
-            "--static-tokens",
-            "1",
-            "--dynamic-tokens",
-            "1",
-            "--output-tokens",
-            "1",
-            "-m",
-            "claude-haiku-5-5",
-        ],
-    )
+    big = run_with(capsys, estimate("--calls-per-day", "9" * 300))
     assert big.code == 2 and "--calls-per-day is out of range" in big.err
 
 

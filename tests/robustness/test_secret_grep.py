@@ -147,13 +147,8 @@ def _stores_on_postgres(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    """The ledger views and a batch dry run against a real PostgreSQL URL carrying a password."""
-    url = _with_password(request.getfixturevalue("pg_database"))
-    from clawback.ledger import open_ledger
-    from tests.ledger.factories import make_record
-
-    with open_ledger(url) as book:
-        book.record(make_record(1))
+    """The ledger views against a real PostgreSQL URL carrying a password."""
+    url = _pg_ledger(request, records=1)
     for args in (["summary", "--json"], ["summary"], ["tail"], ["path", "--json"]):
         shown = cli(trace, capsys, f"ledger {' '.join(args)}", "ledger", *args, "--ledger", url)
         assert shown.code == 0, shown.err
@@ -167,13 +162,7 @@ def _audit_ledger_url(
     request: pytest.FixtureRequest,
 ) -> None:
     """``clawback audit postgresql://user:PASSWORD@host/db --report r.html --json`` (issue #11, S2)."""
-    url = _with_password(request.getfixturevalue("pg_database"))
-    from clawback.ledger import open_ledger
-    from tests.ledger.factories import make_record
-
-    with open_ledger(url) as book:
-        for i in range(3):
-            book.record(make_record(i))
+    url = _pg_ledger(request, records=3)
     shown = cli(trace, capsys, "audit", "audit", url, "--report", str(trace.root / "r.html"), "--json")
     assert shown.code == 0, shown.err
 
@@ -184,6 +173,18 @@ def _audit_unreachable(
     """``clawback audit`` of a ledger URL whose server does not answer: the error masks the password."""
     shown = cli(trace, capsys, "audit", "audit", UNREACHABLE, "--json")
     assert shown.code != 0
+
+
+def _pg_ledger(request: pytest.FixtureRequest, *, records: int) -> str:
+    """A fresh PostgreSQL ledger holding ``records`` calls; its URL, with a password in it."""
+    from clawback.ledger import open_ledger
+    from tests.ledger.factories import make_record
+
+    url = _with_password(request.getfixturevalue("pg_database"))
+    with open_ledger(url) as book:
+        for i in range(records):
+            book.record(make_record(i))
+    return url
 
 
 def _with_password(url: str) -> str:

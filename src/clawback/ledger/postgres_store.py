@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from clawback.errors import StoreError, UsageError
 from clawback.ledger.migrations import LEDGER_MIGRATIONS
 from clawback.ledger.record import CallRecord
-from clawback.ledger.store import COLUMNS, SUMMARY_COLUMNS, Query, Skipped, record_row, where_clause
+from clawback.ledger.store import (
+    COLUMNS,
+    SUMMARY_COLUMNS,
+    Query,
+    Skipped,
+    record_row,
+    summary_row,
+    where_clause,
+)
 from clawback.ledger.summary import SummaryRow
 from clawback.storage.location import StoreLocation
 from clawback.storage.postgres import connect_postgres, migrate_postgres
@@ -103,19 +111,7 @@ class PostgresStore:
     def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
         """The summary facts of matching records, streamed (NUMERIC arrives as Decimal)."""
         for row in self._select(SUMMARY_COLUMNS, query):
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
-            yield SummaryRow(
-                ts=ts.astimezone(UTC),
-                task=task,
-                model=served or requested,
-                total_usd=None if total is None else Decimal(total),
-                input_tokens=int(inp),
-                output_tokens=int(out),
-                cache_read_tokens=int(cr),
-                cache_write_tokens=int(cw),
-                error=err is not None,
-                unpriced=unpriced is not None,
-            )
+            yield summary_row(row, ts=lambda t: t.astimezone(UTC), money=Decimal)
 
     def tail(self, n: int) -> list[CallRecord]:
         """The ``n`` latest records, oldest first."""

@@ -13,7 +13,15 @@ from typing import Any
 from clawback.errors import StoreError, UsageError
 from clawback.ledger.migrations import LEDGER_MIGRATIONS
 from clawback.ledger.record import CallRecord
-from clawback.ledger.store import COLUMNS, SUMMARY_COLUMNS, Query, Skipped, record_row, where_clause
+from clawback.ledger.store import (
+    COLUMNS,
+    SUMMARY_COLUMNS,
+    Query,
+    Skipped,
+    record_row,
+    summary_row,
+    where_clause,
+)
 from clawback.ledger.summary import SummaryRow
 from clawback.storage.sqlite import (
     Synchronous,
@@ -123,20 +131,8 @@ class SqliteStore:
             if any(value is _UNDECODABLE for value in row):
                 self.skipped.add("a text column is not UTF-8")
                 continue
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
             try:
-                yield SummaryRow(
-                    ts=datetime.fromisoformat(str(ts)),
-                    task=None if task is None else str(task),
-                    model=str(served or requested),
-                    total_usd=None if total is None else _money(total),
-                    input_tokens=int(inp),
-                    output_tokens=int(out),
-                    cache_read_tokens=int(cr),
-                    cache_write_tokens=int(cw),
-                    error=err is not None,
-                    unpriced=unpriced is not None,
-                )
+                yield summary_row(row, ts=_ts, money=_money)
             except (ValueError, TypeError, ArithmeticError) as exc:
                 self.skipped.add(f"a column can't be read ({type(exc).__name__})")
 
@@ -186,6 +182,10 @@ def _text(raw: bytes) -> str | _Undecodable:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return _UNDECODABLE
+
+
+def _ts(value: object) -> datetime:
+    return datetime.fromisoformat(str(value))
 
 
 def _money(value: object) -> Decimal:

@@ -13,7 +13,7 @@ counted in ``skipped`` (the CLI says how many), as the audit does for malformed 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +31,7 @@ __all__ = [
     "clean_text",
     "record_json",
     "record_row",
+    "summary_row",
     "where_clause",
 ]
 
@@ -131,6 +132,26 @@ class LedgerStore(Protocol):
     def close(self) -> None:
         """Close the connection (idempotent)."""
         ...
+
+
+def summary_row(
+    row: Sequence[Any], *, ts: Callable[[Any], datetime], money: Callable[[Any], Decimal]
+) -> SummaryRow:
+    """A :class:`SummaryRow` from the :data:`SUMMARY_COLUMNS` of one row; ``ts`` and ``money`` read
+    the store's own time and money values (errors propagate: the store decides to skip the row)."""
+    when, task, requested, served, total, inp, out, cr, cw, err, unpriced = row
+    return SummaryRow(
+        ts=ts(when),
+        task=None if task is None else str(task),
+        model=str(served or requested),
+        total_usd=None if total is None else money(total),
+        input_tokens=int(inp),
+        output_tokens=int(out),
+        cache_read_tokens=int(cr),
+        cache_write_tokens=int(cw),
+        error=err is not None,
+        unpriced=unpriced is not None,
+    )
 
 
 def clean_text(text: str) -> str:
