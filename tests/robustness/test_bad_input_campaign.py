@@ -428,3 +428,38 @@ def test_audit_does_not_hang_on_a_fifo(tmp_path: Path) -> None:
     fifo = _fifo_with_writer(tmp_path, LOG)
     result = clawback("audit", str(fifo), "--json", env={"CLAWBACK_FIFO_WAIT": "1"}, timeout=8)
     assert result.code == 0, result
+
+
+def test_lint_work_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """200,000 blocks took 341 s and 1.2 GB: now a limit, refused at once, and a table of bounded size."""
+    from clawback.cache.lint import MAX_BLOCKS
+    from clawback.cli.lint import TABLE_ROWS
+
+    def body(blocks: int) -> dict[str, object]:
+        content = [{"type": "text", "text": f"block {i}"} for i in range(blocks)]
+        return {**REQUEST, "messages": [{"role": "user", "content": content}]}
+
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(body(MAX_BLOCKS + 1)))
+    refused = run_with(capsys, ["lint", str(path)])
+    assert_one_line_error(refused, f"{MAX_BLOCKS + 1:,} content blocks", f"at most {MAX_BLOCKS:,}")
+    path.write_text(json.dumps(body(3 * TABLE_ROWS)))
+    shown = run_with(capsys, ["lint", str(path)])
+    assert shown.code == 0 and "more block(s) (--json lists every block)" in shown.out
+    assert sum("messages[0].content[" in line for line in shown.out.splitlines()) <= TABLE_ROWS
+    assert len(json.loads(run_with(capsys, ["lint", str(path), "--json"]).out)["blocks"]) == 3 * TABLE_ROWS
+
+
+def test_a_price_file_given_twice_is_read_once_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importlib import resources
+
+    prices = tmp_path / "prices.toml"
+    prices.write_text(resources.files("clawback.pricing").joinpath("data/catalogue.toml").read_text("utf-8"))
+    alias = tmp_path / "alias.toml"
+    alias.symlink_to(prices)
+    twice = ["cost", "-m", "claude-haiku-5-5", "--input", "1", "--json", "--prices", str(prices)]
+    result = run_with(capsys, [*twice, "--prices", str(alias)])
+    assert result.code == 0, result.err
+    assert f"price file {alias} was given twice; it is read once" in result.err
