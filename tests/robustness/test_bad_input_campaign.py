@@ -463,3 +463,36 @@ def test_a_price_file_given_twice_is_read_once_with_a_note(
     result = run_with(capsys, [*twice, "--prices", str(alias)])
     assert result.code == 0, result.err
     assert f"price file {alias} was given twice; it is read once" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["batch", "run", "{in}", "--out", "{out}", "--dry-run", "--max-cost", "1e999999999"],
+        ["batch", "run", "{in}", "--out", "{out}", "--dry-run", "--max-cost", "NaN"],
+        ["batch", "run", "{in}", "--out", "{out}", "--dry-run", "--batch-size", "9" * 40],
+        ["cost", "-m", "claude-haiku-5-5", "--input", "9" * 40],
+        ["cost", "-m", "claude-haiku-5-5", "--input", "1", "--at", "99999-01-01"],
+        ["estimate", "--calls-per-day", "9" * 300, "--static-tokens", "1", "--dynamic-tokens", "1",
+         "--output-tokens", "1", "-m", "claude-haiku-5-5"],
+        ["estimate", "--calls-per-day", "1", "--static-tokens", "1", "--dynamic-tokens", "1",
+         "--output-tokens", "1", "-m", "claude-haiku-5-5", "--batch-share", "1e999999"],
+        ["ledger", "tail", "-n", "9" * 30, "--ledger", "{ledger}"],
+        ["ledger", "summary", "--until", "9999-12-31", "--ledger", "{ledger}"],
+        ["ledger", "summary", "--since", "0001-01-01T00:00:00-05:00", "--ledger", "{ledger}"],
+        ["batch", "list", "--limit", "9" * 30, "--journal", "{ledger}"],
+    ],
+)  # fmt: skip
+def test_bad_numbers_and_dates_in_arguments(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(REQUEST) + "\n")
+    ledger = tmp_path / "ledger.sqlite3"
+    from clawback.ledger import open_ledger
+    from tests.ledger.factories import make_record
+
+    with open_ledger(ledger) as book:
+        book.record(make_record(1))
+    names = {"{in}": str(source), "{out}": str(tmp_path / "o.jsonl"), "{ledger}": str(ledger)}
+    check(run_with(capsys, [names.get(a, a) for a in argv]), " ".join(argv)[:80])

@@ -23,6 +23,7 @@ from clawback.batch.runner import BatchRunner
 from clawback.cli._common import catalogue_for, console, err_console, print_json, printable, settings
 from clawback.errors import BatchJobError, UpstreamError, UsageError
 from clawback.redact import redact
+from clawback.safe_input import bounded_decimal
 
 __all__ = ["app"]
 
@@ -135,9 +136,9 @@ def _parse_cost(text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
-        return Decimal(text.lstrip("$"))
-    except InvalidOperation as exc:
-        raise UsageError(f"--max-cost must be an amount in USD, got {text!r}") from exc
+        return bounded_decimal(text.lstrip("$"), "--max-cost")
+    except (InvalidOperation, UsageError) as exc:
+        raise UsageError(f"--max-cost must be an amount in USD, got {text[:40]!r}") from exc
 
 
 def _check_paths(source: Path, out: Path, overwrite: bool) -> None:
@@ -420,7 +421,9 @@ def status(
 @app.command("list")
 def list_jobs(
     journal: JournalOpt = None,
-    limit: Annotated[int, typer.Option("--limit", help="How many jobs, newest first.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", help="How many jobs, newest first.", min=1, max=1_000_000)
+    ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""

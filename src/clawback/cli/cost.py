@@ -12,7 +12,7 @@ from clawback.cli._common import catalogue_for, console, err_console, parse_date
 from clawback.errors import UsageError
 from clawback.pricing.cost import CostBreakdown, Usage, format_usd, parse_usage, price_usage
 from clawback.pricing.lifecycle import lifecycle_notes
-from clawback.safe_input import loads, read_input
+from clawback.safe_input import bounded_int, loads, read_input
 
 _USAGE_KEYS = frozenset(
     {
@@ -53,6 +53,8 @@ def _counts(**counts: int | None) -> Usage:
     for name, value in counts.items():
         if value is not None and value < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a non-negative integer, got {value}")
+        if value is not None:  # a count past 10^15 tokens is a typo, and past 28 digits Decimal rounds
+            bounded_int(value, f"--{name.replace('_', '-')}")
     return Usage(
         input_tokens=counts["input"] or 0,
         output_tokens=counts["output"] or 0,

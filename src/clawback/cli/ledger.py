@@ -51,6 +51,8 @@ def _when(text: str | None, flag: str, *, end: bool = False) -> datetime | date 
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if end and day == date.max:  # "until the last day there is": no upper bound
+                return None
             return day + timedelta(days=1) if end else day
         return datetime.fromisoformat(text)
     except ValueError as exc:
@@ -151,7 +153,9 @@ def _tail_row(rec: CallRecord) -> list[str]:
 @app.command("tail")
 def tail(
     ledger: LedgerOpt = None,
-    n: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many of the latest calls.")] = 20,
+    n: Annotated[
+        int, typer.Option("-n", "--lines", min=1, max=1_000_000, help="How many of the latest calls.")
+    ] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """The latest calls, oldest first."""
