@@ -21,6 +21,7 @@ import anthropic
 from clawback.errors import UsageError
 from clawback.pricing.cost import parse_usage
 from clawback.reachable import check_reachable
+from clawback.redact import redact
 from clawback.routing.cascade import response_text
 from clawback.routing.evaluate import RunRequest, RunResult
 from clawback.settings import Settings
@@ -48,7 +49,7 @@ class MessagesRunner:
         try:
             message = self.client.messages.create(**dict(request.body))
         except anthropic.APIError as exc:
-            return RunResult(request.custom_id, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return RunResult(request.custom_id, error=redact(f"{type(exc).__name__}: {exc}".splitlines()[0]))
         return RunResult(request.custom_id, text=response_text(message), usage=parse_usage(message.usage))
 
     def run(self, requests: Sequence[RunRequest]) -> Mapping[str, RunResult]:
