@@ -429,7 +429,7 @@ def test_audit_refuses_a_nan_keepalive_cap(tmp_path: Path, capsys: pytest.Captur
 @AUDIT_BRANCH
 def test_audit_does_not_hang_on_a_fifo(tmp_path: Path) -> None:
     fifo = _fifo_with_writer(tmp_path, LOG)
-    result = clawback("audit", str(fifo), "--json", env={"CLAWBACK_FIFO_WAIT": "1"}, timeout=8)
+    result = clawback("audit", str(fifo), "--json", env={"CLAWBACK_FIFO_WAIT": "1"}, timeout=5)
     assert result.code == 0, result
 
 
