@@ -7,12 +7,15 @@ surrogate, an ``InvalidOperation`` from a 300-digit number, an ``OverflowError``
 read that blocks forever on a FIFO — into an :class:`~clawback.errors.InputFileError` (a
 :class:`~clawback.errors.UsageError`: exit 2, HTTP 400) whose one-line message names what is wrong.
 
-- :func:`loads` parses JSON text or bytes: BOM-tolerant, strict UTF-8, no ``NaN``/``Infinity``,
-  nesting bounded (:data:`MAX_DEPTH`), integers bounded in length, and no lone surrogates.
+- :func:`loads` parses JSON text or bytes: BOM-tolerant, strict UTF-8, no ``NaN``/``Infinity``
+  (nor a float that overflows to it), nesting bounded (:data:`MAX_DEPTH`), integers bounded in
+  length, and no lone surrogates. :func:`loads_toml` does the same for TOML.
 - :func:`check_json` applies the same bounds to an already parsed value (iteratively).
 - :func:`decode` turns bytes into text the same way.
 - :func:`read_input` reads a path (or ``-`` for standard input) exactly once, refusing
-  directories and devices, reading a FIFO once, and bounding the size.
+  directories and devices, reading a FIFO once, and bounding the size; :func:`read_text`
+  decodes what it read; :func:`read_document`
+  reads and parses a JSON or TOML file (chosen by its suffix) in one step.
 - :func:`bounded_decimal` / :func:`bounded_int` / :func:`check_year` bound numbers and dates;
   :func:`parse_int` reads an integer from text (a query parameter) within bounds.
 """
@@ -23,8 +26,10 @@ import json
 import math
 import os
 import re
+import select
 import stat
 import sys
+import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -45,8 +50,11 @@ __all__ = [
     "check_year",
     "decode",
     "loads",
+    "loads_toml",
     "parse_int",
+    "read_document",
     "read_input",
+    "read_text",
 ]
 
 MAX_DEPTH = 128
@@ -55,6 +63,8 @@ MAX_INT_DIGITS = 30
 """Longest integer literal accepted (token counts and limits need far fewer digits)."""
 MAX_BYTES = 256 * 1024 * 1024
 """Largest single input read whole into memory (the Batches API's own limit is 256 MB)."""
+FIFO_WAIT_S = 30.0
+"""How long a FIFO may stay silent before reading it gives up (``CLAWBACK_FIFO_WAIT`` overrides)."""
 MIN_YEAR = 2023
 MAX_YEAR = 2100
 """Dates in logs outside this range are malformed, not a 2,000-year window."""
@@ -66,6 +76,10 @@ def _where(what: str) -> str:
     return f"{what}: " if what else ""
 
 
+def _is(what: str) -> str:
+    return f"{what} is " if what else ""
+
+
 def decode(data: bytes | bytearray | memoryview, what: str = "") -> str:
     """UTF-8 text of ``data`` with a leading BOM dropped; the error names the first bad byte's offset."""
     raw = bytes(data)
@@ -75,7 +89,7 @@ def decode(data: bytes | bytearray | memoryview, what: str = "") -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(
-            f"{_where(what)}not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
+            f"{_is(what)}not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})"
         ) from None
 
 
@@ -109,15 +123,46 @@ def loads(data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX
     Numbers are finite: ``NaN``, ``Infinity`` and literals too large for a float (``1e400``) are refused.
     """
     text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
+    if not text.strip():
+        raise InputFileError(f"{_is(what)}empty (no JSON in it)")
     try:
         value = _DECODER.decode(text)
     except RecursionError:
         raise InputFileError(f"{_where(what)}JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
-        raise InputFileError(f"{_where(what)}invalid JSON: {str(exc).splitlines()[0]}") from None
+        raise InputFileError(f"{_is(what)}not valid JSON: {str(exc).splitlines()[0]}") from None
     if text.count("[") + text.count("{") > max_depth or _SURROGATE_ESCAPE.search(text):
         check_json(value, what, max_depth=max_depth)  # otherwise neither can be present: skip the walk
     return value
+
+
+def loads_toml(
+    data: str | bytes | bytearray, what: str = "", *, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """A parsed TOML document, with the same guarantees as :func:`loads`."""
+    text = decode(data, what) if isinstance(data, bytes | bytearray) else data.removeprefix("\ufeff")
+    try:
+        value = tomllib.loads(text)
+    except RecursionError:
+        raise InputFileError(f"{_where(what)}TOML nested deeper than {max_depth} levels") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(f"{_is(what)}not valid TOML: {first}") from None
+    check_json(value, what, max_depth=max_depth)
+    return value
+
+
+def read_document(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> Any:
+    """The parsed contents of a JSON (``.json`` suffix, or ``-``) or TOML file, read once.
+
+    Every fault — missing, a directory, not UTF-8, nested too deep, not valid — is an
+    :class:`InputFileError` whose message starts with ``what`` (default: the path).
+    """
+    label = what or str(path)
+    data = read_input(path, label, limit=limit)
+    if str(path) == "-" or Path(path).suffix.lower() in (".json", ".jsonl"):
+        return loads(data, label)
+    return loads_toml(data, label)
 
 
 def _surrogate(text: str) -> bool:
@@ -165,8 +210,10 @@ _CONTAINERS = frozenset({str, dict, list})
 def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> bytes:
     """The bytes of ``path`` (``-`` is standard input), read once.
 
-    A directory, device or socket is refused with a one-line error; a FIFO is read once (so
-    format detection never reopens it); more than ``limit`` bytes is refused.
+    A directory, device or socket is refused with a one-line error. A FIFO is read once, to its
+    end (so format detection never reopens it and waits for a second writer that never comes),
+    and never waits forever: if nothing arrives within :data:`FIFO_WAIT_S` seconds (no writer),
+    that is a one-line error. More than ``limit`` bytes is refused.
     """
     label = what or str(path)
     if str(path) == "-":
@@ -176,21 +223,56 @@ def read_input(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> b
         try:
             mode = os.stat(p).st_mode
         except FileNotFoundError:
-            raise InputFileError(f"{label}: no such file") from None
+            raise InputFileError(f"cannot read {label}: no such file") from None
         except OSError as exc:
-            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+            raise InputFileError(f"cannot read {label}: {exc.strerror or exc}") from None
         if stat.S_ISDIR(mode):
-            raise InputFileError(f"{label}: is a directory, not a file")
+            raise InputFileError(f"cannot read {label}: it is a directory, not a file")
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise InputFileError(f"{label}: not a regular file (a device or socket)")
+            raise InputFileError(f"cannot read {label}: not a regular file (a device or socket)")
         try:
-            with open(p, "rb") as fh:
-                data = fh.read(limit + 1)
+            if stat.S_ISFIFO(mode):
+                data = _read_fifo(p, label, limit)
+            else:
+                with open(p, "rb") as fh:
+                    data = fh.read(limit + 1)
         except OSError as exc:
-            raise InputFileError(f"{label}: {exc.strerror or exc}") from None
+            raise InputFileError(f"cannot read {label}: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise InputFileError(f"{label}: larger than {limit:,} bytes")
+        raise InputFileError(f"cannot read {label}: larger than {limit:,} bytes")
     return data
+
+
+def read_text(path: str | Path, what: str = "", *, limit: int = MAX_BYTES) -> str:
+    """The UTF-8 text of ``path`` (BOM dropped), read once: :func:`read_input` then :func:`decode`."""
+    label = what or str(path)
+    return decode(read_input(path, label, limit=limit), label)
+
+
+def _read_fifo(path: Path, label: str, limit: int) -> bytes:
+    """A FIFO read to its end; opening never blocks, and silence past the wait is an error."""
+    try:
+        wait = float(os.environ.get("CLAWBACK_FIFO_WAIT") or FIFO_WAIT_S)
+    except ValueError:
+        wait = FIFO_WAIT_S
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(max(0.0, wait) * 1000):
+            raise InputFileError(
+                f"cannot read {label}: it is a FIFO and nothing was written to it in {wait:g} s "
+                "(start the writer first, or give a regular file)"
+            )
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def bounded_decimal(

@@ -25,13 +25,12 @@ winning where they disagree.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clawback.errors import InputFileError, UsageError
+from clawback.errors import UsageError
 from clawback.redact import mask_key
 
 __all__ = ["CONFIG_KEYS", "Secret", "Settings", "default_config_path", "mask_key", "read_config"]
@@ -154,13 +153,9 @@ def default_config_path(env: Mapping[str, str]) -> Path:
 
 def read_config(path: Path) -> dict[str, Any]:
     """A config file's values, checked: known keys only, strings (``prices``: one or a list)."""
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"config file {path} is not valid TOML: {first}") from exc
+    from clawback.safe_input import loads_toml, read_input
+
+    data = loads_toml(read_input(path, f"config file {path}"), f"config file {path}")
     for key, value in data.items():
         if key not in CONFIG_KEYS:
             raise UsageError(f"config file {path}: unknown key {key!r} (known: {', '.join(CONFIG_KEYS)})")

@@ -127,7 +127,7 @@ def test_replay_matches_model_and_prompt_hash(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "fragment"),
     [
-        ("{not json", "line 1: not valid JSON"),
+        ("{not json", "line 1 is not valid JSON"),
         ({"response": "x"}, "prompt"),
         ({"prompt": "p", "response": 5}, "response"),
         ("[1]", "object"),

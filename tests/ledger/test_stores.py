@@ -111,16 +111,19 @@ def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
     assert "***" in str(info.value)
 
 
-def test_a_corrupt_row_is_a_store_error(tmp_path: Path) -> None:
+def test_a_corrupt_row_is_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite3"
+    damaged, intact = make_record(0), make_record(1)
     with open_ledger(str(path)) as ledger:
-        ledger.record(make_record())
+        ledger.record(damaged)
+        ledger.record(intact)
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE clawback_calls SET record = '{\"v\": 1}'")
+    conn.execute("UPDATE clawback_calls SET record = '{\"v\": 1}' WHERE id = ?", (damaged.id,))
     conn.commit()
     conn.close()
-    with open_ledger(str(path)) as ledger, pytest.raises(StoreError, match="unreadable"):
-        list(ledger.iter_records())
+    with open_ledger(str(path)) as ledger:
+        assert [r.id for r in ledger.iter_records()] == [intact.id]
+        assert ledger.skipped == 1 and "malformed ledger record" in (ledger.skipped_reason or "")
 
 
 def test_records_survive_a_reopen(location: str) -> None:

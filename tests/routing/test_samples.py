@@ -38,7 +38,7 @@ def test_both_line_shapes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "fragment"),
     [
-        ("{not json", "line 1: not valid JSON"),
+        ("{not json", "line 1 is not valid JSON"),
         ({"id": 1}, "expected a 'request'"),
         ({"id": 1, "request": {"messages": []}, "label": "a"}, "non-empty 'messages'"),
         ({"id": 1, "request": REQ}, "no ground-truth field 'label'"),

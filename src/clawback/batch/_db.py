@@ -47,9 +47,34 @@ class Database:
 
     def _fail(self, exc: Exception) -> StoreError:
         text = str(exc).strip().splitlines()
-        return StoreError(
+        message = (
             f"batch journal at {self.location.display}: {self.location.scrub(text[0] if text else repr(exc))}"
         )
+        if self.dialect == "sqlite":
+            from clawback.storage.sqlite import is_damage, repair_hint
+
+            if is_damage(exc):
+                message += f"; the file is damaged: {repair_hint(self.location.target)}"
+        return StoreError(message)
+
+    def integrity_problem(self, budget_s: float = 2.0) -> str | None:
+        """What SQLite's integrity check finds wrong with the file (within ``budget_s``), or None.
+
+        PostgreSQL checks its own pages; there this is always None.
+        """
+        if self.dialect != "sqlite":
+            return None
+        from clawback.storage.sqlite import check_integrity
+
+        return check_integrity(self.conn, budget_s=budget_s)
+
+    def damage(self, problem: str) -> StoreError:
+        """The error for a journal found damaged: what is wrong, the file, and how to recover it."""
+        from clawback.storage.sqlite import repair_hint
+
+        where = self.location.display
+        hint = f"; {repair_hint(self.location.target)}" if self.dialect == "sqlite" else ""
+        return StoreError(f"batch journal {where} is damaged ({problem}); nothing more is sent{hint}")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
@@ -221,5 +246,9 @@ def open_database(location: str | Path, migrations: Migrations, *, create: bool 
     if not create and not where.path.exists():
         raise BatchJobError(f"no batch journal at {where.display}")
     conn = connect_sqlite(where.path, create=create)
-    migrate_sqlite(conn, migrations)
+    try:
+        migrate_sqlite(conn, migrations, path=where.path)
+    except BaseException:
+        conn.close()
+        raise
     return Database(conn, where)

@@ -27,6 +27,7 @@ from clawback.batch.outcomes import ItemResult, classify_result, next_step
 from clawback.batch.upstream import Upstream, UpstreamFailure, parse_result_line
 from clawback.pricing.catalogue import Catalogue, ModelInfo
 from clawback.pricing.cost import format_usd, parse_usage
+from clawback.redact import redact_json
 
 __all__ = ["CollectOutcome", "Collector", "resolve"]
 
@@ -65,7 +66,8 @@ def resolve(
 ) -> tuple[_items.ItemUpdate, CostTotals]:
     """The update one result makes to its item, and the cost it adds."""
     step = next_step(result, item.attempts, job.options.max_attempts, canceling=job.cancel_requested)
-    payload = result.message if result.outcome == "succeeded" else result.error
+    # An error is masked before it is stored: an upstream may echo the API key in its message.
+    payload = result.message if result.outcome == "succeeded" else redact_json(result.error)
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     if step == "retry":
         return _items.ItemUpdate(item.line, final=False, result=text, batch_id=batch_id), CostTotals()

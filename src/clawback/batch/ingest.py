@@ -123,6 +123,22 @@ def _item_row(
     return row, plan
 
 
+def _shaped(
+    item: InputItem, counters: dict[str, _BlockTokens], cache_plan: bool
+) -> tuple[tuple[Any, ...], CachePlanInput | None] | LineError:
+    """:func:`_item_row`, or the line's error when a block has a shape no request can have.
+
+    :func:`~clawback.batch.inputs.parse_line` checks the fields the API requires; a block the
+    checks let through but the shape reader cannot read (a ``type`` that is a number, say) is
+    reported as an invalid line like any other, never a crash of the whole job.
+    """
+    try:
+        return _item_row(item, counters, cache_plan)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        message = f"a block cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+        return LineError(item.line, message, item.user_id)
+
+
 def _invalid_row(error: LineError) -> tuple[Any, ...]:
     result = json.dumps({"type": "invalid_input", "message": error.message})
     uid = None if error.user_id is None else json.dumps(error.user_id)
@@ -154,14 +170,15 @@ def _pass1(journal: Journal, job: JobRecord, source: Path, *, catalogue: Catalog
         if parsed is None:
             continue
         stats.lines += 1
-        if isinstance(parsed, LineError):
+        shaped = parsed if isinstance(parsed, LineError) else _shaped(parsed, counters, options.cache_plan)
+        if isinstance(shaped, LineError):
             stats.invalid += 1
             if len(stats.errors) < SHOWN_ERRORS:
-                stats.errors.append(parsed)
-            rows.append(_invalid_row(parsed))
+                stats.errors.append(shaped)
+            rows.append(_invalid_row(shaped))
         else:
             stats.valid += 1
-            row, plan = _item_row(parsed, counters, options.cache_plan)
+            row, plan = shaped
             rows.append(row)
             if plan is not None:
                 shared.update(c.prefix_hash for c in plan.candidates)

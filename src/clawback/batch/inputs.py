@@ -24,8 +24,10 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from clawback.batch.chunking import Limits
-from clawback.errors import UnknownModelError
+from clawback.errors import InputFileError, UnknownModelError
 from clawback.pricing.catalogue import Catalogue, ModelInfo
+from clawback.redact import redact
+from clawback.safe_input import loads
 
 __all__ = ["InputItem", "LineError", "dumps_params", "parse_line"]
 
@@ -37,12 +39,21 @@ _BATCH_FORBIDDEN: Final = {
 _ID_KEYS: Final = ("id", "custom_id")
 
 
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: StrictStr
+    content: StrictStr | list[dict[str, Any]]
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: StrictStr = Field(min_length=1)
     max_tokens: StrictInt = Field(ge=1)
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: list[_Message] = Field(min_length=1)
+    system: StrictStr | list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +74,14 @@ class InputItem:
 
 @dataclass(frozen=True, slots=True)
 class LineError:
-    """Why one input line cannot be sent."""
+    """Why one input line cannot be sent (the message masked: a line may carry an API key)."""
 
     line: int
     message: str
     user_id: str | int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -135,13 +149,12 @@ def parse_line(
     limits: Limits,
 ) -> InputItem | LineError | None:
     """The item on one input line, why it is invalid, or None for a blank line."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if not text.strip():
+    if not raw.strip() or raw.strip() == (b"\xef\xbb\xbf" if isinstance(raw, bytes) else "\ufeff"):
         return None
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return LineError(line, f"not valid JSON: {exc.msg} at column {exc.colno}")
+        obj = loads(raw)
+    except InputFileError as exc:
+        return LineError(line, str(exc))
     if not isinstance(obj, dict):
         return LineError(line, f"expected a JSON object, got {type(obj).__name__}")
     user_id, params = _split_id(obj)

@@ -27,7 +27,8 @@ from clawback.batch._schema import MIGRATIONS
 from clawback.batch.costs import CostTotals, EstimateTotals
 from clawback.batch.machine import ChunkView, JobView, Phase
 from clawback.batch.options import JobOptions
-from clawback.errors import BatchJobError
+from clawback.errors import BatchJobError, StoreError
+from clawback.redact import redact, redact_json
 from clawback.settings import Settings
 
 __all__ = ["ChunkRecord", "JobRecord", "Journal", "default_journal_location"]
@@ -90,6 +91,12 @@ class ChunkRecord:
     last_error: str | None = None
 
 
+def _mask_error(fields: dict[str, Any]) -> None:
+    """Mask any API key or password in an error message about to be stored (issue #11, S1)."""
+    if isinstance(fields.get("last_error"), str):
+        fields["last_error"] = redact(fields["last_error"])
+
+
 def _job(row: tuple[Any, ...]) -> JobRecord:
     return JobRecord(
         name=row[0],
@@ -107,7 +114,7 @@ def _job(row: tuple[Any, ...]) -> JobRecord:
         done_counter=int(row[12]),
         out_offset=int(row[13]),
         out_lines=int(row[14]),
-        last_error=row[15],
+        last_error=None if row[15] is None else redact(row[15]),
         updated_at=float(row[16]),
         finished_at=None if row[17] is None else float(row[17]),
     )
@@ -137,7 +144,7 @@ def _chunk(row: tuple[Any, ...], unwarmed: int = 0) -> ChunkRecord:
         status=row[15],
         counts=json.loads(row[16]) if row[16] else None,
         totals=CostTotals.from_json(json.loads(row[17]) if row[17] else None),
-        last_error=row[18],
+        last_error=None if row[18] is None else redact(row[18]),
     )
 
 
@@ -228,7 +235,8 @@ class Journal:
         return [_job(r) for r in rows]
 
     def update_job(self, name: str, **fields: Any) -> None:
-        """Set columns of the job row (``updated_at`` too)."""
+        """Set columns of the job row (``updated_at`` too); an error message is stored masked."""
+        _mask_error(fields)
         fields["updated_at"] = self.clock()
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE batch_jobs SET {sets} WHERE name = ?", (*fields.values(), name))
@@ -253,7 +261,7 @@ class Journal:
         """Append one event."""
         self.db.execute(
             "INSERT INTO batch_events (job, at, chunk, kind, data) VALUES (?, ?, ?, ?, ?)",
-            (name, self.clock(), chunk, kind, json.dumps(data) if data else None),
+            (name, self.clock(), chunk, kind, json.dumps(redact_json(data)) if data else None),
         )
 
     def events(self, name: str, limit: int = 1000) -> list[tuple[float, int | None, str, dict[str, Any]]]:
@@ -299,6 +307,7 @@ class Journal:
         }
         for key, value in extra.items():
             fields[key] = json.dumps(value) if key == "counts" else value
+        _mask_error(fields)
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(
             f"UPDATE batch_chunks SET {sets} WHERE job = ? AND seq = ?", (*fields.values(), name, view.seq)
@@ -356,6 +365,19 @@ class Journal:
             warm_cache=job.options.warm_cache,
             finished=job.finished,
         )
+
+    # -- damage ---------------------------------------------------------------------------------
+    def check_sound(self, *, budget_s: float = 2.0) -> None:
+        """Raise :class:`~clawback.errors.StoreError` naming the damage and the repair if SQLite's
+        integrity check (bounded by ``budget_s``) finds the journal damaged."""
+        problem = self.db.integrity_problem(budget_s)
+        if problem is not None:
+            raise self.db.damage(problem)
+
+    def contradiction(self, what: str) -> StoreError:
+        """The error for a journal that contradicts itself (``what``): damage if a full check finds it."""
+        problem = self.db.integrity_problem(budget_s=60.0)
+        return self.db.damage(problem or f"it contradicts itself: {what}")
 
     # -- the runner lock ------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from clawback.batch import _items
-from clawback.batch.journal import Journal
+from clawback.batch.journal import JobRecord, Journal
 from clawback.batch.outcomes import OutputRecord, render_output_line
 from clawback.errors import InputFileError
+from clawback.redact import redact_json
 
-__all__ = ["OutputFile", "render_row"]
+__all__ = ["OutputFile", "output_problem", "render_row"]
 
 
 def render_row(row: tuple[Any, ...]) -> str:
@@ -36,12 +37,36 @@ def render_row(row: tuple[Any, ...]) -> str:
             outcome=outcome,
             attempts=int(attempts),
             message=payload if succeeded else None,
-            error=None if succeeded else payload,
+            error=None if succeeded else redact_json(payload),
             cost_usd=cost or "0.00",
             custom_id=custom_id if outcome not in ("invalid",) else None,
             batch_id=batch_id,
         )
     )
+
+
+def output_problem(job: JobRecord) -> str | None:
+    """What is wrong with the job's output file compared with the journal, or None when it agrees.
+
+    The journal records the file's length after every append (``out_offset``); a file that is
+    missing, or shorter than that, has lost results (deleted or cut by hand, a restore from an old
+    backup). A longer file is normal while a job runs (an append not yet recorded, cut on resume).
+    """
+    if job.out_offset <= 0 and job.out_lines <= 0:
+        return None
+    path = Path(job.output_path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return f"the output file is missing ({job.out_lines:,} result lines are in the journal)"
+    except OSError as exc:
+        return f"the output file cannot be read: {exc.strerror or exc}"
+    if size < job.out_offset:
+        return (
+            f"the output file is cut short: {size:,} of {job.out_offset:,} bytes "
+            f"({job.out_lines:,} result lines are in the journal)"
+        )
+    return None
 
 
 class OutputFile:
@@ -55,8 +80,8 @@ class OutputFile:
         self.path = path
         self.crash = crash or (lambda label: None)
 
-    def prepare(self) -> None:
-        """Make the file agree with the journal: cut unrecorded lines, or rebuild it."""
+    def prepare(self) -> bool:
+        """Make the file agree with the journal: cut unrecorded lines, or rebuild it; True if rebuilt."""
         job = self.journal.job(self.name)
         try:
             size = self.path.stat().st_size if self.path.exists() else -1
@@ -67,9 +92,11 @@ class OutputFile:
                 with self.path.open("r+b") as handle:
                     handle.truncate(job.out_offset)
                     os.fsync(handle.fileno())
-            return
+            return False
         if size >= 0 or job.out_lines:
             self._rebuild()
+            return True
+        return False
 
     def _rebuild(self) -> None:
         tmp = self.path.with_name(self.path.name + ".rebuild")

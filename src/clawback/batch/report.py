@@ -10,6 +10,7 @@ from typing import Any
 from clawback.batch.costs import CostTotals, EstimateTotals
 from clawback.batch.journal import Journal
 from clawback.batch.outcomes import FINAL_OUTCOMES
+from clawback.batch.output import output_problem
 from clawback.pricing.cost import format_usd
 
 __all__ = ["JobSummary", "summarize"]
@@ -37,6 +38,8 @@ class JobSummary:
     journal: str = ""
     warmups: int = 0
     chunk_ids: tuple[str, ...] = field(default=())
+    output_problem: str | None = None
+    """What is wrong with the output file against the journal (missing, cut short), or None."""
 
     @property
     def finished(self) -> int:
@@ -56,6 +59,8 @@ class JobSummary:
             "outcomes": dict(self.outcomes),
             "finished": self.finished,
             "written": self.written,
+            "output_ok": self.output_problem is None,
+            "output_problem": self.output_problem,
             "submitted_requests": self.submitted,
             "batches": self.batches,
             "batch_ids": list(self.chunk_ids),
@@ -121,4 +126,5 @@ def summarize(journal: Journal, name: str) -> JobSummary:
         journal=journal.display,
         warmups=totals.warmups,
         chunk_ids=tuple(ids),
+        output_problem=output_problem(job),
     )

@@ -149,6 +149,7 @@ class BatchRunner:
     def run(self, name: str) -> JobSummary:
         """Run (or resume) the job until every item is final and written."""
         with self.journal.runner_lock(name):
+            self.journal.check_sound()  # a damaged index would otherwise make the loop act on wrong counts
             job = self.journal.job(name)
             output = OutputFile(self.journal, name, Path(job.output_path), crash=self.crash)
             output.prepare()
@@ -218,7 +219,8 @@ class BatchRunner:
             CancelPending: self._cancel_pending,
         }
         if isinstance(effect, WriteOutput):
-            output.flush()
+            if not output.flush():  # the counts said items wait to be written, yet none can be read
+                raise self.journal.contradiction("finished items are counted but none can be read")
             return
         handlers[type(effect)](name, effect)
 
@@ -273,6 +275,8 @@ class BatchRunner:
                 _items.assign_chunk(db, name, seq, prefix=prefix, lines=[line for line, _ in chunk])
                 self.journal.log(name, "planned", seq, {"size": len(chunk)})
                 seq += 1
+            if seq == job.next_chunk:  # the counts said items wait for a chunk, yet none can be read
+                raise self.journal.contradiction("items wait for a batch but none can be read")
             self.journal.update_job(name, next_chunk=seq)
         self.crash("plan")
 

@@ -8,7 +8,9 @@ stored params text, one batch at a time, without re-encoding each request. Reads
 results) keep the SDK's own retries.
 
 Every SDK or transport error becomes an :class:`UpstreamFailure` carrying the HTTP status (if
-any), ``retry-after`` (if given) and whether it is worth trying again.
+any), ``retry-after`` (if given) and whether it is worth trying again. Its message is masked
+(:func:`clawback.redact.redact`): an upstream that echoes the API key never puts it in a journal,
+an output file or a terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 
 from clawback.batch.recovery import ListedBatch
 from clawback.errors import UpstreamError
+from clawback.redact import redact
 
 __all__ = ["BatchInfo", "SdkUpstream", "Upstream", "UpstreamFailure"]
 
@@ -121,7 +124,17 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def translate(exc: Exception, what: str) -> UpstreamFailure:
-    """The :class:`UpstreamFailure` for an SDK or transport error."""
+    """The :class:`UpstreamFailure` for an SDK or transport error, its message masked."""
+    failure = _translate(exc, what)
+    masked = redact(str(failure))
+    if masked == str(failure):
+        return failure
+    return UpstreamFailure(
+        masked, status=failure.status, retry_after=failure.retry_after, error_code=failure.error_code
+    )
+
+
+def _translate(exc: Exception, what: str) -> UpstreamFailure:
     import anthropic
 
     if isinstance(exc, anthropic.APIStatusError):
@@ -264,7 +277,7 @@ def _guarded(lines: Iterator[str], what: str) -> Iterator[str]:
         raise translate(exc, what) from exc
     except Exception as exc:
         if type(exc).__module__.startswith(("httpx", "httpcore", "h11")):
-            raise UpstreamFailure(f"{what}: {type(exc).__name__}: {exc}") from exc
+            raise UpstreamFailure(redact(f"{what}: {type(exc).__name__}: {exc}")) from exc
         raise
 
 

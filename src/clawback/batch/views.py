@@ -15,6 +15,7 @@ from rich.table import Table
 from clawback.batch.ingest import IngestReport
 from clawback.batch.options import JobOptions
 from clawback.batch.report import JobSummary
+from clawback.cli._common import plain
 from clawback.pricing.cost import format_usd
 
 __all__ = ["dry_run_json", "print_dry_run", "print_list", "print_summary", "progress"]
@@ -55,7 +56,7 @@ def progress(total: int) -> Iterator[Callable[[JobSummary], None]]:
         task = bar.add_task("batch", total=total, line="")
 
         def update(summary: JobSummary) -> None:
-            bar.update(task, completed=summary.finished, line=_line(summary), description=summary.name)
+            bar.update(task, completed=summary.finished, line=_line(summary), description=plain(summary.name))
 
         yield update
 
@@ -63,7 +64,7 @@ def progress(total: int) -> Iterator[Callable[[JobSummary], None]]:
 def print_summary(console: Console, s: JobSummary) -> None:
     """The job's summary table."""
     t = s.totals
-    table = Table(title=f"batch job {s.name} — {s.state}", title_justify="left", show_header=False)
+    table = Table(title=f"batch job {plain(s.name)} — {s.state}", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("items", f"{s.items:,}")
@@ -87,15 +88,20 @@ def print_summary(console: Console, s: JobSummary) -> None:
     )
     table.add_row("  of which batch discount", _usd(t.batch_saving))
     table.add_row("  of which caching", _usd(t.cache_saving))
-    table.add_row("output", f"{s.output_path} ({s.written:,} lines)")
+    table.add_row("output", f"{plain(s.output_path)} ({s.written:,} lines)")
+    if s.output_problem:
+        table.add_row(
+            "[bold red]output damaged[/bold red]",
+            f"[red]{plain(s.output_problem)}[/red]; rebuild it: clawback batch resume {plain(s.name)}",
+        )
     if s.last_error:
-        table.add_row("last error", s.last_error)
+        table.add_row("last error", plain(s.last_error))
     console.print(table)
 
 
 def print_list(console: Console, summaries: Sequence[JobSummary], where: str) -> None:
     """The jobs table."""
-    table = Table(title=f"batch jobs in {where}", title_justify="left")
+    table = Table(title=f"batch jobs in {plain(where)}", title_justify="left")
     for name, justify in (
         ("job", "left"),
         ("created", "left"),
@@ -109,13 +115,13 @@ def print_list(console: Console, summaries: Sequence[JobSummary], where: str) ->
     for s in summaries:
         created = datetime.fromtimestamp(s.created_at, UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(
-            s.name,
+            plain(s.name),
             created,
             s.state,
             f"{s.items:,}",
             f"{s.finished:,}",
             _usd(s.totals.total_cost),
-            s.output_path,
+            plain(s.output_path) + (" [red](damaged: see status)[/red]" if s.output_problem else ""),
         )
     console.print(table)
 
@@ -147,7 +153,7 @@ def print_dry_run(console: Console, report: IngestReport, options: JobOptions, o
         bad.add_column("line", justify="right")
         bad.add_column("problem")
         for error in report.errors:
-            bad.add_row(str(error.line), error.message)
+            bad.add_row(str(error.line), plain(error.message))
         console.print(bad)
     e = report.estimate
     table = Table(title="dry run — nothing was sent", title_justify="left", show_header=False)

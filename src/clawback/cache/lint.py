@@ -21,6 +21,9 @@ no_breakpoints         info       nothing is cached; the planner's suggestion is
 =====================  =========  ==========================================================
 
 Errors are requests the API rejects with a 400; the rest cost money silently.
+
+Work is bounded: a request of more than :data:`MAX_BLOCKS` content blocks is refused with a
+one-line error before anything is computed (the rest is linear in the number of blocks).
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ from clawback.cache.lint_params import common_prefix, parameter_changes
 from clawback.cache.planner import plan_breakpoints
 from clawback.cache.rules import LOOKBACK_BLOCKS, breakpoints_of
 from clawback.cache.volatile import Finding, volatile_blocks
-from clawback.errors import CacheRuleError
+from clawback.errors import CacheRuleError, UsageError
 from clawback.pricing.catalogue import ModelInfo
 from clawback.shapes import RequestShape, Ttl, request_shape
 
-__all__ = ["BlockReport", "LintFinding", "LintReport", "lint_request"]
+__all__ = ["MAX_BLOCKS", "BlockReport", "LintFinding", "LintReport", "lint_request"]
+
+MAX_BLOCKS = 50_000
+"""Most content blocks (tools, system and message blocks) one request may have to be explained."""
 
 Severity = Literal["error", "warning", "info"]
 
@@ -202,6 +208,13 @@ def lint_request(
     count: Callable[[Mapping[str, Any]], int] | None = None,
 ) -> LintReport:
     """Explain what ``body`` would cache on ``model``; ``previous`` is an earlier request to compare with."""
+    for name, request in (("the request", body), ("the previous request", previous)):
+        size = 0 if request is None else sum(1 for _ in body_blocks(request))
+        if size > MAX_BLOCKS:
+            raise UsageError(
+                f"{name} has {size:,} content blocks; clawback lint explains at most {MAX_BLOCKS:,} "
+                "(lint a shorter prefix of it: the cache matches prefixes)"
+            )
     shape = request_shape(body, tokenizer=model.tokenizer, count=count)
     minimum = model.min_cacheable_tokens
     marks, auto = _marks(shape)

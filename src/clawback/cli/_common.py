@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,17 @@ from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.loader import load_catalogue
 from clawback.settings import Settings
 
-__all__ = ["catalogue_for", "console", "err_console", "parse_date", "plain", "print_json", "settings"]
+__all__ = [
+    "catalogue_for",
+    "console",
+    "err_console",
+    "once",
+    "parse_date",
+    "plain",
+    "print_json",
+    "printable",
+    "settings",
+]
 
 
 def console() -> Console:
@@ -37,9 +48,23 @@ def settings() -> Settings:
 
 
 def catalogue_for(prices: Sequence[Path] | None = None) -> Catalogue:
-    """The catalogue with ``CLAWBACK_PRICES`` and ``--prices`` overrides applied."""
+    """The catalogue with ``CLAWBACK_PRICES`` and ``--prices`` overrides applied (each file once)."""
     s = settings()
-    return load_catalogue([*s.price_files, *(prices or ())])
+    return load_catalogue(once([*s.price_files, *(prices or ())], "price file"))
+
+
+def once(paths: Sequence[Path], what: str) -> list[Path]:
+    """``paths`` with any file given again dropped (same file, however spelled), with a note on stderr."""
+    seen: set[str] = set()
+    kept: list[Path] = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            sys.stderr.write(f"clawback: note: {what} {printable(path)} was given twice; it is read once\n")
+            continue
+        seen.add(key)
+        kept.append(path)
+    return kept
 
 
 def parse_date(text: str | None, flag: str = "--at") -> date | None:
@@ -53,12 +78,24 @@ def parse_date(text: str | None, flag: str = "--at") -> date | None:
 
 
 def print_json(data: Any) -> None:
-    """JSON on standard output, newline-terminated."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """JSON on standard output, newline-terminated, with any API key or password in it masked."""
+    from clawback.redact import redact
+
+    sys.stdout.write(redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control and bidi characters shown as ``\\xNN`` / ``\\uNNNN`` (for plain, non-Rich output)."""
+    s = str(text)
+    if _CONTROL.search(s):
+        s = _CONTROL.sub(
+            lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", s
+        )
+    return s
 
 
 def plain(text: object) -> str:
@@ -70,9 +107,5 @@ def plain(text: object) -> str:
     """
     from rich.markup import escape
 
-    s = str(text)
-    if _CONTROL.search(s):
-        s = _CONTROL.sub(
-            lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}", s
-        )
-    return escape(s) if "[" in s else s
+    s = printable(text)
+    return escape(s) if "[" in s or s.endswith("\\") else s

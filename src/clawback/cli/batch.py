@@ -20,8 +20,10 @@ from clawback.batch.machine import Backoff
 from clawback.batch.options import JobOptions
 from clawback.batch.report import JobSummary
 from clawback.batch.runner import BatchRunner
-from clawback.cli._common import catalogue_for, console, err_console, print_json, settings
+from clawback.cli._common import catalogue_for, console, err_console, print_json, printable, settings
 from clawback.errors import BatchJobError, UpstreamError, UsageError
+from clawback.redact import redact
+from clawback.safe_input import bounded_decimal
 
 __all__ = ["app"]
 
@@ -56,7 +58,7 @@ GraceOpt = Annotated[
 
 
 def _note(message: str) -> None:
-    sys.stderr.write(f"clawback: {message}\n")
+    sys.stderr.write(f"clawback: {printable(redact(message))}\n")
     sys.stderr.flush()
 
 
@@ -137,9 +139,9 @@ def _parse_cost(text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
-        return Decimal(text.lstrip("$"))
-    except InvalidOperation as exc:
-        raise UsageError(f"--max-cost must be an amount in USD, got {text!r}") from exc
+        return bounded_decimal(text.lstrip("$"), "--max-cost")
+    except (InvalidOperation, UsageError) as exc:
+        raise UsageError(f"--max-cost must be an amount in USD, got {text[:40]!r}") from exc
 
 
 def _check_paths(source: Path, out: Path, overwrite: bool) -> None:
@@ -359,12 +361,40 @@ def resume(
     as_json: JsonOpt = False,
     show_progress: ProgressOpt = True,
 ) -> None:
-    """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost."""
+    """Continue a job after a crash, a kill or a give-up: nothing is sent twice, nothing is lost.
+
+    A finished job whose output file was deleted or cut short has it rebuilt from the journal.
+    """
     with _journal(journal, create=False) as store:
+        if _rebuilt_output(store, name, as_json=as_json):
+            return
         _check_unfinished(store, name, "resume")
         runner = _runner(store, poll=poll, max_poll=max_poll, grace=grace)
         total = store.job(name).items
         _run_to_end(runner, name, total, show_progress=show_progress, as_json=as_json)
+
+
+def _rebuilt_output(store: Journal, name: str, *, as_json: bool) -> bool:
+    """For a finished job whose output lost lines: rebuild it from the journal and show the job."""
+    from clawback.batch.output import OutputFile, output_problem
+    from clawback.batch.report import summarize
+
+    job = store.job(name)
+    problem = output_problem(job) if job.finished else None
+    if problem is None:
+        return False
+    with store.runner_lock(name):
+        OutputFile(store, name, Path(job.output_path)).prepare()
+    done = store.job(name)
+    _note(
+        f"batch job {name}: {problem}; rebuilt {done.output_path} from the journal ({done.out_lines:,} lines)"
+    )
+    summary = summarize(store, name)
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        views.print_summary(console(), summary)
+    return True
 
 
 @app.command("status")
@@ -385,6 +415,8 @@ def status(
             name = recent[0].name
         summary = summarize(store, name)
         runner = runner_of(store, summary)
+    if summary.output_problem:
+        _note(f"batch job {name}: {summary.output_problem}; rebuild it with: clawback batch resume {name}")
     if as_json:
         print_json({**runner.shown(summary).to_json(), **runner.to_json()})
         return
@@ -396,7 +428,9 @@ def status(
 @app.command("list")
 def list_jobs(
     journal: JournalOpt = None,
-    limit: Annotated[int, typer.Option("--limit", help="How many jobs, newest first.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", help="How many jobs, newest first.", min=1, max=1_000_000)
+    ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first (an unfinished job no live process holds is "not running")."""

@@ -2,46 +2,59 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, err_console, parse_date, print_json
-from clawback.errors import InputFileError, UsageError
+from clawback.cli._common import catalogue_for, console, err_console, parse_date, plain, print_json
+from clawback.errors import UsageError
 from clawback.pricing.cost import CostBreakdown, Usage, format_usd, parse_usage, price_usage
 from clawback.pricing.lifecycle import lifecycle_notes
+from clawback.safe_input import bounded_int, loads, read_input
+
+_USAGE_KEYS = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "cache_creation",
+        "server_tool_use",
+        "output_tokens_details",
+    }
+)
 
 
 def _load_usage(text: str) -> tuple[Any, str | None]:
     """The usage mapping (and the model, if a whole response was given) from JSON or a file."""
-    raw = text
-    if text == "-":
-        raw = sys.stdin.read()
-    elif not text.lstrip().startswith(("{", "[")):
-        try:
-            raw = Path(text).read_text("utf-8")
-        except OSError as exc:
-            raise InputFileError(f"cannot read usage file {text}: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    if text != "-" and text.lstrip().startswith(("{", "[")):
+        data = loads(text, "--usage")
+    else:
+        data = loads(read_input(text, f"usage file {text}"), f"usage file {text}")
+    model: str | None = None
+    if isinstance(data, dict) and "usage" in data:
+        if not isinstance(data["usage"], dict):
+            raise UsageError(f"--usage: 'usage' must be a JSON object, got {type(data['usage']).__name__}")
+        model = data.get("model") if isinstance(data.get("model"), str) else None
+        data = data["usage"]
+    if not isinstance(data, dict):
+        raise UsageError(f"--usage must be a JSON object, got {type(data).__name__}")
+    if not _USAGE_KEYS & data.keys():
         raise UsageError(
-            f"--usage is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    if isinstance(data, dict) and isinstance(data.get("usage"), dict):
-        model = data.get("model")
-        return data["usage"], model if isinstance(model, str) else None
-    return data, None
+            "--usage holds no token counts (input_tokens, output_tokens, cache_read_input_tokens, "
+            "cache_creation_input_tokens): nothing to price"
+        )
+    return data, model
 
 
 def _counts(**counts: int | None) -> Usage:
     for name, value in counts.items():
         if value is not None and value < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a non-negative integer, got {value}")
+        if value is not None:  # a count past 10^15 tokens is a typo, and past 28 digits Decimal rounds
+            bounded_int(value, f"--{name.replace('_', '-')}")
     return Usage(
         input_tokens=counts["input"] or 0,
         output_tokens=counts["output"] or 0,
@@ -53,7 +66,7 @@ def _counts(**counts: int | None) -> Usage:
 
 def _table(b: CostBreakdown) -> Table:
     u = b.usage
-    table = Table(title=f"{b.model} — rates from {b.rates_effective_from}", title_justify="left")
+    table = Table(title=f"{plain(b.model)} — rates from {b.rates_effective_from}", title_justify="left")
     table.add_column("token kind")
     table.add_column("tokens", justify="right")
     table.add_column("USD", justify="right")
@@ -75,7 +88,9 @@ def _table(b: CostBreakdown) -> Table:
     if b.modifiers:
         table.add_row("[dim]at standard rates[/dim]", "", f"[dim]{format_usd(b.base_total)}[/dim]")
         for m in b.modifiers:
-            table.add_row(f"[dim]{m.name}: {m.detail}[/dim]", "", f"[dim]{format_usd(m.delta)}[/dim]")
+            table.add_row(
+                f"[dim]{plain(m.name)}: {plain(m.detail)}[/dim]", "", f"[dim]{format_usd(m.delta)}[/dim]"
+            )
     table.add_row(
         "[bold]total[/bold]", f"{u.prompt_tokens + u.output_tokens:,}", f"[bold]{format_usd(b.total)}[/bold]"
     )
@@ -166,4 +181,4 @@ def cost(
         return
     console().print(_table(breakdown))
     for note in notes:
-        err_console().print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+        err_console().print(f"[yellow]note:[/yellow] {plain(note)}", soft_wrap=True)

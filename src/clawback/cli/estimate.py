@@ -9,17 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, parse_date, print_json
+from clawback.cli._common import catalogue_for, console, parse_date, plain, print_json
 from clawback.errors import UsageError
 from clawback.estimate import DAYS_PER_MONTH, Estimate, Workload, estimate_workload
+from clawback.safe_input import bounded_decimal
+
+_MAX_DIGITS = 12
+"""Counts above a trillion calls or tokens a day are typos, and past 28 digits Decimal would round."""
 
 
 def _fraction(text: str | None, flag: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except InvalidOperation as exc:
+        value = bounded_decimal(text.rstrip("%"), flag) / (100 if text.endswith("%") else 1)
+    except (InvalidOperation, UsageError) as exc:
         raise UsageError(f"{flag} must be a number between 0 and 1 (or a percentage), got {text!r}") from exc
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
         raise UsageError(f"{flag} must be between 0 and 1, got {text!r}")
@@ -37,7 +41,7 @@ def render(result: Estimate) -> None:
     table = Table(
         title=(
             f"{w.calls_per_day:,} calls/day · {w.static_tokens:,} static + {w.dynamic_tokens:,} dynamic input · "
-            f"{w.output_tokens:,} output · {w.model.id}"
+            f"{w.output_tokens:,} output · {plain(w.model.id)}"
         ),
         title_justify="left",
     )
@@ -56,7 +60,11 @@ def render(result: Estimate) -> None:
     for step in result.steps:
         mark = "[green]yes[/green]" if step.applied else "[red]no[/red]"
         table.add_row(
-            step.title, _money(step.alone), _money(step.stacked), _money(step.stacked * DAYS_PER_MONTH), mark
+            plain(step.title),
+            _money(step.alone),
+            _money(step.stacked),
+            _money(step.stacked * DAYS_PER_MONTH),
+            mark,
         )
     table.add_section()
     saving = result.baseline - result.final
@@ -70,11 +78,11 @@ def render(result: Estimate) -> None:
     )
     out.print(table)
     for warning in result.warnings:
-        out.print(f"[yellow]warning:[/yellow] {warning}")
+        out.print(f"[yellow]warning:[/yellow] {plain(warning)}")
     for step in result.steps:
         for note in step.warnings:
             colour = "dim" if step.applied else "yellow"
-            out.print(f"[{colour}]{step.name}: {note}[/{colour}]")
+            out.print(f"[{colour}]{plain(step.name)}: {plain(note)}[/{colour}]")
 
 
 def _change(saving_pct: Decimal) -> str:
@@ -127,6 +135,17 @@ def estimate(
 ) -> None:
     """Cost a steady workload today and after routing, batching, caching and shorter outputs."""
     catalogue = catalogue_for(prices)
+    for flag, value in (
+        ("--calls-per-day", calls_per_day),
+        ("--static-tokens", static_tokens),
+        ("--dynamic-tokens", dynamic_tokens),
+        ("--output-tokens", output_tokens),
+        ("--target-output-tokens", target_output_tokens),
+    ):
+        if value is not None and abs(value) > 10**_MAX_DIGITS:  # 300 digits would overflow Decimal
+            raise UsageError(
+                f"{flag} is out of range: {len(str(abs(value)))} digits, at most {_MAX_DIGITS} allowed"
+            )
     workload = Workload(
         calls_per_day=calls_per_day,
         static_tokens=static_tokens,

@@ -19,7 +19,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from clawback.cli._common import catalogue_for, console, err_console, parse_date, print_json, settings
+from clawback.cli._common import (
+    catalogue_for,
+    console,
+    err_console,
+    parse_date,
+    print_json,
+    printable,
+    settings,
+)
 from clawback.cli.eval_tables import print_offline, print_report
 from clawback.errors import InputFileError, UsageError
 
@@ -145,10 +153,9 @@ def _validator(spec: str | None, samples: Sequence[Any]) -> Any:
             raise UsageError("--validator labels needs ground-truth values or a 'labels' list in the dataset")
         return LabelValidator(labels)
     if kind == "json-schema" and arg:
-        try:
-            return JsonSchemaValidator(json.loads(Path(arg).read_text("utf-8")))
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"cannot read JSON schema {arg}: {exc}") from exc
+        from clawback.safe_input import loads, read_input
+
+        return JsonSchemaValidator(loads(read_input(arg, f"JSON schema {arg}"), f"JSON schema {arg}"))
     if kind == "confidence":
         try:
             return ConfidenceValidator(float(arg or "0.8"))
@@ -167,7 +174,7 @@ def _runner(kind: str) -> Any:
             ) from exc
         runner = BatchEvalRunner.from_settings(settings())
         runner.announce = lambda line: err_console().print(
-            f"clawback eval: {line}", markup=False, soft_wrap=True
+            f"clawback eval: {printable(line)}", markup=False, soft_wrap=True
         )
         return runner
     if kind == "direct":
@@ -286,10 +293,10 @@ def _finish(
         return
     print_report(result)
     if report is not None:
-        console().print(f"report: {report}", markup=False, soft_wrap=True)
+        console().print(f"report: {printable(report)}", markup=False, soft_wrap=True)
     if write:
         console().print(
-            f"verdict written to {target} [tasks.{result.plan.task}]", markup=False, soft_wrap=True
+            printable(f"verdict written to {target} [tasks.{result.plan.task}]"), markup=False, soft_wrap=True
         )
 
 
@@ -334,7 +341,7 @@ def offline(
     for r in results:
         print_offline(r)
     if report is not None:
-        console().print(f"report: {report}", markup=False, soft_wrap=True)
+        console().print(f"report: {printable(report)}", markup=False, soft_wrap=True)
 
 
 def _benchmark(name: str, root: Path, via_emulator: bool) -> Any:
@@ -446,4 +453,4 @@ def train_router(
         model_file = os.path.relpath(out.resolve(), target.resolve().parent)
         spec = LearnedSpec(model_file=model_file, cheap=cheap, strong=strong, threshold=round(c.threshold, 6))
         write_learned(target, task, spec)
-        console().print(f"[learned.{task}] written to {target}", markup=False, soft_wrap=True)
+        console().print(printable(f"[learned.{task}] written to {target}"), markup=False, soft_wrap=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
-from clawback.cli._common import console
+from clawback.cli._common import console, plain, printable
 
 __all__ = ["print_offline", "print_report"]
 
@@ -18,13 +17,13 @@ def print_report(report: Any) -> None:
 
     out = console()
     table = Table(
-        title=f"task {report.plan.task}: {report.samples} samples, scorer {report.plan.scorer.name}"
+        title=f"task {plain(report.plan.task)}: {report.samples} samples, scorer {plain(report.plan.scorer.name)}"
     )
     for column in ("model", "agreed", "estimate", "95% interval", "cost / 1,000 calls (as run)", "errors"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in report.results:
         cost = "—" if r.cost_per_1000 is None else f"${r.cost_per_1000:.4f}"
-        name = r.model + (" (incumbent)" if r.model == report.incumbent else "")
+        name = plain(r.model) + (" (incumbent)" if r.model == report.incumbent else "")
         q = r.quality
         table.add_row(
             name,
@@ -37,16 +36,16 @@ def print_report(report: Any) -> None:
     for c in report.cascades:
         cost = "—" if c.cost_per_1000 is None else f"${c.cost_per_1000:.4f}"
         q = c.quality
-        name = f"cascade {c.label} ({c.validator}, {percent(c.escalation_rate)} escalated)"
+        name = plain(f"cascade {c.label} ({c.validator}, {percent(c.escalation_rate)} escalated)")
         table.add_row(
             name, f"{q.successes}/{q.n}", f"{q.estimate:.3f}", f"[{q.low:.3f}, {q.high:.3f}]", cost, ""
         )
     out.print(table)
     for note in report.notes:
-        out.print(f"note: {note}", markup=False, soft_wrap=True)
+        out.print(f"note: {printable(note)}", markup=False, soft_wrap=True)
     v = report.verdict
     out.print(f"bar for the lower bound: {report.bar:.3f} ({report.plan.quality_target:g} target)")
-    out.print(f"[bold]verdict: {v.kind}[/bold] — {escape(v.reason)}", soft_wrap=True)
+    out.print(f"[bold]verdict: {plain(v.kind)}[/bold] — {plain(v.reason)}", soft_wrap=True)
 
 
 def print_offline(r: Any) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from clawback.cli._common import console, plain, print_json, settings
+from clawback.cli._common import console, plain, print_json, printable, settings
 from clawback.errors import UsageError
 from clawback.ledger.api import Ledger, open_ledger, resolve_location
 from clawback.ledger.record import CallRecord
@@ -52,6 +52,8 @@ def _when(text: str | None, flag: str, *, end: bool = False) -> datetime | date 
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if end and day == date.max:  # "until the last day there is": no upper bound
+                return None
             return day + timedelta(days=1) if end else day
         return datetime.fromisoformat(text)
     except ValueError as exc:
@@ -64,6 +66,15 @@ def _open(location: str | None) -> Ledger:
 
 def _usd(amount: Decimal) -> str:
     return f"-${format_usd(-amount)}" if amount < 0 else f"${format_usd(amount)}"
+
+
+def _note_skipped(book: Ledger) -> int:
+    """Say on stderr how many rows could not be read (damaged), as the audit does for log lines."""
+    if book.skipped:
+        reason = f" (first: {book.skipped_reason})" if book.skipped_reason else ""
+        note = f"skipped {book.skipped:,} unreadable ledger row(s) in {book.location}{reason}"
+        sys.stderr.write(f"clawback: {printable(note)}; the other rows are counted\n")
+    return book.skipped
 
 
 def _group_row(g: GroupTotals, label: str) -> list[str]:
@@ -84,7 +95,10 @@ def _group_row(g: GroupTotals, label: str) -> list[str]:
 
 def _summary_table(result: Summary, where: str) -> Table:
     table = Table(
-        title=f"Ledger {where} — by {result.by}", title_justify="left", box=box.SIMPLE_HEAD, show_footer=True
+        title=f"Ledger {plain(where)} — by {result.by}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_footer=True,
     )
     footer = _group_row(result.overall, "all")
     names = (
@@ -129,8 +143,9 @@ def summary(
     with _open(ledger) as book:
         result = book.summary(group, since=start, until=end, task=task)
         where = book.location
+        skipped = _note_skipped(book)
     if as_json:
-        print_json({"ledger": where, **result.to_json()})
+        print_json({"ledger": where, **result.to_json(), "skipped_rows": skipped})
         return
     out = console()
     out.print(_summary_table(result, plain(where)))
@@ -167,15 +182,18 @@ def _tail_row(rec: CallRecord) -> list[str]:
 @app.command("tail")
 def tail(
     ledger: LedgerOpt = None,
-    n: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many of the latest calls.")] = 20,
+    n: Annotated[
+        int, typer.Option("-n", "--lines", min=1, max=1_000_000, help="How many of the latest calls.")
+    ] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """The latest calls, oldest first."""
     with _open(ledger) as book:
         records = book.tail(n)
         where = book.location
+        skipped = _note_skipped(book)
     if as_json:
-        print_json({"ledger": where, "records": [r.to_json() for r in records]})
+        print_json({"ledger": where, "records": [r.to_json() for r in records], "skipped_rows": skipped})
         return
     table = Table(
         title=f"Ledger {plain(where)} — last {len(records)} call(s)",
@@ -205,7 +223,8 @@ def export(
     with _open(ledger) as book:
         for rec in book.iter_records(since=start, until=end, task=task):
             write(json.dumps(rec.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+        sys.stdout.flush()
+        _note_skipped(book)
 
 
 @app.command("path")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,26 +9,19 @@ import typer
 from rich.table import Table
 
 from clawback.cache.lint import LintReport, lint_request
-from clawback.cli._common import catalogue_for, console, print_json
-from clawback.errors import InputFileError, UsageError
+from clawback.cli._common import catalogue_for, console, plain, print_json
+from clawback.errors import UsageError
+from clawback.safe_input import loads, read_input
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+TABLE_ROWS = 200
+"""Rows the terminal table shows at most: the ends, and every block with a breakpoint or finding."""
 
 
 def _load_body(path: str, flag: str) -> dict[str, Any]:
-    """A Messages request body from a JSON file (or ``-`` for stdin), with one-line errors."""
-    try:
-        raw = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {flag} {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{flag} {path} is not UTF-8 text") from exc
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(
-            f"{flag} {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+    """A Messages request body from a JSON file (or ``-`` for stdin), read once, with one-line errors."""
+    label = f"{flag} {path}"
+    data = loads(read_input(path, label), label)
     if isinstance(data, dict) and isinstance(data.get("params"), dict):
         data = data["params"]  # a Message Batches request item
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
@@ -43,9 +34,22 @@ def _load_body(path: str, flag: str) -> dict[str, Any]:
     return data
 
 
+def _rows_shown(report: LintReport) -> set[int]:
+    """Positions of the blocks the table shows: all of them, or the ends plus every one that matters."""
+    positions = [b.position for b in report.blocks]
+    if len(positions) <= TABLE_ROWS:
+        return set(positions)
+    ends = TABLE_ROWS // 4
+    shown = set(positions[:ends]) | set(positions[-ends:])
+    shown |= {b.position for b in report.blocks if b.breakpoint or b.suggested or b.automatic}
+    shown |= {f.position for f in report.findings if f.position is not None}
+    return shown
+
+
 def _table(report: LintReport) -> Table:
     table = Table(
-        title=f"{report.model}: minimum cacheable prefix {report.min_tokens:,} tokens", title_justify="left"
+        title=f"{plain(report.model)}: minimum cacheable prefix {report.min_tokens:,} tokens",
+        title_justify="left",
     )
     for name, justify in [
         ("#", "right"),
@@ -58,17 +62,32 @@ def _table(report: LintReport) -> Table:
         ("why", "left"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    shown = _rows_shown(report)
+    previous = -1
     for b in report.blocks:
-        mark = (b.breakpoint or "") + (" (auto)" if b.automatic else "")
+        if b.position not in shown:
+            continue
+        if b.position > previous + 1:
+            hidden = b.position - previous - 1
+            table.add_row("", f"[dim]… {hidden:,} more block(s) (--json lists every block)[/dim]", *[""] * 6)
+        previous = b.position
+        mark = plain(b.breakpoint or "") + (" (auto)" if b.automatic else "")
         if not mark and b.suggested:
-            mark = f"[dim]suggest {b.suggested}[/dim]"
+            mark = f"[dim]suggest {plain(b.suggested)}[/dim]"
         cached = {
             "yes": "[green]yes[/green]",
             "no": "[red]no[/red]",
             "write-only": "[yellow]write-only[/yellow]",
         }[b.cached]
         table.add_row(
-            str(b.position), b.location, b.kind, f"{b.tokens:,}", f"{b.prefix_tokens:,}", mark, cached, b.why
+            str(b.position),
+            plain(b.location),
+            plain(b.kind),
+            f"{b.tokens:,}",
+            f"{b.prefix_tokens:,}",
+            mark,
+            cached,
+            plain(b.why),
         )
     return table
 
@@ -110,9 +129,11 @@ def lint(
             )
         for f in report.findings:
             where = f" at {f.position}" if f.position is not None else ""
-            out.print(f"[{_STYLE[f.severity]}]{f.severity}{where}[/] [bold]{f.code}[/bold]: {f.message}")
+            out.print(
+                f"[{_STYLE[f.severity]}]{f.severity}{where}[/] [bold]{plain(f.code)}[/bold]: {plain(f.message)}"
+            )
         if report.suggested:
-            marks = ", ".join(f"{p} ({t})" for p, t in report.suggested.items())
+            marks = ", ".join(f"{p} ({plain(t)})" for p, t in report.suggested.items())
             out.print(f"suggested breakpoints (planner, no history): {marks}")
     if report.rejected:
         raise typer.Exit(1)

@@ -143,6 +143,11 @@ def run(argv: Sequence[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
+    """One line on stderr, masked (no API key or password) and inert (no control characters)."""
+    from clawback.cli._common import printable
+    from clawback.redact import redact
+
     sys.stdout.flush()
-    sys.stderr.write(f"clawback: error: {message.splitlines()[0] if message else 'failed'}\n")
+    line = next((part for part in message.splitlines() if part.strip()), "failed")
+    sys.stderr.write(f"clawback: error: {printable(redact(line))}\n")
     sys.exit(code)

@@ -10,7 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, parse_date, print_json
+from clawback.cli._common import catalogue_for, console, parse_date, plain, print_json
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import format_usd
@@ -142,7 +142,7 @@ def models(
         r = info.rates_at(when)
         state = info.status_on(when)
         style = _STATUS_STYLE[state]
-        name = info.id + (" [dim]*[/dim]" if info.assumed else "")
+        name = plain(info.id) + (" [dim]*[/dim]" if info.assumed else "")
         table.add_row(
             name,
             "[dim]unreleased[/dim]" if _unreleased(info, when) else f"[{style}]{state}[/{style}]",
@@ -154,7 +154,7 @@ def models(
             f"{r.batch_input}/{r.batch_output}",
             f"{info.min_cacheable_tokens:,}",
             _short(info.context_window),
-            info.tokenizer,
+            plain(info.tokenizer),
             _lifecycle(info, when),
         )
     out = console()
@@ -167,10 +167,12 @@ def models(
         if t is not None:
             until = f" (until {t.ends})" if t.ends else ""
             out.print(
-                f"[dim]{m.id}: prompts over {t.threshold_prompt_tokens:,} tokens price the whole request at "
+                f"[dim]{plain(m.id)}: prompts over {t.threshold_prompt_tokens:,} tokens price the whole request at "
                 f"${t.rates.input}/${t.rates.output} per MTok{until}.[/dim]"
             )
     fast = [m for m in rows if m.fast_mode is not None]
     if fast:
-        rates = "; ".join(f"{m.id} ${m.fast_mode.input}/${m.fast_mode.output}" for m in fast if m.fast_mode)
+        rates = "; ".join(
+            f"{plain(m.id)} ${m.fast_mode.input}/${m.fast_mode.output}" for m in fast if m.fast_mode
+        )
         out.print(f"[dim]fast mode (not with batch; cache multipliers apply on top): {rates} per MTok.[/dim]")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from clawback.cli._common import console, err_console, print_json
-from clawback.errors import InputFileError, UsageError
+from clawback.cli._common import console, err_console, plain, print_json
+from clawback.errors import UsageError
+from clawback.safe_input import loads, read_input
 
 __all__ = ["app"]
 
@@ -52,38 +51,33 @@ def show(routing_config: ConfigOpt = None, as_json: Annotated[bool, typer.Option
         print_json(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
         return
     out = console()
-    table = Table(title=f"task verdicts in {path}", title_justify="left")
+    table = Table(title=f"task verdicts in {plain(path)}", title_justify="left")
     for column in ("task", "verdict", "model", "escalate to", "agreement [95% CI]", "n", "decided"):
         table.add_column(column)
     for name, v in spec.tasks.items():
         e = v.evidence
         ci = f"{e.agreement:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]" if e else ""
         table.add_row(
-            name, v.verdict, v.model or v.reference or "", v.escalate_to or "", ci,
-            str(e.sample_size) if e else "", e.decided.isoformat() if e else "",
+            plain(name), plain(v.verdict), plain(v.model or v.reference or ""), plain(v.escalate_to or ""),
+            ci, str(e.sample_size) if e else "", e.decided.isoformat() if e else "",
         )  # fmt: skip
     out.print(table)
     for task, s in spec.learned.items():
         out.print(
-            f"learned router for {task}: {s.model_file} ({s.cheap} if P(cheap ok) >= {s.threshold:g}, else {s.strong})"
+            f"learned router for {plain(task)}: {plain(s.model_file)} ({plain(s.cheap)} if P(cheap ok) "
+            f">= {s.threshold:g}, else {plain(s.strong)})"
         )
     for i, r in enumerate(spec.rules, 1):
-        out.print(f"rule {i} {r.name!r}: -> {r.model}")
+        out.print(f"rule {i} {plain(repr(r.name))}: -> {plain(r.model)}")
     if spec.default_model:
-        out.print(f"default model: {spec.default_model}")
+        out.print(f"default model: {plain(spec.default_model)}")
 
 
 def _body(text: str) -> Any:
-    raw = sys.stdin.read() if text == "-" else text
-    if text != "-" and not text.lstrip().startswith(("{", "[")):
-        try:
-            raw = Path(text).read_text("utf-8")
-        except OSError as exc:
-            raise InputFileError(f"cannot read request body {text}: {exc.strerror or exc}") from exc
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise UsageError(f"--body is not valid JSON: {exc}") from exc
+    if text != "-" and text.lstrip().startswith(("{", "[")):
+        body = loads(text, "--body")
+    else:
+        body = loads(read_input(text, f"request body {text}"), f"request body {text}")
     if not isinstance(body, dict):
         raise UsageError("--body must be a JSON object (a Messages request body)")
     return body
@@ -113,7 +107,7 @@ def decide(
 
 def _no_config(path: Path) -> None:
     err_console().print(
-        f"note: no routing config at {path} yet, so every call keeps its model "
+        f"note: no routing config at {plain(path)} yet, so every call keeps its model "
         "(clawback eval --write-verdict writes one; see docs/routing.md)",
         soft_wrap=True,
         highlight=False,

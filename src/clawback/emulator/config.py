@@ -21,8 +21,6 @@ The file format mirrors the fields (see ``docs/emulator.md``)::
 
 from __future__ import annotations
 
-import json
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -162,19 +160,10 @@ class EmulatorConfig(_Model):
 
 def load_config(path: str | Path) -> EmulatorConfig:
     """An :class:`EmulatorConfig` from a TOML or JSON file; a bad file is a one-line error."""
+    from clawback.safe_input import read_document
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"cannot read emulator config {path}: {exc.strerror or exc}") from exc
-    is_json = path.suffix.lower() == ".json"
-    try:
-        data = json.loads(raw) if is_json else tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(
-            f"emulator config {path} is not valid {'JSON' if is_json else 'TOML'}: {first}"
-        ) from exc
+    data = read_document(path, f"emulator config {path}")
     if not isinstance(data, dict):
         raise InputFileError(f"emulator config {path}: expected a table of settings")
     responder = data.get("responder")

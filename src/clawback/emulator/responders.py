@@ -12,7 +12,6 @@ the text of the last user message: a string content as is, or the ``text`` of it
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -204,22 +203,16 @@ def _replay_line(data: Any, where: str) -> tuple[tuple[str, str], Reply]:
 
 def load_replay(path: str | Path, *, on_missing: str = "error") -> ReplayResponder:
     """A :class:`ReplayResponder` from a JSONL file; a bad line is a one-line error naming it."""
+    from clawback.safe_input import loads, read_text
+
     path = Path(path)
     records: dict[tuple[str, str], Reply] = {}
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                where = f"replay file {path}, line {number}"
-                try:
-                    data = json.loads(line)
-                except ValueError as exc:
-                    raise InputFileError(f"{where}: not valid JSON ({exc})") from exc
-                key, reply = _replay_line(data, where)
-                records.setdefault(key, reply)
-    except OSError as exc:
-        raise InputFileError(f"cannot read replay file {path}: {exc.strerror or exc}") from exc
+    for number, line in enumerate(read_text(path, f"replay file {path}").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"replay file {path}, line {number}"
+        key, reply = _replay_line(loads(line, where), where)
+        records.setdefault(key, reply)
     return ReplayResponder(records, on_missing=on_missing, source=str(path))
 
 

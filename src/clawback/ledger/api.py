@@ -167,6 +167,16 @@ class Ledger:
         """How many records the ledger holds."""
         return self._store.count()
 
+    @property
+    def skipped(self) -> int:
+        """Rows the reads so far skipped because they could not be read (damaged, not UTF-8)."""
+        return 0 if self._reader is None else self._reader.skipped.count
+
+    @property
+    def skipped_reason(self) -> str | None:
+        """Why the first skipped row could not be read."""
+        return None if self._reader is None else self._reader.skipped.first
+
     def close(self) -> None:
         """Flush and close the writer and the reading connection (idempotent)."""
         if self._writer is not None:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from clawback.errors import StoreError, UsageError
 from clawback.ledger.migrations import LEDGER_MIGRATIONS
 from clawback.ledger.record import CallRecord
-from clawback.ledger.store import COLUMNS, SUMMARY_COLUMNS, Query, record_row, where_clause
+from clawback.ledger.store import (
+    COLUMNS,
+    SUMMARY_COLUMNS,
+    Query,
+    Skipped,
+    record_row,
+    summary_row,
+    where_clause,
+)
 from clawback.ledger.summary import SummaryRow
 from clawback.storage.location import StoreLocation
 from clawback.storage.postgres import connect_postgres, migrate_postgres
@@ -43,6 +51,7 @@ class PostgresStore:
     def __init__(self, conn: psycopg.Connection[Any], location: StoreLocation) -> None:
         self._conn: psycopg.Connection[Any] | None = conn
         self._location = location
+        self.skipped = Skipped()
 
     @classmethod
     def open(cls, location: StoreLocation, *, connect_timeout_s: int = 5) -> PostgresStore:
@@ -95,31 +104,27 @@ class PostgresStore:
     def iter_records(self, query: Query) -> Iterator[CallRecord]:
         """Matching records in time order, streamed through a server-side cursor."""
         for rid, data in self._select("id, record", query, " ORDER BY ts, id"):
-            yield _parse(str(rid), data)
+            record = self._parse(str(rid), data)
+            if record is not None:
+                yield record
 
     def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
         """The summary facts of matching records, streamed (NUMERIC arrives as Decimal)."""
         for row in self._select(SUMMARY_COLUMNS, query):
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced, source, base = row
-            yield SummaryRow(
-                ts=ts.astimezone(UTC),
-                task=task,
-                model=served or requested,
-                total_usd=None if total is None else Decimal(total),
-                input_tokens=int(inp),
-                output_tokens=int(out),
-                cache_read_tokens=int(cr),
-                cache_write_tokens=int(cw),
-                error=err is not None,
-                unpriced=unpriced is not None,
-                source=source,
-                baseline_usd=None if base is None else Decimal(base),
-            )
+            yield summary_row(row, ts=lambda t: t.astimezone(UTC), money=Decimal)
 
     def tail(self, n: int) -> list[CallRecord]:
         """The ``n`` latest records, oldest first."""
         rows = list(self._select("id, record", Query(), f" ORDER BY ts DESC, id DESC LIMIT {int(n)}"))
-        return [_parse(str(rid), data) for rid, data in reversed(rows)]
+        parsed = (self._parse(str(rid), data) for rid, data in reversed(rows))
+        return [record for record in parsed if record is not None]
+
+    def _parse(self, rid: str, data: Any) -> CallRecord | None:
+        try:
+            return CallRecord.from_json(data)
+        except UsageError as exc:
+            self.skipped.add(f"record {rid}: {exc}")
+            return None
 
     def count(self) -> int:
         """How many records the ledger holds."""
@@ -135,10 +140,3 @@ class PostgresStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _parse(rid: str, data: Any) -> CallRecord:
-    try:
-        return CallRecord.from_json(data)
-    except UsageError as exc:
-        raise StoreError(f"ledger record {rid} is unreadable: {exc}") from exc

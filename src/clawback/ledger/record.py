@@ -98,18 +98,26 @@ def format_ts(ts: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CallError:
-    """Why a call failed: the exception type, a short message (keys masked), the HTTP status."""
+    """Why a call failed: the exception type, a short message (keys masked), the HTTP status.
+
+    However it is built (from an exception, a batch result, a gateway's upstream answer), the
+    message is masked with :func:`clawback.redact.redact` and cut to 500 characters here.
+    """
 
     type: str
     message: str
     status: int | None = None
 
+    def __post_init__(self) -> None:
+        masked = redact(self.message)[:MAX_ERROR_MESSAGE]
+        if masked != self.message:
+            object.__setattr__(self, "message", masked)
+
     @classmethod
     def from_exception(cls, exc: BaseException) -> CallError:
         """The error of ``exc``, its message cut to 500 characters with any API key masked."""
         status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-        message = redact(str(exc))[:MAX_ERROR_MESSAGE]
-        return cls(type(exc).__name__, message, status if isinstance(status, int) else None)
+        return cls(type(exc).__name__, str(exc), status if isinstance(status, int) else None)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""

@@ -13,9 +13,23 @@ from typing import Any
 from clawback.errors import StoreError, UsageError
 from clawback.ledger.migrations import LEDGER_MIGRATIONS
 from clawback.ledger.record import CallRecord
-from clawback.ledger.store import COLUMNS, SUMMARY_COLUMNS, Query, record_row, where_clause
+from clawback.ledger.store import (
+    COLUMNS,
+    SUMMARY_COLUMNS,
+    Query,
+    Skipped,
+    record_row,
+    summary_row,
+    where_clause,
+)
 from clawback.ledger.summary import SummaryRow
-from clawback.storage.sqlite import Synchronous, checkpoint_sqlite, connect_sqlite, migrate_sqlite
+from clawback.storage.sqlite import (
+    Synchronous,
+    checkpoint_sqlite,
+    connect_sqlite,
+    describe_failure,
+    migrate_sqlite,
+)
 
 __all__ = ["SqliteStore", "WalCheckpointer"]
 
@@ -29,8 +43,10 @@ class SqliteStore:
     """One connection to a SQLite ledger; not thread-safe (the writer serialises its use)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        conn.text_factory = _text  # a value that is not UTF-8 marks its row damaged, not the whole read
         self._conn: sqlite3.Connection | None = conn
         self._path = path
+        self.skipped = Skipped()
 
     @classmethod
     def open(
@@ -51,7 +67,7 @@ class SqliteStore:
             autocheckpoint=autocheckpoint,
         )
         try:
-            migrate_sqlite(conn, LEDGER_MIGRATIONS)
+            migrate_sqlite(conn, LEDGER_MIGRATIONS, path=path)
         except BaseException:
             conn.close()
             raise
@@ -74,7 +90,7 @@ class SqliteStore:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"ledger {self._path}: {exc}") from exc
+            raise StoreError(describe_failure(f"ledger {self._path}", self._path, exc)) from exc
 
     def insert(self, record: CallRecord) -> None:
         """Write one record; in autocommit mode the statement is its own committed transaction."""
@@ -103,33 +119,38 @@ class SqliteStore:
                 cur.close()
 
     def iter_records(self, query: Query) -> Iterator[CallRecord]:
-        """Matching records in time order, streamed."""
+        """Matching records in time order, streamed; unreadable rows are skipped and counted."""
         for rid, text in self._select("id, record", query, " ORDER BY ts, id"):
-            yield _parse(str(rid), str(text))
+            record = self._parse(rid, text)
+            if record is not None:
+                yield record
 
     def summary_rows(self, query: Query) -> Iterator[SummaryRow]:
         """The summary facts of matching records, streamed (money parsed as Decimal)."""
         for row in self._select(SUMMARY_COLUMNS, query):
-            ts, task, requested, served, total, inp, out, cr, cw, err, unpriced, source, base = row
-            yield SummaryRow(
-                ts=datetime.fromisoformat(str(ts)),
-                task=None if task is None else str(task),
-                model=str(served or requested),
-                total_usd=None if total is None else Decimal(str(total)),
-                input_tokens=int(inp),
-                output_tokens=int(out),
-                cache_read_tokens=int(cr),
-                cache_write_tokens=int(cw),
-                error=err is not None,
-                unpriced=unpriced is not None,
-                source=None if source is None else str(source),
-                baseline_usd=None if base is None else Decimal(str(base)),
-            )
+            if any(value is _UNDECODABLE for value in row):
+                self.skipped.add("a text column is not UTF-8")
+                continue
+            try:
+                yield summary_row(row, ts=_ts, money=_money)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                self.skipped.add(f"a column can't be read ({type(exc).__name__})")
 
     def tail(self, n: int) -> list[CallRecord]:
-        """The ``n`` latest records, oldest first."""
+        """The ``n`` latest readable records, oldest first (unreadable rows are skipped and counted)."""
         rows = list(self._select("id, record", Query(), f" ORDER BY ts DESC, id DESC LIMIT {int(n)}"))
-        return [_parse(str(rid), str(text)) for rid, text in reversed(rows)]
+        parsed = (self._parse(rid, text) for rid, text in reversed(rows))
+        return [record for record in parsed if record is not None]
+
+    def _parse(self, rid: object, text: object) -> CallRecord | None:
+        if rid is _UNDECODABLE or not isinstance(text, str):
+            self.skipped.add("the record is not UTF-8 text")
+            return None
+        try:
+            return CallRecord.from_json(text)
+        except UsageError as exc:
+            self.skipped.add(f"record {rid}: {exc}")
+            return None
 
     def count(self) -> int:
         """How many records the ledger holds."""
@@ -147,11 +168,31 @@ class SqliteStore:
             self._conn = None
 
 
-def _parse(rid: str, text: str) -> CallRecord:
+class _Undecodable:
+    """Stands for a TEXT value that is not valid UTF-8: its row is damaged."""
+
+    __slots__ = ()
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _text(raw: bytes) -> str | _Undecodable:
     try:
-        return CallRecord.from_json(text)
-    except UsageError as exc:
-        raise StoreError(f"ledger record {rid} is unreadable: {exc}") from exc
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _UNDECODABLE
+
+
+def _ts(value: object) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+def _money(value: object) -> Decimal:
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError("not a finite amount")
+    return amount
 
 
 class WalCheckpointer:

@@ -4,12 +4,16 @@ A store is one connection to one ledger. Inserts are idempotent (a record whose 
 present is skipped), so a record retried after an ambiguous failure, or replayed from a pending
 file, is never written twice. Stores raise :class:`~clawback.errors.StoreError` or the driver's
 own errors; the writer decides what a failure means.
+
+Reading never lets one damaged row hide the others: a row whose text is not UTF-8, whose record
+is not a valid record, or whose columns can't be read as numbers and times is skipped and
+counted in ``skipped`` (the CLI says how many), as the audit does for malformed log lines.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,9 +27,11 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "LedgerStore",
     "Query",
+    "Skipped",
     "clean_text",
     "record_json",
     "record_row",
+    "summary_row",
     "where_clause",
 ]
 
@@ -69,8 +75,27 @@ class Query:
     task: str | None = None
 
 
+class Skipped:
+    """Rows a reader could not read: how many, and the first reason (for the one-line note)."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None
+
+    def add(self, reason: str) -> None:
+        """Count one skipped row."""
+        self.count += 1
+        if self.first is None:
+            self.first = reason
+
+
 class LedgerStore(Protocol):
     """One connection to one ledger."""
+
+    skipped: Skipped
+    """Rows skipped by the reads so far because they could not be read."""
 
     @property
     def display(self) -> str:
@@ -108,6 +133,28 @@ class LedgerStore(Protocol):
     def close(self) -> None:
         """Close the connection (idempotent)."""
         ...
+
+
+def summary_row(
+    row: Sequence[Any], *, ts: Callable[[Any], datetime], money: Callable[[Any], Decimal]
+) -> SummaryRow:
+    """A :class:`SummaryRow` from the :data:`SUMMARY_COLUMNS` of one row; ``ts`` and ``money`` read
+    the store's own time and money values (errors propagate: the store decides to skip the row)."""
+    when, task, requested, served, total, inp, out, cr, cw, err, unpriced, source, base = row
+    return SummaryRow(
+        ts=ts(when),
+        task=None if task is None else str(task),
+        model=str(served or requested),
+        total_usd=None if total is None else money(total),
+        input_tokens=int(inp),
+        output_tokens=int(out),
+        cache_read_tokens=int(cr),
+        cache_write_tokens=int(cw),
+        error=err is not None,
+        unpriced=unpriced is not None,
+        source=None if source is None else str(source),
+        baseline_usd=None if base is None else money(base),
+    )
 
 
 def clean_text(text: str) -> str:

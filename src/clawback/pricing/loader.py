@@ -8,7 +8,6 @@ file's schema; see ``docs/prices.md``.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -16,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from clawback.errors import CatalogueError, InputFileError
+from clawback.errors import CatalogueError
 from clawback.pricing.catalogue import Catalogue, build_catalogue
 
 __all__ = ["BUNDLED_NAME", "load_catalogue", "price_files_from_env"]
@@ -52,19 +51,9 @@ def _default() -> Catalogue:
 
 
 def _read(path: Path) -> Mapping[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"cannot read price file {path}: {exc.strerror or exc}") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CatalogueError(f"price file {path} is not valid {kind}: {first_line}") from exc
+    from clawback.safe_input import read_document
+
+    data = read_document(path, f"price file {path}")
     if not isinstance(data, dict):
         raise CatalogueError(f"price file {path}: expected a table with a 'models' list")
     return data

@@ -36,8 +36,6 @@ file — comments included — as it was.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -158,15 +156,10 @@ def _describe(exc: ValidationError) -> str:
 
 def read_routing_file(path: str | Path) -> RoutingFile:
     """The parsed, validated file; a missing or bad file is a one-line error."""
+    from clawback.safe_input import loads_toml, read_input
+
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read routing config {path}: {exc.strerror or exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"routing config {path} is not valid TOML: {str(exc).splitlines()[0]}") from exc
+    data = loads_toml(read_input(path, f"routing config {path}"), f"routing config {path}")
     try:
         return RoutingFile.model_validate(data)
     except ValidationError as exc:
@@ -174,12 +167,9 @@ def read_routing_file(path: str | Path) -> RoutingFile:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise InputFileError(f"{what} {path} is not valid JSON: {exc}") from exc
+    from clawback.safe_input import loads, read_input
+
+    return loads(read_input(path, f"{what} {path}"), f"{what} {path}")
 
 
 def _load_model(base: Path, name: str) -> LinearModel:

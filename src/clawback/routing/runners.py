@@ -74,7 +74,7 @@ class MessagesRunner:
             message = self.client.messages.create(**dict(request.body))
         except anthropic.APIError as exc:
             self._record(request, None, exc, started)
-            return RunResult(request.custom_id, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return RunResult(request.custom_id, error=redact(f"{type(exc).__name__}: {exc}".splitlines()[0]))
         self._record(request, message, None, started)
         return RunResult(request.custom_id, text=response_text(message), usage=parse_usage(message.usage))
 

@@ -16,7 +16,6 @@ ground truth, so ledger samples are scored against a ``--reference`` model's ans
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -76,22 +75,16 @@ def _sample(data: Any, number: int, where: str, ground_truth: str | None) -> Eva
 
 def read_dataset(path: str | Path, ground_truth: str | None = None) -> list[EvalSample]:
     """Every line of a JSONL dataset; a bad line is a one-line error naming it."""
+    from clawback.safe_input import loads, read_text
+
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read dataset {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"dataset {path} is not UTF-8 text") from exc
+    text = read_text(path, f"dataset {path}")
     samples = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"dataset {path}, line {number}"
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            raise InputFileError(f"{where}: not valid JSON ({exc})") from exc
+        data = loads(line, where)
         samples.append(_sample(data, number, where, ground_truth))
     if not samples:
         raise InputFileError(f"dataset {path} has no samples")
@@ -122,9 +115,11 @@ def labels_of(samples: Iterable[EvalSample]) -> frozenset[str]:
 
 def sample_from_record(record_id: str, sample: str, max_tokens: int = DEFAULT_MAX_TOKENS) -> EvalSample:
     """An eval sample from a ledger record's retained ``sample`` text (see the module docstring)."""
+    from clawback.safe_input import loads
+
     try:
-        data = json.loads(sample)
-    except ValueError:
+        data = loads(sample, f"ledger record {record_id}")
+    except InputFileError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("request"), dict):
         return EvalSample(record_id, _body(data["request"], f"ledger record {record_id}"))

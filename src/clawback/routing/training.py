@@ -10,7 +10,6 @@ confidence (:func:`clawback.routing.learned.calibrate_threshold`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,20 +36,18 @@ class _Outcome(BaseModel):
 
 def read_outcomes(path: str | Path) -> list[tuple[str, float, float]]:
     """``(prompt, cheap, strong)`` per line; a bad line is a one-line error naming it."""
+    from clawback.safe_input import loads, read_text
+
     path = Path(path)
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise InputFileError(f"cannot read outcomes {path}: {exc.strerror or exc}") from exc
+    lines = read_text(path, f"outcomes {path}").splitlines()
     out = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            row = _Outcome.model_validate(json.loads(line))
-        except (ValueError, ValidationError) as exc:
-            first = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else _first(exc)
-            raise InputFileError(f"outcomes {path}, line {number}: {first}") from exc
+            row = _Outcome.model_validate(loads(line, f"outcomes {path}, line {number}"))
+        except ValidationError as exc:
+            raise InputFileError(f"outcomes {path}, line {number}: {_first(exc)}") from exc
         out.append((row.prompt, row.cheap, row.strong))
     return out
 
