@@ -52,7 +52,7 @@ __all__ = [
     "make_policy",
 ]
 
-POLICIES: Final = ("none", "auto", "planner", "oracle", "clairvoyant")
+POLICIES: Final = ("none", "auto", "planner", "oracle", "first-sighting oracle", "clairvoyant")
 
 
 def _strip(shape: RequestShape, auto: Ttl | None) -> RequestShape:
@@ -243,17 +243,31 @@ def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:
 
 
 class OraclePolicy:
-    """Breakpoints placed knowing every prefix's future uses (a heuristic; see the module doc)."""
+    """Breakpoints placed knowing every prefix's future uses (a heuristic; see the module doc).
+
+    With ``first_sighting=True`` it is the *first-sighting oracle*: the same foresight, but it may
+    write only prefixes an earlier call already sent (readable by now), as an online policy that
+    learns from sightings could: a fair reference for the planner, not a ceiling.
+    """
 
     name = "oracle"
 
     def __init__(
-        self, calls: Sequence[TimedShape], model: ModelInfo, *, day: date | None = None, ttft: float = 0.0
+        self,
+        calls: Sequence[TimedShape],
+        model: ModelInfo,
+        *,
+        day: date | None = None,
+        ttft: float = 0.0,
+        first_sighting: bool = False,
     ):
         self.model = model
         self.ttft = ttft
         self.ratios = CacheRates.of(model, at=day).ratios()
         self._future = _future_uses(calls)
+        self._sent: dict[tuple[str, str, str], float] | None = {} if first_sighting else None
+        if first_sighting:
+            self.name = "first-sighting oracle"
 
     def prepare(self, call: TimedShape, index: int, engine: CacheEngine) -> RequestShape:
         """The call with the breakpoints an oracle would place."""
@@ -261,11 +275,28 @@ class OraclePolicy:
         shape = call.shape
         caller = {b.position: b.cache_ttl for b in shape.blocks if b.cache_ttl is not None}
         live = _live_positions(shape, engine, call.workspace, call.at)
-        marks = _oracle_marks(self, shape, (gaps, chains), live, slots=MAX_BREAKPOINTS - len(caller))
+        sent = self._sent
+        allowed = None
+        if sent is not None:
+            key = (call.workspace, shape.model)
+            allowed = {
+                b.position for b in shape.blocks if sent.get((*key, b.prefix_hash), math.inf) <= call.at
+            }
+        marks = _oracle_marks(
+            self, shape, (gaps, chains), live, slots=MAX_BREAKPOINTS - len(caller), allowed=allowed
+        )
         return with_marks(shape, ordered_marks({**marks, **caller}, caller), auto=shape.auto_cache_ttl)
 
     def record(self, call: TimedShape, shape: RequestShape, outcome: CacheOutcome) -> None:
-        """The oracle needs no learning."""
+        """Only the first-sighting oracle learns: which prefixes have been sent, and from when."""
+        sent = self._sent
+        if sent is None or call.ping:
+            return
+        visible = call.at + self.ttft
+        for b in shape.blocks:
+            key = (call.workspace, shape.model, b.prefix_hash)
+            if sent.get(key, math.inf) > visible:
+                sent[key] = visible
 
     def pings(self, until: float) -> Iterable[TimedShape]:
         """Never pings."""
@@ -310,6 +341,7 @@ def _oracle_marks(
     live: list[tuple[int, Ttl]],
     *,
     slots: int,
+    allowed: set[int] | None = None,
 ) -> dict[int, Ttl]:
     """Where the oracle puts its breakpoints for one call (see the module docstring)."""
     gaps, chains = future
@@ -324,7 +356,9 @@ def _oracle_marks(
     cands = [
         b.position
         for b in shape.blocks[(anchor if anchor is not None else -1) + 1 :]
-        if b.cacheable and cum[b.position] >= oracle.model.min_cacheable_tokens
+        if b.cacheable
+        and cum[b.position] >= oracle.model.min_cacheable_tokens
+        and (allowed is None or b.position in allowed)
     ]
     c5 = max((p for p in cands if ttft <= gaps[p] < TTL_SECONDS["5m"]), default=None)
     c60 = max((p for p in cands if ttft <= gaps[p] < TTL_SECONDS["1h"] and chains[p] >= 2), default=None)
@@ -378,10 +412,10 @@ def make_policy(
         return AutoCaching()
     if name == "planner":
         return PlannerPolicy(model, history=history, day=day, keepalive=keepalive, ttft=ttft)
-    if name == "oracle":
+    if name in ("oracle", "first-sighting oracle"):
         if calls is None:
-            raise UsageError("the oracle policy needs the whole sequence of calls (it sees the future)")
-        return OraclePolicy(calls, model, day=day, ttft=ttft)
+            raise UsageError(f"the {name} policy needs the whole sequence of calls (it sees the future)")
+        return OraclePolicy(calls, model, day=day, ttft=ttft, first_sighting=name != "oracle")
     if name == "clairvoyant":
         return ClairvoyantBound(model, ttft=ttft)
     raise UsageError(f"unknown caching policy {name!r}; choose one of {', '.join(POLICIES)}")
