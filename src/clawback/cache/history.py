@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from clawback.cache.economics import CacheRates, realized_saving
-from clawback.cache.odds import Evidence, ReuseOdds, evidence_keys, gap_bucket
+from clawback.cache.odds import ReuseOdds, gap_bucket
 from clawback.cache.prefixes import (
     FIVE_MIN,
     MAX_GAP_SAMPLES,
@@ -51,7 +51,7 @@ from clawback.cache.tuning import Tuning
 from clawback.cache.view import LATTICE, RequestView, view_key, view_of
 from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import Usage, parse_usage, price_usage
-from clawback.shapes import RequestShape, Ttl
+from clawback.shapes import BlockShape, RequestShape, Ttl
 
 __all__ = ["PrefixHistory", "PrefixRecord", "SeedRecord"]
 
@@ -126,10 +126,14 @@ class PrefixHistory:
         return ctx.odds if ctx is not None else ReuseOdds(self.tuning)
 
     def view(self, shape: RequestShape, now: float, *, workspace: str = "default") -> RequestView:
-        """The request read against this history at ``now`` (remembered until the next observed call)."""
+        """The request read against this history at ``now`` (remembered until the next observed call).
+
+        The odds first learn from every sighting whose window closed by ``now``.
+        """
         ctx = self._contexts.get((workspace, shape.model))
         if ctx is None:
             return view_of(shape, {}, now)
+        ctx.odds.settle(now)
         memo = ctx.view
         if memo is not None and memo[0] == ctx.calls and memo[1].key == view_key(shape, now):
             return memo[1]
@@ -234,40 +238,55 @@ class PrefixHistory:
     ) -> None:
         blocks = shape.blocks
         records = ctx.records
-        ev = view.evidence
         origins = view.origins
         recs = view.recs
-        cum = view.cum
         n = len(blocks)
-        for i, b in enumerate(blocks):
+        todo = {i for i, rec in enumerate(recs) if rec is not None}
+        todo.update(origins, range(0, n, LATTICE), range(view.first_message), forced)
+        for i in sorted(todo):
+            if i >= n:
+                continue
+            b = blocks[i]
             child = blocks[i + 1].content_hash if i + 1 < n else None
             rec = recs[i]
             if rec is not None:
                 del records[b.prefix_hash]  # the view is read with no call observed since
-                self._resight(ctx, rec, at, child, ev)
+                self._resight(ctx, rec, at, child, view)
                 records[b.prefix_hash] = rec
-                continue
-            origin = origins.get(i)
-            if not b.cacheable or not (origin or i % LATTICE == 0 or b.level != "messages" or i in forced):
-                continue
-            rec = PrefixRecord(
-                tokens=cum[i],
-                first_seen=at,
-                last_seen=at,
-                parent=blocks[i - 1].prefix_hash if i else None,
-                origin=origin or "mid",
-                root=view.root,
-                depth=view.depth,
-                last_child=child,
-                children=1 if child is not None else 0,
-            )
-            records[b.prefix_hash] = rec
-            self._size += 1
-            if origin is not None:
-                rec.example = ctx.odds.sighted(evidence_keys(ev, rec.origin, 1, ev.parent_gap), at)
+            elif b.cacheable:
+                self._first_sight(ctx, view, (i, b), child, at, origin=origins.get(i))
         self._evict(ctx)
 
-    def _resight(self, ctx: _Context, rec: PrefixRecord, at: float, child: str | None, ev: Evidence) -> None:
+    def _first_sight(
+        self,
+        ctx: _Context,
+        view: RequestView,
+        block: tuple[int, BlockShape],
+        child: str | None,
+        at: float,
+        *,
+        origin: str | None,
+    ) -> None:
+        i, b = block
+        rec = PrefixRecord(
+            tokens=view.cum[i],
+            first_seen=at,
+            last_seen=at,
+            parent=view.hashes[i - 1] if i else None,
+            origin=origin or "mid",
+            root=view.root,
+            depth=view.depth,
+            last_child=child,
+            children=1 if child is not None else 0,
+        )
+        ctx.records[b.prefix_hash] = rec
+        self._size += 1
+        if origin is not None:
+            rec.example = ctx.odds.sighted(view.keys(rec.origin, 1, view.evidence.parent_gap), at)
+
+    def _resight(
+        self, ctx: _Context, rec: PrefixRecord, at: float, child: str | None, view: RequestView
+    ) -> None:
         gap = at - rec.last_seen
         if gap >= 0:
             if rec.sightings == 1:
@@ -293,7 +312,7 @@ class PrefixHistory:
             rec.last_seen = at
         rec.sightings += 1
         if rec.sightings <= YOUNG and gap >= 0:
-            rec.example = ctx.odds.sighted(evidence_keys(ev, rec.origin, rec.sightings, gap_bucket(gap)), at)
+            rec.example = ctx.odds.sighted(view.keys(rec.origin, rec.sightings, gap_bucket(gap)), at)
         if child is not None:
             rec.children += 1
             if rec.last_child is not None and child != rec.last_child:

@@ -138,11 +138,15 @@ def decide_keepalive(
     spent: Decimal = Decimal(0),
     pings_since_use: int = 0,
     at: date | None = None,
+    chance: float | None = None,
 ) -> KeepAliveDecision:
     """Ping now (just before the entry expires) or let it expire?
 
     ``gaps`` are past intervals between uses of this prefix (a single value is a point
-    estimate); ``spent`` is what pings have cost so far under ``settings.spend_cap``.
+    estimate); ``spent`` is what pings have cost so far under ``settings.spend_cap``. ``chance``,
+    when given, is the probability of a use before the entry would expire again after this ping
+    (for a prefix with too few gaps of its own, from :meth:`~clawback.cache.odds.ReuseOdds.next_window`):
+    then a ping is sent when that chance of saving a rewrite is worth more than the ping.
     """
     one = ping_cost(
         prefix_tokens,
@@ -161,6 +165,21 @@ def decide_keepalive(
         return stop("spend_cap", f"a ping (${one:.6f}) would pass the ${settings.spend_cap} spend cap")
     if elapsed > settings.idle_limit:
         return stop("idle", f"no use for {elapsed:,.0f} s, past the {settings.idle_limit:,.0f} s idle limit")
+    if chance is not None:
+        expected = Decimal(repr(round(chance, 9))) * lost - one
+        if expected <= 0:
+            return stop(
+                "not_worth_it",
+                f"a use in the next {TTL_SECONDS[ttl]:,.0f} s is {chance:.1%} likely: not worth a ping",
+            )
+        return KeepAliveDecision(
+            True,
+            "ping",
+            f"a use in the next {TTL_SECONDS[ttl]:,.0f} s is {chance:.1%} likely: expected saving ${expected:.6f}",
+            one,
+            expected,
+            next_check=now + TTL_SECONDS[ttl] - settings.margin,
+        )
     if (pings_since_use + 1) * one >= lost:
         return stop(
             "break_even", f"{pings_since_use + 1} pings would cost more than one rewrite (${lost:.6f})"

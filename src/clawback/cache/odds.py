@@ -34,7 +34,17 @@ from typing import Final, NamedTuple
 
 from clawback.cache.tuning import Tuning
 
-__all__ = ["Evidence", "Example", "ReuseOdds", "evidence_keys", "gap_bucket", "log_bucket"]
+__all__ = [
+    "WINDOWS",
+    "Evidence",
+    "Example",
+    "Keys",
+    "ReuseOdds",
+    "evidence_keys",
+    "gap_bucket",
+    "kind_key",
+    "log_bucket",
+]
 
 Key = tuple[object, ...]
 Keys = tuple[Key, ...]
@@ -47,6 +57,11 @@ _LATE: Final = 3300.0
 """Seconds from 5 minutes to an hour."""
 _LATE_PSEUDO: Final = 1.0
 """Weight of that prior, in hits."""
+WINDOWS: Final = 3
+"""5-minute windows after the first 5 minutes whose chance of a use is learned (for keep-alive)."""
+_WINDOW_PSEUDO: Final = 2.0
+"""Weight, in examples, of the prior chance of a use in the 5 minutes after an entry expires."""
+_EVERY_KIND: Final = ("*",)
 _MAX_WEIGHTS: Final = 65_536
 _MAX_PENDING: Final = 200_000
 _GAP_EDGES: Final = (5.0, 20.0, 60.0, 150.0, 300.0, 900.0, 3600.0)
@@ -95,7 +110,7 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     """
     s = sightings if sightings < 3 else 3
     keys: Keys = (
-        ("o", kind, s, ev.continues),
+        kind_key(kind, s, ev.continues),
         ("n", kind, s, ev.continues, ev.new),
         ("l", kind, s, ev.continues, ev.length),
         ("g", kind, s, gap),
@@ -104,6 +119,11 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     if ev.root:
         keys += (("r", ev.root, kind, s),)
     return keys
+
+
+def kind_key(kind: str, sightings: int, continues: bool) -> Key:
+    """The first of a position's keys: its kind, sightings (capped at 3) and whether it continues a conversation."""
+    return ("o", kind, sightings if sightings < 3 else 3, continues)
 
 
 class Example:
@@ -126,10 +146,12 @@ class ReuseOdds:
         "_late_exposure",
         "_pending_1h",
         "_pending_5m",
+        "_pending_windows",
         "_prior_guess",
         "_prior_static",
         "_step",
         "_weights",
+        "_window",
     )
 
     def __init__(self, tuning: Tuning | None = None) -> None:
@@ -143,7 +165,10 @@ class ReuseOdds:
         """key -> [weight, sum of squared gradients]"""
         self._late: dict[Key, list[float]] = {}
         """kind key -> [late hits, closed exposure, open examples, sum of their late-phase starts]"""
+        self._window: dict[tuple[Key, int], list[float]] = {}
+        """(kind key, window) -> [uses in the window, examples unused before it]"""
         self._pending_5m: deque[Example] = deque()
+        self._pending_windows: tuple[deque[Example], ...] = tuple(deque() for _ in range(WINDOWS))
         self._pending_1h: deque[Example] = deque()
 
     def __len__(self) -> int:
@@ -177,6 +202,25 @@ class ReuseOdds:
             exposure += row[1] + max(0.0, row[2] * now - row[3])
         return 1.0 - math.exp(-hits / exposure * _LATE)
 
+    def next_window(self, head: Key, window: int, now: float) -> float:
+        """Chance of a use in the next 5 minutes for a prefix of this kind unused for ``5 x (window + 1)``.
+
+        Learned per window for the first ``WINDOWS`` windows after the first 5 minutes (uses
+        often come just after an entry expires, rarely later); 0 after them.
+        """
+        if window >= WINDOWS:
+            return 0.0
+        late = self.late(head, now)
+        # before evidence: the kind's late uses all in the first window (where they cluster), or
+        # spread evenly over the hour in later ones; then every kind's rate in this window; then
+        # this kind's own
+        prior = late if window == 0 else 1.0 - (1.0 - late) ** (_FIVE_MIN / _LATE)
+        for key in ((_EVERY_KIND, window), (head, window)):
+            row = self._window.get(key)
+            if row is not None:
+                prior = (row[0] + _WINDOW_PSEUDO * prior) / (row[1] + _WINDOW_PSEUDO)
+        return prior
+
     # -- learning ------------------------------------------------------------------------------
 
     def sighted(self, keys: Keys, at: float) -> Example:
@@ -200,13 +244,28 @@ class ReuseOdds:
             )
 
     def settle(self, now: float) -> None:
-        """Learn from every example whose 5-minute or 1-hour window has closed by ``now``."""
+        """Learn from every example whose 5-minute, 10-minute or 1-hour window has closed by ``now``."""
         for hour, pending, limit in (
             (False, self._pending_5m, _FIVE_MIN),
             (True, self._pending_1h, _FIVE_MIN + _LATE),
         ):
             while pending and pending[0].start + limit <= now:
                 self._close(pending.popleft(), hour=hour)
+        for window, pending in enumerate(self._pending_windows):
+            end = (window + 2) * _FIVE_MIN
+            while pending and pending[0].start + end <= now:
+                example = pending.popleft()
+                hit = example.gap is not None and example.gap < end
+                for key in ((_EVERY_KIND, window), (example.keys[0], window)):
+                    row = self._window.get(key)
+                    if row is None:
+                        if len(self._window) >= _MAX_WEIGHTS:
+                            self._window.clear()
+                        row = self._window[key] = [0.0, 0.0]
+                    row[0] += hit
+                    row[1] += 1
+                if not hit and window + 1 < WINDOWS:
+                    self._pending_windows[window + 1].append(example)
 
     def _close(self, example: Example, *, hour: bool) -> None:
         if not hour:
@@ -214,6 +273,7 @@ class ReuseOdds:
             self._learn(example.keys, hit)
             if example.gap is None:
                 example.phase = _LATE_PHASE
+                self._pending_windows[0].append(example)
                 row = self._late_row(example.keys[0])
                 row[2] += 1
                 row[3] += example.start + _FIVE_MIN

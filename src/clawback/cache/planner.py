@@ -53,7 +53,7 @@ from decimal import Decimal
 from clawback.cache.economics import CacheRates, Ratios
 from clawback.cache.explain import explain
 from clawback.cache.history import PrefixHistory
-from clawback.cache.odds import Evidence, ReuseOdds, evidence_keys, gap_bucket
+from clawback.cache.odds import Evidence, ReuseOdds, gap_bucket
 from clawback.cache.plan import Action, CachePlan, Decision, ordered_marks, with_marks
 from clawback.cache.prefixes import FIVE_MIN, ONE_HOUR, PrefixRecord
 from clawback.cache.rules import LOOKBACK_BLOCKS, MAX_BREAKPOINTS
@@ -220,9 +220,8 @@ def _forecast(
         current = now - rec.last_seen
         if current < 0:
             current = 0.0
-        m5, m60 = p.odds.predict(
-            evidence_keys(ev, rec.origin, rec.sightings + 1, gap_bucket(current)), now, prior=prior
-        )
+        keys = p.view.keys(rec.origin, rec.sightings + 1, gap_bucket(current))
+        m5, m60 = p.odds.predict(keys, now, prior=prior)
         gaps = rec.gaps + 1
         w = p.history.tuning.own_weight
         q5 = (rec.within_5m + (current < FIVE_MIN) + w * m5) / (gaps + w)
@@ -231,7 +230,8 @@ def _forecast(
         if p.keepalive:
             samples = sorted([*(rec.recent_gaps or ()), current])
             median = samples[len(samples) // 2]
-        return Candidate(position, "recurring", q5, q60 if q60 > q5 else q5, gaps >= _ESTABLISHED, median)
+        q60 = q60 if q60 > q5 else q5
+        return Candidate(position, "recurring", q5, q60, gaps >= _ESTABLISHED, median)
     if origin is None:
         return None
     if origin.startswith("tail") and position > 0:
@@ -245,7 +245,7 @@ def _forecast(
             )
             return None
     code = "tail" if origin.startswith("tail") else "turn" if origin == "turn" else "level_end"
-    q5, q60 = p.odds.predict(evidence_keys(ev, origin, 1, ev.parent_gap), now, prior=prior)
+    q5, q60 = p.odds.predict(p.view.keys(origin, 1, ev.parent_gap), now, prior=prior)
     return Candidate(position, code, q5, q60, False)
 
 

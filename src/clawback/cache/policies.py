@@ -33,6 +33,7 @@ from clawback.cache.bound import ClairvoyantBound
 from clawback.cache.economics import CacheRates
 from clawback.cache.history import PrefixHistory
 from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
+from clawback.cache.odds import kind_key
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
 from clawback.cache.prefixes import PrefixRecord
@@ -51,6 +52,9 @@ __all__ = [
     "PlannerPolicy",
     "make_policy",
 ]
+
+_OWN_GAPS: Final = 3
+"""Gaps a prefix needs before keep-alive goes by its own gaps rather than its kind's odds."""
 
 POLICIES: Final = ("none", "auto", "planner", "oracle", "first-sighting oracle", "clairvoyant")
 
@@ -167,13 +171,26 @@ class PlannerPolicy:
             return
         records = self.history.records(call.workspace, self.model.id)
         margin = self.keepalive.margin
+        plan = self.last_plan
+        watched = set(plan.keepalive) if plan is not None else set()
+        if plan is not None and plan.marks:
+            deepest = max(plan.marks)
+            rec = records.get(shape.blocks[deepest].prefix_hash)
+            if rec is not None and rec.live_at(call.at) and rec.entry_ttl == "5m":
+                watched.add(deepest)
+        top = max(watched, default=-1)
         for b in shape.blocks:
-            watch = self._watches.get((call.workspace, b.prefix_hash))
-            if watch is not None:
-                # a use of the prefix; the entry itself lives on only if this call read or wrote it
-                watch.last_use, watch.pings = call.at, 0
-                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
-        for position in self.last_plan.keepalive if self.last_plan is not None else ():
+            key = (call.workspace, b.prefix_hash)
+            watch = self._watches.get(key)
+            if watch is None:
+                continue
+            if b.position < top and not _shared(records, b.prefix_hash):
+                del self._watches[key]  # a deeper entry of the same request is kept warm instead
+                continue
+            # a use of the prefix; the entry itself lives on only if this call read or wrote it
+            watch.last_use, watch.pings = call.at, 0
+            self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
+        for position in sorted(watched):
             b = shape.blocks[position]
             if (call.workspace, b.prefix_hash) not in self._watches:
                 head = _head(shape, position, self.keepalive.ping_input_tokens)
@@ -198,17 +215,23 @@ class PlannerPolicy:
             if rec is None or not rec.live_at(when):  # a ping would write the entry, not keep it
                 del self._watches[(workspace, prefix_hash)]
                 continue
+            chance = None
+            if rec.gaps < _OWN_GAPS:  # too few gaps of its own: the odds of its kind
+                head = kind_key(rec.origin, rec.sightings, rec.depth > 0)
+                odds = self.history.odds(workspace, self.model.id)
+                chance = odds.next_window(head, watch.pings, when)
             decision = decide_keepalive(
                 watch.prefix.total_tokens - settings.ping_input_tokens,
                 self.model,
                 ttl=watch.ttl,
                 last_use=watch.last_use,
                 now=when,
-                gaps=(rec.recent_gaps or []) if rec is not None else [],
+                gaps=rec.recent_gaps or [],
                 settings=settings,
                 spent=self.ping_spend,
                 pings_since_use=watch.pings,
                 at=self.day,
+                chance=chance,
             )
             affordable = decision.ping_cost <= self.history.budget(workspace, self.model, at=self.day)
             if not decision.ping or decision.next_check is None or (self.budget and not affordable):
@@ -219,6 +242,11 @@ class PlannerPolicy:
             self._schedule(watch, decision.next_check)
             output = 0 if settings.max_tokens_zero else 1
             yield TimedShape(when, watch.prefix, output, workspace, ping=True)
+
+
+def _shared(records: Mapping[str, PrefixRecord], prefix_hash: str) -> bool:
+    rec = records.get(prefix_hash)
+    return rec is not None and rec.shared()
 
 
 def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:

@@ -116,13 +116,13 @@ class ReplayTotals:
         """Fold one call into the totals; a ping adds cost but is not a call of the workload."""
         u = result.usage
         self.cost += result.cost
-        self.cache_read_tokens += u.cache_read_input_tokens
         self.cache_write_5m_tokens += u.cache_write_5m_input_tokens
         self.cache_write_1h_tokens += u.cache_write_1h_input_tokens
         if result.ping:
             self.pings += 1
             self.ping_cost += result.cost
             return
+        self.cache_read_tokens += u.cache_read_input_tokens  # a ping's read is not a hit of the workload
         self.calls += 1
         self.uncached_cost += result.uncached_cost
         self.input_tokens += u.prompt_tokens

@@ -17,13 +17,13 @@ __all__ = ["Tuning"]
 class Tuning:
     """Learning rate, priors and shrinkage of the planner's odds."""
 
-    step: float = 0.3
+    step: float = 0.2
     """AdaGrad step size of the 5-minute odds (in log-odds per unit gradient)."""
-    prior_guess: float = 0.2
+    prior_guess: float = 0.1
     """Starting odds of a use within 5 minutes for a tail, a turn or any position of unknown kind."""
     prior_static: float = 0.5
     """Starting odds for the end of ``tools`` or ``system`` (static by design)."""
-    late_prior: float = 0.05
+    late_prior: float = 0.1
     """Starting chance of a use between 5 minutes and an hour, given none within 5."""
     own_weight: float = 2.0
     """Weight, in sightings, of the learned odds against a seen-before prefix's own gaps."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
-from clawback.cache.odds import Evidence, gap_bucket, log_bucket
+from clawback.cache.odds import Evidence, Keys, evidence_keys, gap_bucket, log_bucket
 from clawback.cache.prefixes import MAX_DEPTH, PrefixRecord
 from clawback.shapes import RequestShape
 
@@ -31,6 +31,10 @@ class RequestView:
     """Prefix tokens, kinds, records and evidence of one request at one moment."""
 
     key: tuple[object, ...]
+    hashes: list[str]
+    """Each position's prefix hash."""
+    first_message: int
+    """The position of the first ``messages`` block (the number of ``tools`` and ``system`` blocks)."""
     cum: list[int]
     origins: dict[int, str]
     root: str
@@ -41,6 +45,15 @@ class RequestView:
     evidence: Evidence
     depth: int
     """The depth new prefixes of this request get (turns of their conversation before it)."""
+    memo: dict[tuple[str, int, int], Keys]
+
+    def keys(self, kind: str, sightings: int, gap: int) -> Keys:
+        """:func:`~clawback.cache.odds.evidence_keys` for a position of this request (remembered)."""
+        k = (kind, sightings if sightings < 3 else 3, gap)
+        found = self.memo.get(k)
+        if found is None:
+            found = self.memo[k] = evidence_keys(self.evidence, kind, sightings, gap)
+        return found
 
 
 def view_key(shape: RequestShape, now: float) -> tuple[object, ...]:
@@ -62,14 +75,15 @@ def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float
     blocks = shape.blocks
     cum = list(accumulate([b.tokens for b in blocks], initial=shape.overhead_tokens))
     del cum[0]
+    hashes = [b.prefix_hash for b in blocks]
     get = records.get
-    recs = [get(b.prefix_hash) for b in blocks]
+    recs = [get(h) for h in hashes]
     deepest = None
     for i in range(len(recs) - 1, -1, -1):
         if recs[i] is not None:
             deepest = i
             break
-    root = root_of(shape)
+    root, first_message = _root(shape)
     n = len(blocks)
     rec = recs[deepest] if deepest is not None else None
     if rec is None or rec.shared():
@@ -79,7 +93,19 @@ def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float
         continues, parent_gap = True, gap_bucket(now - rec.last_seen)
     fresh = n - 1 - deepest if deepest is not None else n
     evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root)
-    return RequestView(view_key(shape, now), cum, origins_of(shape), root, recs, deepest, evidence, depth)
+    return RequestView(
+        view_key(shape, now),
+        hashes,
+        first_message,
+        cum,
+        origins_of(shape),
+        root,
+        recs,
+        deepest,
+        evidence,
+        depth,
+        {},
+    )
 
 
 def tail_offsets(shape: RequestShape) -> dict[int, int]:
@@ -137,13 +163,18 @@ def origins_of(shape: RequestShape) -> dict[int, str]:
 
 def root_of(shape: RequestShape) -> str:
     """The class root: the prefix hash where ``system`` (else ``tools``) ends, or ``""``."""
+    return _root(shape)[0]
+
+
+def _root(shape: RequestShape) -> tuple[str, int]:
+    """The class root and the position of the first ``messages`` block."""
     system = tools = ""
     for b in shape.blocks:
         level = b.level
         if level == "messages":
-            break
+            return system or tools, b.position
         if level == "system":
             system = b.prefix_hash
         else:
             tools = b.prefix_hash
-    return system or tools
+    return system or tools, len(shape.blocks)
