@@ -192,10 +192,12 @@ class PrefixHistory:
         if isinstance(result, CacheOutcome):
             hit = result.hit_position
             written = [(bp.position, bp.ttl) for bp in result.written]
+            marks = [bp.position for bp in result.breakpoints]
             usage = usage_of(result)
         else:
             usage = result
             hit, written = infer_effects(shape, usage, cum, info.min_cacheable_tokens)
+            marks = [position for position, _ in marks_of(shape)] if hit is not None else []
         if ping:
             ctx.saved -= (
                 price_usage(usage, info, at=day).total + extra_output * CacheRates.of(info, at=day).output
@@ -206,7 +208,7 @@ class PrefixHistory:
             self._sight(ctx, shape, at, view=view, forced=forced)
             ctx.saved += realized_saving(usage, info, at=day, actual_input=actual_input)
         visible = at if visible_at is None else visible_at
-        self._entries(ctx, shape, (hit, written), at=at, visible=visible)
+        self._entries(ctx, shape, (hit, written, marks), at=at, visible=visible)
 
     def seed(self, rows: Iterable[SeedRecord], resolve: Callable[[str], ModelInfo]) -> int:
         """Observe past calls in order (e.g. from the ledger); returns how many were read."""
@@ -306,9 +308,13 @@ class PrefixHistory:
                     rec.within_5m * scale,
                     rec.within_1h * scale,
                 )
-            samples = rec.recent_gaps if rec.recent_gaps is not None else []
-            samples.append(gap)
-            rec.recent_gaps = samples[-MAX_GAP_SAMPLES:]
+            samples = rec.recent_gaps
+            if samples is None:
+                rec.recent_gaps = [gap]
+            else:
+                samples.append(gap)
+                if len(samples) > MAX_GAP_SAMPLES:
+                    del samples[0]
             rec.last_seen = at
         rec.sightings += 1
         if rec.sightings <= YOUNG and gap >= 0:
@@ -323,13 +329,13 @@ class PrefixHistory:
         self,
         ctx: _Context,
         shape: RequestShape,
-        effects: tuple[int | None, list[tuple[int, Ttl]]],
+        effects: tuple[int | None, list[tuple[int, Ttl]], list[int]],
         *,
         at: float,
         visible: float,
     ) -> None:
         """Apply what the call read (refresh) and wrote (new entries) to our view of the cache."""
-        hit, written = effects
+        hit, written, marks = effects
         records = ctx.records
         blocks = shape.blocks
         if hit is not None:
@@ -339,7 +345,7 @@ class PrefixHistory:
                 rec.read_since_write = True
                 rec.unread_writes = 0
                 refresh(rec, at)
-            for position, _ in marks_of(shape):
+            for position in marks:
                 below = records.get(blocks[position].prefix_hash) if position < hit else None
                 if below is not None and below.live_at(at):
                     refresh(below, at)

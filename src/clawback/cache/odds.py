@@ -149,6 +149,7 @@ class ReuseOdds:
         "_pending_windows",
         "_prior_guess",
         "_prior_static",
+        "_settled_until",
         "_step",
         "_weights",
         "_window",
@@ -167,6 +168,8 @@ class ReuseOdds:
         """kind key -> [late hits, closed exposure, open examples, sum of their late-phase starts]"""
         self._window: dict[tuple[Key, int], list[float]] = {}
         """(kind key, window) -> [uses in the window, examples unused before it]"""
+        self._settled_until = math.inf
+        """Nothing closes before this time."""
         self._pending_5m: deque[Example] = deque()
         self._pending_windows: tuple[deque[Example], ...] = tuple(deque() for _ in range(WINDOWS))
         self._pending_1h: deque[Example] = deque()
@@ -226,6 +229,8 @@ class ReuseOdds:
     def sighted(self, keys: Keys, at: float) -> Example:
         """Start watching a sighting; pass the example to :meth:`seen_again` at the next one."""
         example = Example(keys, at)
+        if at + _FIVE_MIN < self._settled_until:
+            self._settled_until = at + _FIVE_MIN
         self._pending_5m.append(example)
         self._pending_1h.append(example)
         for pending in (self._pending_5m, self._pending_1h):
@@ -245,6 +250,17 @@ class ReuseOdds:
 
     def settle(self, now: float) -> None:
         """Learn from every example whose 5-minute, 10-minute or 1-hour window has closed by ``now``."""
+        if now < self._settled_until:
+            return
+        self._settle(now)
+        heads = [self._pending_5m, self._pending_1h, *self._pending_windows]
+        ends = [_FIVE_MIN, _FIVE_MIN + _LATE, *((w + 2) * _FIVE_MIN for w in range(WINDOWS))]
+        self._settled_until = min(
+            (pending[0].start + end for pending, end in zip(heads, ends, strict=True) if pending),
+            default=math.inf,
+        )
+
+    def _settle(self, now: float) -> None:
         for hour, pending, limit in (
             (False, self._pending_5m, _FIVE_MIN),
             (True, self._pending_1h, _FIVE_MIN + _LATE),

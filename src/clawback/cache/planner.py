@@ -31,8 +31,8 @@ How it decides
   breakpoint), so the remaining slots go to the read anchor (the deepest live entry, whenever
   ``C`` is 20 or more blocks past it: the lookback would miss it), then to shallower candidates,
   then to live entries behind the read so they stay refreshed (shared ones and hour-long ones).
-  1-hour marks always come first; keep-alive, when on, may make a 5-minute entry kept warm by
-  pings the better choice.
+  1-hour marks always come first. Keep-alive pings are decided later, when an entry is about to
+  expire (:mod:`clawback.cache.keepalive`), not priced into the plan.
 * **Never dearer than not caching.** A plan's worst case (every write, nothing read but the live
   entry it anchors on) may not exceed the history's savings so far plus a small exploration
   allowance (``PrefixHistory.exploration_tokens`` of plain input, 200,000 by default: $0.40 on
@@ -68,6 +68,8 @@ __all__ = ["CachePlan", "Decision", "ordered_marks", "plan_breakpoints", "with_m
 _ESTABLISHED = 3
 _PRIORITY = {"recurring": 0, "level_end": 1, "turn": 2, "tail": 3}
 _WHAT_IF_PRIOR = 0.5
+_GUESSES = frozenset({"tail", "turn"})
+"""Never-seen message positions whose writes bet on a conversation going on: paid from savings only."""
 
 
 @dataclass(slots=True)
@@ -145,8 +147,9 @@ def plan_breakpoints(
     """Place at most ``max_breakpoints`` breakpoints (the caller's count) where they save money.
 
     ``volatile`` lists positions whose text changes call to call (see
-    :func:`~clawback.cache.volatile.volatile_blocks`); ``day`` picks the rates; ``keepalive``
-    lets a 5-minute entry kept warm by pings beat a 1-hour one; ``budget=False`` drops the
+    :func:`~clawback.cache.volatile.volatile_blocks`); ``day`` picks the rates; ``keepalive`` is
+    accepted for compatibility and changes nothing (pings are decided when an entry is about to
+    expire: :func:`~clawback.cache.keepalive.decide_keepalive`); ``budget=False`` drops the
     never-dearer-than-uncached guard (for experiments only); ``cautious=False`` starts every kind
     the history has not learned yet at even odds instead of a tail's or a turn's low prior
     (what-if advice, as in ``clawback lint``); ``explain=False`` skips writing the reasons (``decisions`` stays
@@ -161,15 +164,16 @@ def plan_breakpoints(
         return _finish(p, dict(p.caller), None)
     _scan(p, _blocked_from(p, volatile))
     assert p.ratios is not None
-    options = write_options(
-        p.candidates, p.cum, p.ratios, live=p.live, survivor=p.survivor, keepalive=p.keepalive
-    )
+    options = write_options(p.candidates, p.cum, p.ratios, live=p.live, survivor=p.survivor)
     allowed = history.budget(workspace, model, at=day) if budget else None
+    earned = history.saved(workspace, model.id) if budget else None
     for option in options:
-        marks, kept_alive = _marks_for(p, option)
+        marks = _marks_for(p, option)
         marks = ordered_marks(marks, p.caller)
         worst = _worst(p, marks)
-        if allowed is None or worst <= allowed:
+        chosen = p.candidates[option.cand]
+        guess = chosen.code in _GUESSES and shape.blocks[chosen.position].level == "messages"
+        if allowed is None or worst <= (earned if guess and earned is not None else allowed):
             if option is not options[0]:
                 p.note(
                     None,
@@ -177,10 +181,10 @@ def plan_breakpoints(
                     "budget",
                     "a better-paying write could cost more than the savings so far allow",
                 )
-            return _finish(p, marks, option, worst=worst, kept_alive=kept_alive)
+            return _finish(p, marks, option, worst=worst)
     if options:
         p.note(None, "skip", "budget", "every write could cost more than the savings so far allow")
-    marks = ordered_marks(_marks_for(p, None)[0], p.caller)
+    marks = ordered_marks(_marks_for(p, None), p.caller)
     return _finish(p, marks, None, worst=_worst(p, marks))
 
 
@@ -226,12 +230,7 @@ def _forecast(
         w = p.history.tuning.own_weight
         q5 = (rec.within_5m + (current < FIVE_MIN) + w * m5) / (gaps + w)
         q60 = (rec.within_1h + (current < ONE_HOUR) + w * m60) / (gaps + w)
-        median = None
-        if p.keepalive:
-            samples = sorted([*(rec.recent_gaps or ()), current])
-            median = samples[len(samples) // 2]
-        q60 = q60 if q60 > q5 else q5
-        return Candidate(position, "recurring", q5, q60, gaps >= _ESTABLISHED, median)
+        return Candidate(position, "recurring", q5, q60 if q60 > q5 else q5, gaps >= _ESTABLISHED)
     if origin is None:
         return None
     if origin.startswith("tail") and position > 0:
@@ -334,8 +333,8 @@ def _hour_untried(p: _Planner, position: int, rec: PrefixRecord) -> bool:
     return True
 
 
-def _marks_for(p: _Planner, option: Option | None) -> tuple[dict[int, Ttl], tuple[int, ...]]:
-    """The planner's marks for one option (the caller's added), with any positions to keep alive."""
+def _marks_for(p: _Planner, option: Option | None) -> dict[int, Ttl]:
+    """The planner's marks for one option (the caller's added)."""
     marks: dict[int, Ttl] = dict(p.caller)
     slots = p.slots
     mine: dict[int, Ttl] = {}
@@ -360,8 +359,7 @@ def _marks_for(p: _Planner, option: Option | None) -> tuple[dict[int, Ttl], tupl
             mine.setdefault(position, rec.entry_ttl if rec is not None and rec.entry_ttl else "5m")
     for position, ttl in mine.items():
         marks.setdefault(position, ttl)
-    kept_alive = (p.candidates[option.cand].position,) if option is not None and option.keepalive else ()
-    return marks, kept_alive
+    return marks
 
 
 def _worst(p: _Planner, marks: Mapping[int, Ttl]) -> Decimal:
@@ -395,7 +393,6 @@ def _finish(
     option: Option | None,
     *,
     worst: Decimal = Decimal(0),
-    kept_alive: tuple[int, ...] = (),
 ) -> CachePlan:
     if p.explain:
         explain(p, marks, option)
@@ -408,7 +405,6 @@ def _finish(
         decisions=tuple(p.decisions),
         expected_read=expected,
         worst_extra_usd=worst,
-        keepalive=kept_alive,
     )
 
 

@@ -56,6 +56,9 @@ __all__ = [
 _OWN_GAPS: Final = 3
 """Gaps a prefix needs before keep-alive goes by its own gaps rather than its kind's odds."""
 
+_DOUBT: Final = 1.0
+"""Keep-alive from a prefix's own gaps counts one more past gap that never ended: no use is certain."""
+
 POLICIES: Final = ("none", "auto", "planner", "oracle", "first-sighting oracle", "clairvoyant")
 
 
@@ -127,9 +130,11 @@ class PlannerPolicy:
         keepalive: KeepAliveSettings | None = None,
         budget: bool = True,
         ttft: float = 0.0,
+        explain: bool = True,
     ) -> None:
         self.model = model
         self.ttft = ttft
+        self.explain = explain
         self.history = history if history is not None else PrefixHistory()
         self.day = day
         self.keepalive = keepalive
@@ -150,6 +155,7 @@ class PlannerPolicy:
             day=self.day,
             keepalive=self.keepalive is not None,
             budget=self.budget,
+            explain=self.explain,
         )
         self.last_plan = plan
         return plan.apply_to(call.shape)
@@ -173,7 +179,7 @@ class PlannerPolicy:
         margin = self.keepalive.margin
         plan = self.last_plan
         watched = set(plan.keepalive) if plan is not None else set()
-        if plan is not None and plan.marks:
+        if plan is not None and plan.marks:  # the entry the next call of this conversation would read
             deepest = max(plan.marks)
             rec = records.get(shape.blocks[deepest].prefix_hash)
             if rec is not None and rec.live_at(call.at) and rec.entry_ttl == "5m":
@@ -232,6 +238,7 @@ class PlannerPolicy:
                 pings_since_use=watch.pings,
                 at=self.day,
                 chance=chance,
+                doubt=_DOUBT,
             )
             affordable = decision.ping_cost <= self.history.budget(workspace, self.model, at=self.day)
             if not decision.ping or decision.next_check is None or (self.budget and not affordable):

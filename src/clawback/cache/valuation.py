@@ -19,8 +19,10 @@ first, in input-token equivalents (floats: they decide, never account).
   hour's.
 * A prefix with a long history may be read more than once per write (refreshes): up to
   ``READS_CAP`` expected reads.
-* With keep-alive, a 5-minute entry kept warm by pings across its usual gap is one more option:
-  the reads of an hour's write at a 5-minute premium, minus the pings.
+
+Keep-alive pings are not an option here: they are decided when an entry is about to expire, from
+what has (not) happened since (:mod:`clawback.cache.keepalive`); an option priced on the pings a
+median gap would need promised reads the pings then did not always buy.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from clawback.cache.economics import Ratios
-from clawback.cache.prefixes import FIVE_MIN
 from clawback.shapes import Ttl
 
 __all__ = ["READS_CAP", "Candidate", "Option", "write_options"]
@@ -47,8 +48,6 @@ class Candidate(NamedTuple):  # tuples: built several times per planned call
     q60: float
     repeat: bool
     """Its own history is long enough to count on several reads per write."""
-    gap: float | None = None
-    """Its median gap between uses (for keep-alive)."""
 
 
 class Option(NamedTuple):
@@ -57,7 +56,6 @@ class Option(NamedTuple):
     value: float
     ttl: Ttl
     cand: int
-    keepalive: bool = False
 
 
 def _reads(q: float, repeat: bool) -> float:
@@ -74,7 +72,6 @@ def write_options(
     *,
     live: int | None,
     survivor: int | None,
-    keepalive: bool = False,
 ) -> list[Option]:
     """Every (deepest write, TTL) worth more than it costs, best first.
 
@@ -96,9 +93,9 @@ def write_options(
             late[i] = late[i + 1]
     base = cum[live] if live is not None else 0
     kept = base - (cum[survivor] if survivor is not None else 0)
-    saving, p5, p60, read = r.read_saving, r.premium_5m, r.premium_1h, r.read
+    saving, p5, p60 = r.read_saving, r.premium_5m, r.premium_1h
     out: list[Option] = []
-    t5 = t60 = tka = 0.0
+    t5 = t60 = 0.0
     prev = base
     for i, c in enumerate(cands):
         end = cum[c.position]
@@ -111,11 +108,5 @@ def write_options(
         hour = t60 + (saving * late[i] * kept if kept > 0 and late[i] > 0 else 0.0)
         if hour > 0:
             out.append(Option(hour, "1h", i))
-        if keepalive:
-            tka += seg * (saving * r60[i] - p5)
-            if c.repeat and c.gap is not None and c.gap >= FIVE_MIN:
-                value = tka - (c.gap // FIVE_MIN) * read * end
-                if value > 0:
-                    out.append(Option(value, "5m", i, keepalive=True))
     out.sort(key=lambda o: (-o.value, o.cand, o.ttl))
     return out

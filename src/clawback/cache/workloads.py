@@ -1,4 +1,4 @@
-"""Generated workloads for the cache benchmark and tests, reproducible from a seed (pure).
+"""Workloads for the cache benchmark and tests: generated from a seed, or from logged requests (pure).
 
 :func:`agent_loop` is a workload of a different shape from the Mooncake traces: coding agents
 that loop over tool calls. Each session sends the same tools and one of a few system prompts, a
@@ -11,6 +11,10 @@ random over ``hours`` hours, busier in the middle.
 
 Everything comes from ``random.Random(seed)``: the same seed gives the same calls, prefix hashes
 and token counts on every machine. The benchmark uses seed 2026 (:data:`AGENT_LOOP_SEED`).
+
+:func:`calls_from_requests` serves logged request bodies (e.g. the ``make demo`` sample,
+:mod:`clawback.audit.sample`) on one model, with the breakpoints they carried removed so that each
+policy places its own; :func:`midpoint` splits a workload into halves by time.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from clawback.cache.plan import with_marks
 from clawback.cache.replay import TimedShape
-from clawback.shapes import BlockShape, Level, RequestShape
+from clawback.pricing.catalogue import ModelInfo
+from clawback.shapes import BlockShape, Level, RequestShape, request_shape
 
-__all__ = ["AGENT_LOOP_SEED", "agent_loop"]
+__all__ = ["AGENT_LOOP_SEED", "agent_loop", "calls_from_requests", "midpoint"]
 
 AGENT_LOOP_SEED: Final = 2026
 _TOOLSETS: Final = 3
@@ -126,3 +133,20 @@ def _session(
         if rng.random() < 0.08:
             at += rng.uniform(120.0, 2400.0)  # waits for a person
     return out
+
+
+def calls_from_requests(
+    requests: Iterable[tuple[float, Mapping[str, Any], int, str]], info: ModelInfo
+) -> list[TimedShape]:
+    """``(start, request body, output tokens, workspace)`` served on ``info``, with no breakpoints."""
+    out = []
+    for at, body, output, workspace in requests:
+        shape = request_shape({**body, "model": info.id}, tokenizer=info.tokenizer)
+        out.append(TimedShape(at, with_marks(shape, {}), output, workspace))
+    out.sort(key=lambda c: c.at)
+    return out
+
+
+def midpoint(calls: Sequence[TimedShape]) -> float:
+    """The time halfway between a workload's first and last call: its halves are before and from it."""
+    return (calls[0].at + calls[-1].at) / 2 if calls else 0.0
