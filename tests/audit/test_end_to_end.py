@@ -51,7 +51,7 @@ def test_a_log_everything_file_written_from_sdk_responses(tmp_path: Path) -> Non
     assert summary.caching.logged is not None and summary.caching.logged.cost == expected
     assert summary.spend.hit_rate is not None and summary.spend.hit_rate > 0  # the emulator served reads
     assert {t.name for t in summary.techniques if t.applies} >= {"route", "cache"}
-    assert set(summary.policies) == {"none", "auto", "planner", "clairvoyant"}
+    assert set(summary.policies) == {"none", "auto", "planner", "first-sighting oracle", "oracle", "clairvoyant"}
 
 
 def test_a_ledger_written_by_the_clawback_client(tmp_path: Path) -> None:

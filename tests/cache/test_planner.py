@@ -268,3 +268,17 @@ def test_empty_request_and_full_caller_plans() -> None:
     full = body([text(700, str(i), ttl="5m") for i in range(4)], [user(DOCS, "q")])
     plan = plan_breakpoints(shape_of(full), SONNET_55, PrefixHistory(), now=0.0)
     assert set(plan.marks) == {0, 1, 2, 3} and plan.added == () and "no_slot" in codes(plan)
+
+
+def test_a_bet_on_a_conversation_going_on_is_paid_from_savings_not_from_the_allowance() -> None:
+    """A never-seen tail whose odds say it pays is written only once the history has saved what it
+    risks; a system prompt (static by design) may use the exploration allowance from the start."""
+    request = _conversation(2)
+    shape = shape_of(request)
+    tail = len(shape.blocks) - 1
+    fresh = plan_breakpoints(shape, SONNET_55, PrefixHistory(), now=0.0, cautious=False)
+    assert tail not in fresh.marks and 0 in fresh.marks
+    d = Driver()
+    start = _warm(d)  # conversations that went on: the history has saved money on them
+    assert d.history.saved("default", SONNET_55.id) > 0
+    assert tail in plan_breakpoints(shape, SONNET_55, d.history, now=start, cautious=False).marks
