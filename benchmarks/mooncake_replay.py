@@ -27,6 +27,7 @@ Run: .venv/bin/python benchmarks/mooncake_replay.py [--write docs/benchmarks.md]
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -171,7 +172,9 @@ def _job(args: tuple[str, str, str, str, str]) -> list[Row]:
 # -- tuning ----------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
 def _first_half(trace: str, model: str, data: str, at: str) -> tuple[ModelInfo, date, list[TimedShape]]:
+    """A trace's first half (remembered: each worker replays it for many grid points)."""
     info = load_catalogue().resolve(model)
     calls = load_workload(trace, info, Path(data))
     return info, date.fromisoformat(at), [c for c in calls if c.at < midpoint(calls)]

@@ -75,9 +75,9 @@ def _conversation(turns: int, *, extra_last: int = 0) -> dict[str, Any]:
     return body(SYSTEM, messages)
 
 
-def _warm(d: Driver) -> float:
-    """Six earlier conversations of three turns each: the history learns that tails get continued."""
-    for c in range(6):
+def _warm(d: Driver, conversations: int = 16) -> float:
+    """Earlier conversations of three turns each: the history learns that tails get continued."""
+    for c in range(conversations):
         for turn in range(1, 4):
             messages = [user(text(200, f"c{c}"))]
             for i in range(1, turn):
@@ -86,7 +86,7 @@ def _warm(d: Driver) -> float:
                     user(text(200, f"c{c}u{i}")),
                 ]
             d.call(body(SYSTEM, messages), 60.0 * c + 20.0 * turn)
-    return 1000.0
+    return 60.0 * conversations + 400.0  # every sighting's 5-minute window has closed
 
 
 def test_breakpoint_moves_forward_through_a_conversation() -> None:
