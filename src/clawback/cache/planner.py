@@ -68,6 +68,7 @@ __all__ = ["CachePlan", "Decision", "ordered_marks", "plan_breakpoints", "with_m
 _ESTABLISHED = 3
 _PRIORITY = {"recurring": 0, "level_end": 1, "turn": 2, "tail": 3}
 _WHAT_IF_PRIOR = 0.5
+_STATIC = frozenset({"tools", "system"})
 _GUESSES = frozenset({"tail", "turn"})
 """Never-seen message positions whose writes bet on a conversation going on: paid from savings only."""
 
@@ -230,7 +231,8 @@ def _forecast(
         w = p.history.tuning.own_weight
         q5 = (rec.within_5m + (current < FIVE_MIN) + w * m5) / (gaps + w)
         q60 = (rec.within_1h + (current < ONE_HOUR) + w * m60) / (gaps + w)
-        return Candidate(position, "recurring", q5, q60 if q60 > q5 else q5, gaps >= _ESTABLISHED)
+        repeat = gaps >= _ESTABLISHED or rec.origin in _STATIC  # a system prompt is read again and again
+        return Candidate(position, "recurring", q5, q60 if q60 > q5 else q5, repeat)
     if origin is None:
         return None
     if origin.startswith("tail") and position > 0:
