@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clawback.audit.engine import AuditOptions, run_audit
+from clawback.audit.results import POLICIES
 from clawback.pricing import load_catalogue
 from tests.conftest import shared_file
 
@@ -75,7 +76,7 @@ def test_mooncake_trace_policies_and_hit_rates() -> None:
     options = AuditOptions(trace_model="claude-sonnet-5-5", trace_start=datetime(2026, 11, 1, tzinfo=UTC))
     summary = run_audit([str(trace)], CATALOGUE, options)
     policies = summary.policies
-    assert set(policies) == {"none", "auto", "planner", "clairvoyant"}
+    assert set(policies) == set(POLICIES)
     assert all(p.calls == 3993 for p in policies.values())
     assert policies["none"].hit_rate == 0 and policies["none"].cost == summary.spend.total
     assert 0 < policies["planner"].hit_rate < 1 and 0 < policies["clairvoyant"].hit_rate < 1

@@ -175,3 +175,13 @@ def test_every_warmup_is_accepted_by_the_emulator_and_writes_the_cache() -> None
             written = message.usage.cache_creation_input_tokens or 0
             read = message.usage.cache_read_input_tokens or 0
             assert written + read > 1000, extra
+
+
+def test_groups_follow_the_cache_planners_valuation() -> None:
+    """Two requests sharing a prefix: one read pays for a 5-minute write (0.25x premium) but not for
+    an hour's (1x premium for a 0.9x saving); three or more pay for either."""
+    plan = _plan(_body("one"))
+    prefix = plan.candidates[0].prefix_hash
+    assert choose_group(plan, {prefix: 2}, ttl="5m") == plan.candidates[0]
+    assert choose_group(plan, {prefix: 2}, ttl="1h") is None
+    assert choose_group(plan, {prefix: 3}, ttl="1h") == plan.candidates[0]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clawback.cache.history import PrefixHistory, SeedRecord
-from clawback.cache.prefixes import origins_of, tail_offsets
+from clawback.cache.odds import evidence_keys
 from clawback.cache.rules import CacheEngine
+from clawback.cache.view import origins_of, tail_offsets
 from clawback.pricing import Usage
+from clawback.shapes import RequestShape
 from tests.cache.support import SONNET_55, body, shape_of, text, user
 
 SYSTEM = [text(2000, "s")]
@@ -25,20 +27,28 @@ def test_origins_name_level_ends_turn_ends_and_the_tail() -> None:
     assert origins_of(shape_of(body(SYSTEM, [user("q")])))[0] == "system"  # a level end stays one
 
 
-def test_gaps_and_class_odds_are_learned_from_sightings_without_any_cache() -> None:
+def test_gaps_and_odds_are_learned_from_sightings_without_any_cache() -> None:
     h = PrefixHistory()
+    tail = shape_of(body(SYSTEM, [user("q0")]))
+    before = h.odds("default", SONNET_55.id).predict(_tail_keys(h, tail, 0.0), 0.0)[0]
     for i in range(4):
         h.observe(
             shape_of(body(SYSTEM, [user(f"q{i}")])), Usage(input_tokens=2100), 100.0 * i, info=SONNET_55
         )
-    rec = h.records("default", SONNET_55.id)[shape_of(body(SYSTEM, [user("q0")])).blocks[0].prefix_hash]
+    rec = h.records("default", SONNET_55.id)[tail.blocks[0].prefix_hash]
     assert rec.sightings == 4 and rec.gaps == 3 and rec.within_5m == 3 and rec.recent_gaps == [100.0] * 3
     assert rec.children == 4 and rec.child_changes == 3 and rec.slot_volatile()
-    # after five minutes the first questions (tails) were never seen again: the class learns it
+    # after five minutes the first questions (tails) were never seen again: the odds learn it
     h.observe(shape_of(body(SYSTEM, [user("q9")])), Usage(input_tokens=2100), 700.0, info=SONNET_55)
-    q5, _ = h.class_rates("default", SONNET_55.id, rec.root, "tail0")
+    after = h.odds("default", SONNET_55.id).predict(_tail_keys(h, tail, 700.0), 700.0)[0]
     assert rec.root == shape_of(body(SYSTEM, [user("x")])).level_hash("system")
-    assert q5 < 0.5
+    assert after < before
+
+
+def _tail_keys(h: PrefixHistory, shape: RequestShape, at: float) -> tuple[tuple[object, ...], ...]:
+    view = h.view(shape, at)
+    last = len(shape.blocks) - 1
+    return evidence_keys(view.evidence, view.origins[last], 1, view.evidence.parent_gap)
 
 
 def test_entries_follow_the_engine_and_savings_are_booked_exactly() -> None:

@@ -114,3 +114,18 @@ def test_keepalive_stops(kwargs: dict[str, object], reason: str) -> None:
     gaps = args.pop("gaps")
     d = decide(gaps, **args)  # type: ignore[arg-type]
     assert not d.ping and d.reason == reason and d.next_check is None
+
+
+def test_a_learned_chance_of_a_use_prices_the_ping() -> None:
+    likely = decide([], chance=0.2)  # 0.2 x $0.024 rewrite > $0.001016 ping
+    assert likely.ping and likely.expected_saving == Decimal("0.2") * Decimal("0.024") - Decimal("0.001016")
+    assert decide([], chance=0.03).reason == "not_worth_it"  # 3% of a rewrite is less than a ping
+
+
+def test_doubt_counts_a_gap_that_never_ends() -> None:
+    # one past gap of 600 s: certain, two pings pay; with one more gap that never ends, the
+    # expected saving is halved and the pings sent in vain count against it
+    sure = decide([600.0])
+    doubtful = decide([600.0], doubt=1.0)
+    assert sure.ping and doubtful.ping and doubtful.expected_saving < sure.expected_saving
+    assert decide([2400.0], doubt=3.0).reason == "not_worth_it"

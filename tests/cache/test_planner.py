@@ -75,9 +75,9 @@ def _conversation(turns: int, *, extra_last: int = 0) -> dict[str, Any]:
     return body(SYSTEM, messages)
 
 
-def _warm(d: Driver) -> float:
-    """Six earlier conversations of three turns each: the history learns that tails get continued."""
-    for c in range(6):
+def _warm(d: Driver, conversations: int = 16) -> float:
+    """Earlier conversations of three turns each: the history learns that tails get continued."""
+    for c in range(conversations):
         for turn in range(1, 4):
             messages = [user(text(200, f"c{c}"))]
             for i in range(1, turn):
@@ -86,7 +86,7 @@ def _warm(d: Driver) -> float:
                     user(text(200, f"c{c}u{i}")),
                 ]
             d.call(body(SYSTEM, messages), 60.0 * c + 20.0 * turn)
-    return 1000.0
+    return 60.0 * conversations + 400.0  # every sighting's 5-minute window has closed
 
 
 def test_breakpoint_moves_forward_through_a_conversation() -> None:
@@ -268,3 +268,17 @@ def test_empty_request_and_full_caller_plans() -> None:
     full = body([text(700, str(i), ttl="5m") for i in range(4)], [user(DOCS, "q")])
     plan = plan_breakpoints(shape_of(full), SONNET_55, PrefixHistory(), now=0.0)
     assert set(plan.marks) == {0, 1, 2, 3} and plan.added == () and "no_slot" in codes(plan)
+
+
+def test_a_bet_on_a_conversation_going_on_is_paid_from_savings_not_from_the_allowance() -> None:
+    """A never-seen tail whose odds say it pays is written only once the history has saved what it
+    risks; a system prompt (static by design) may use the exploration allowance from the start."""
+    request = _conversation(2)
+    shape = shape_of(request)
+    tail = len(shape.blocks) - 1
+    fresh = plan_breakpoints(shape, SONNET_55, PrefixHistory(), now=0.0, cautious=False)
+    assert tail not in fresh.marks and 0 in fresh.marks
+    d = Driver()
+    start = _warm(d)  # conversations that went on: the history has saved money on them
+    assert d.history.saved("default", SONNET_55.id) > 0
+    assert tail in plan_breakpoints(shape, SONNET_55, d.history, now=start, cautious=False).marks

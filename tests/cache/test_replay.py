@@ -210,3 +210,15 @@ def test_no_policy_beats_the_clairvoyant_bound(
     for keepalive in (None, KeepAliveSettings(spend_cap=Decimal("0.05"))):
         planner = PlannerPolicy(model, keepalive=keepalive, ttft=ttft)
         assert bound.cost <= summarize(replay(calls, planner, model, ttft=ttft)).cost  # pings included
+
+
+def test_the_first_sighting_oracle_writes_only_prefixes_sent_before() -> None:
+    # a prefix sent three times: the oracle writes it on its first sighting and reads it twice; the
+    # first-sighting oracle may write it only at the second sighting and reads it once
+    rows = [(0.0, [1, 2, 3]), (10.0, [1, 2, 8]), (20.0, [1, 2, 9])]
+    oracle = run("oracle", calls_of(rows))
+    fair = run("first-sighting oracle", calls_of(rows))
+    written = [t.cache_write_5m_tokens + t.cache_write_1h_tokens for t in (oracle, fair)]
+    assert written == [1024, 1024] and (oracle.cache_read_tokens, fair.cache_read_tokens) == (2048, 1024)
+    assert oracle.cost < fair.cost < run("none", calls_of(rows)).cost
+    assert make_policy("first-sighting oracle", SONNET_55, calls=[]).name == "first-sighting oracle"

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import clawback
 from clawback.emulator.testing import EmulatorSession
 from tests.client.conftest import ClientFactory, ticket
+
+
+def _five_minute_ticket(i: int) -> dict[str, Any]:
+    """A ticket whose caller keeps a 5-minute breakpoint on the system prompt (the planner might
+    otherwise choose an hour for a prompt used every six minutes, and need no pings)."""
+    body = ticket(i)
+    body["system"] = [{"type": "text", "text": body["system"], "cache_control": {"type": "ephemeral"}}]
+    return body
 
 
 def _run(client: clawback.Anthropic, emulator: EmulatorSession, calls: int) -> list[int]:
@@ -15,7 +24,8 @@ def _run(client: clawback.Anthropic, emulator: EmulatorSession, calls: int) -> l
     keepalive = client.clawback.keepalive
     assert keepalive is not None
     for i in range(calls):
-        reads.append(client.messages.create(**ticket(i), task="classify").usage.cache_read_input_tokens)
+        body = _five_minute_ticket(i)
+        reads.append(client.messages.create(**body, task="classify").usage.cache_read_input_tokens)
         emulator.advance(285)  # just before the 5-minute entry expires
         keepalive.run_pending()
         emulator.advance(75)  # the next call comes 6 minutes after the last

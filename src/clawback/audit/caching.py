@@ -4,8 +4,10 @@ The replay itself is :mod:`clawback.cache.replay` (the one cache simulator: the 
 planner and the keep-alive arithmetic, fed calls in time order per workspace and model with the
 real gaps between them). This module feeds it from the audit database and writes each call's
 replayed usage into the ``cache_sim`` table, one *variant* per policy — ``none``, ``auto``,
-``planner``, ``clairvoyant`` — plus ``planner@route`` for calls the rules move to another model,
-replayed there (that model's minimum and rates, tokens scaled to its tokenizer).
+``planner``, ``first-sighting oracle``, ``oracle``, ``clairvoyant`` — plus ``planner@route`` for
+calls the rules move to another model, replayed there (that model's minimum and rates, tokens
+scaled to its tokenizer). The two oracles and the bound see every call of a model at once (they
+know the future), so they hold that model's calls in memory; the others stream.
 
 Each call is replayed with its real prompt size (``input + cache reads + cache writes`` from its
 usage): the shape's per-block token estimates only place the breakpoints.
@@ -66,6 +68,13 @@ NO_REQUEST_DATA: Final = (
 _FETCH: Final = 10_000
 _ADVICE_SAMPLES: Final = 1_001
 _NO_PINGS: Final = [0, 0, 0, 0, 0]
+_FORESIGHT: Final = ("first-sighting oracle", "oracle", "clairvoyant")
+"""Policies that need the whole sequence of calls up front."""
+_NOTES: Final = {
+    "first-sighting oracle": "foresight, but writes only prefixes an earlier call sent: what an online "
+    "planner can fairly aim for",
+    "oracle": "places breakpoints knowing every prefix's future uses: a heuristic, not an optimum",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,10 +210,10 @@ class _Replayer:
         appender = self.store.con.appender("cache_sim")
         for model_id, calls in groups:
             info = self.catalogue.resolve(model_id)
-            if policy_name == "clairvoyant":
+            if policy_name in _FORESIGHT:
                 listed = list(calls)
                 calls = iter(listed)
-                policy = make_policy("clairvoyant", info, calls=[c.call for c in listed])
+                policy = make_policy(policy_name, info, calls=[c.call for c in listed])
             else:
                 policy = make_policy(
                     policy_name, info, keepalive=self.keepalive if policy_name == "planner" else None
@@ -321,6 +330,8 @@ def _assumptions(cap: Decimal) -> tuple[str, ...]:
         "caches are isolated per workspace (the log's workspace or API key) and per model",
         f"the planner may keep entries warm with max_tokens=0 pings (spend cap ${cap} per model); "
         "their cost is charged to the call they keep warm",
+        "oracle and first-sighting oracle know every prefix's future uses (the second may write only "
+        "prefixes sent before): references, not policies you can run",
         "clairvoyant is a bound no caching policy can beat on these calls, not a policy you can run: "
         "every prefix an earlier call sent is read, nothing is ever written or expires",
     )
@@ -369,7 +380,10 @@ def replay_caching(
     results = {}
     for policy in POLICIES:
         u = policy_usage(con, policy)
-        notes = (f"includes {money(u.ping_cost)} of keep-alive pings",) if u.ping_cost else ()
+        notes: tuple[str, ...] = (
+            (f"includes {money(u.ping_cost)} of keep-alive pings",) if u.ping_cost else ()
+        )
+        notes += (_NOTES[policy],) if policy in _NOTES else ()
         hit = u.read_tokens / u.prompt_tokens if u.prompt_tokens else 0.0
         results[policy] = PolicyResult(policy, u.cost, hit, u.calls, u.read_tokens, u.write_tokens, notes)
     return CachingReport(

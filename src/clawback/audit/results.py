@@ -42,7 +42,7 @@ KIND_LABELS: dict[str, str] = {
 }
 
 
-POLICIES: tuple[str, ...] = ("none", "auto", "planner", "clairvoyant")
+POLICIES: tuple[str, ...] = ("none", "auto", "planner", "first-sighting oracle", "oracle", "clairvoyant")
 LOGGED = "as logged"
 """The name of the row that shows the replayed calls as the log has them (today's caching)."""
 TOP_LEVEL = "top-level"

@@ -4,7 +4,7 @@ JSON keys (money as decimal strings in USD over the audited window unless named 
 
     calls, buckets, total_usd, unpriced_calls, unpriced[], window{first, last, seconds,
     monthly_factor}, by_model{}, by_task{}, by_day{}, by_token_kind{}, savings{route, batch, cache,
-    output_cap, stacked}, policies{none, auto, planner, clairvoyant} and policies_as_logged (the same
+    output_cap, stacked}, policies{none, auto, planner, first-sighting oracle, oracle, clairvoyant} and policies_as_logged (the same
     calls as billed; both when calls have shapes), recommendations[], inputs[], input_issues{},
     warnings[]
 """

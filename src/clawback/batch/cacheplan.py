@@ -5,7 +5,10 @@ tools, the end of the system prompt, and the end of each of the first messages â
 block, which is what varies â€” and only where the prefix reaches the model's minimum cacheable
 length (below it the API silently caches nothing). Counting how many requests share each
 candidate's prefix hash (the journal does that over the whole input) gives each request its
-*group*: the deepest candidate at least two requests share.
+*group*, chosen by the same valuation the cache planner uses (:func:`clawback.cache.valuation.write_options`):
+the deepest write worth it when the ``k`` requests sharing a prefix read it ``k - 1`` times, at the
+job's TTL and the model's rates. A prefix two requests share pays for a 5-minute write (one read
+saves more than the 0.25x premium) but not for an hour's (one read saves less than the 1x premium).
 
 :func:`add_breakpoint` then puts ``cache_control`` on that block, unless the request already has
 one there, already uses the four breakpoints the API allows, or the TTL would break the rule that
@@ -19,7 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from clawback.cache.economics import Ratios
 from clawback.cache.prewarm import prewarm_params
+from clawback.cache.valuation import Candidate as WriteCandidate
+from clawback.cache.valuation import write_options
 from clawback.shapes import RequestShape, Ttl
 
 __all__ = [
@@ -35,6 +41,8 @@ __all__ = [
 MAX_MESSAGE_CANDIDATES: Final = 16
 _MAX_BREAKPOINTS: Final = 4
 _LEVEL_CODE: Final = {"tools": "t", "system": "s", "messages": "m"}
+_TYPICAL: Final = Ratios(premium_5m=0.25, premium_1h=1.0, read_saving=0.9, read=0.1)
+"""Current models' write premiums and read saving, for callers that pass no model's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +127,29 @@ def plan_input(shape: RequestShape, min_tokens: int) -> CachePlanInput:
     return CachePlanInput(tuple(sorted(out, key=lambda c: c.position)), marks, auto)
 
 
-def choose_group(plan: CachePlanInput, shared: Mapping[str, int], min_members: int = 2) -> Candidate | None:
-    """The deepest candidate whose prefix at least ``min_members`` requests share."""
-    for candidate in reversed(plan.candidates):
-        if shared.get(candidate.prefix_hash, 0) >= min_members:
-            return candidate
-    return None
+def choose_group(
+    plan: CachePlanInput,
+    shared: Mapping[str, int],
+    min_members: int = 2,
+    *,
+    ttl: Ttl = "5m",
+    ratios: Ratios = _TYPICAL,
+) -> Candidate | None:
+    """The candidate, among those at least ``min_members`` requests share, whose write at ``ttl`` the
+    cache planner values most (:func:`~clawback.cache.valuation.write_options`: each shared prefix is
+    read by the other requests that share it), or None when no write is worth it. ``ratios`` are the
+    model's (``CacheRates.of(model).ratios()``).
+    """
+    chosen = [c for c in plan.candidates if shared.get(c.prefix_hash, 0) >= min_members]
+    if not chosen:
+        return None
+    cum = [c.prefix_tokens for c in chosen]
+    cands = []
+    for i, c in enumerate(chosen):
+        q = 1.0 - 1.0 / shared[c.prefix_hash]  # the others read it: k - 1 reads per write
+        cands.append(WriteCandidate(i, "recurring", q, q, True))
+    options = [o for o in write_options(cands, cum, ratios, live=None, survivor=None) if o.ttl == ttl]
+    return chosen[options[0].cand] if options else None
 
 
 def _marks_allow(plan: CachePlanInput, position: int, ttl: Ttl) -> bool:

@@ -33,6 +33,7 @@ from clawback.batch.costs import EstimateTotals, estimate_request, estimate_warm
 from clawback.batch.ids import item_key
 from clawback.batch.inputs import InputItem, LineError, dumps_params, parse_line
 from clawback.batch.journal import JobRecord, Journal
+from clawback.cache.economics import CacheRates, Ratios
 from clawback.errors import InputFileError, UsageError
 from clawback.pricing.catalogue import Catalogue, ModelInfo
 from clawback.pricing.cost import format_usd
@@ -298,11 +299,18 @@ class _Planner:
             estimate=self.estimate,
         )
 
+    def _ratios(self, model: str) -> Ratios:
+        return CacheRates.of(self.info(model), at=self.today).ratios()
+
     def _page(self, page: list[tuple[Any, ...]]) -> None:
         db, name, options = self.journal.db, self.job.name, self.job.options
         plans = {int(r[0]): CachePlanInput.from_json(json.loads(r[5])) for r in page if r[5]}
         shared = _items.prefix_counts(db, name, (c.prefix_hash for p in plans.values() for c in p.candidates))
-        chosen = {line: choose_group(plan, shared) for line, plan in plans.items()}
+        models = {int(r[0]): str(r[1]) for r in page}
+        chosen = {  # the cache planner's valuation, at the job's TTL and each model's rates
+            line: choose_group(plan, shared, ttl=options.cache_ttl, ratios=self._ratios(models[line]))
+            for line, plan in plans.items()
+        }
         known = _items.existing_groups(db, name, (c.prefix_hash for c in chosen.values() if c))
         new_groups: dict[str, list[Any]] = {}
         updates: list[tuple[str | None, int, str | None, str, int]] = []

@@ -127,8 +127,18 @@ def realized_saving(
     fast mode and long-prompt tiers apply exactly as on the bill. ``actual_input`` is the input side
     of ``usage`` already priced that way on ``info`` and ``at`` (the caller's bill), if at hand.
     """
+    plain = usage.service_tier != "batch" and usage.speed != "fast" and usage.inference_geo != "us"
+    if plain and actual_input is None:
+        # both sides at the same (tier's) rates: the saving is the cache tokens' extra, negated
+        cache_rates = CacheRates.of(info, at=at, prompt_tokens=usage.prompt_tokens)
+        with decimal.localcontext(_EXACT):
+            return -cache_rates.extra(
+                read=usage.cache_read_input_tokens,
+                write_5m=usage.cache_write_5m_input_tokens,
+                write_1h=usage.cache_write_1h_input_tokens,
+            )
     actual = price_usage(usage, info, at=at).input_total if actual_input is None else actual_input
-    if usage.service_tier != "batch" and usage.speed != "fast" and usage.inference_geo != "us":
+    if plain:
         # no modifier applies: the uncached side is the prompt at the (tier's) plain input rate
         tier = info.prompt_tier_at(at)
         tokens = usage.prompt_tokens

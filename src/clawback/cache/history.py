@@ -10,23 +10,23 @@
   choose the TTL), which block followed it (a slot whose next block differs on every call is a
   branch point: what follows it is volatile), our view of its cache entry (written when, expires
   when, read since?) and how many writes in a row were never read;
-* **classes** — for prefixes seen for the first time (a conversation's new tail, a new system
-  prompt), how often such a prefix was seen again within 5 minutes and within an hour, per
-  system prompt ("root") and kind. Learning costs nothing: a prefix is "seen again" whether or not
-  it was cached, so the planner learns from sightings, not from paid writes;
+* **odds** — :class:`~clawback.cache.odds.ReuseOdds`, learned from the first three sightings of
+  every tracked prefix: was it seen again within 5 minutes, within an hour, given the evidence
+  its request carried (length, new blocks, conversation depth and pace, kind, system prompt).
+  Learning costs nothing: a prefix is "seen again" whether or not it was cached, so the planner
+  learns from sightings, not from paid writes;
 * **a savings account** — what the calls actually saved against sending them uncached, exact to
   the cent through the cost engine. The planner never risks more than this balance plus a small
   exploration allowance, which is what bounds its cost by the no-caching cost (see
   :mod:`clawback.cache.planner`).
 
 Memory is bounded: at most ``max_prefixes`` prefix records (least recently seen evicted first),
-``max_contexts`` workspace/model pairs and a fixed number of classes. Times are seconds on any
+``max_contexts`` workspace/model pairs and a fixed number of odds weights. Times are seconds on any
 monotonic clock; calls should be observed in start-time order.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,31 +34,30 @@ from decimal import Decimal
 from typing import Any, Final
 
 from clawback.cache.economics import CacheRates, realized_saving
+from clawback.cache.odds import ReuseOdds, gap_bucket
 from clawback.cache.prefixes import (
     FIVE_MIN,
-    LATTICE,
     MAX_GAP_SAMPLES,
     ONE_HOUR,
-    ClassStats,
     PrefixRecord,
     book_write,
-    cumulative,
     infer_effects,
     marks_of,
-    origins_of,
     refresh,
-    root_of,
     usage_of,
 )
-from clawback.cache.rules import TTL_SECONDS, CacheOutcome
+from clawback.cache.rules import CacheOutcome
+from clawback.cache.tuning import Tuning
+from clawback.cache.view import LATTICE, RequestView, view_key, view_of
 from clawback.pricing.catalogue import ModelInfo
 from clawback.pricing.cost import Usage, parse_usage, price_usage
-from clawback.shapes import RequestShape, Ttl
+from clawback.shapes import BlockShape, RequestShape, Ttl
 
-__all__ = ["ClassStats", "PrefixHistory", "PrefixRecord", "SeedRecord"]
+__all__ = ["PrefixHistory", "PrefixRecord", "SeedRecord"]
 
 _GAP_WINDOW: Final = 32.0
-_MAX_CLASSES: Final = 4096
+YOUNG: Final = 3
+"""Sightings of a prefix that teach the odds (and that the odds forecast); later ones use its own gaps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +87,12 @@ class SeedRecord:
 
 @dataclass(slots=True)
 class _Context:
+    odds: ReuseOdds
     records: dict[str, PrefixRecord] = field(default_factory=dict)
-    classes: dict[tuple[str, str], ClassStats] = field(default_factory=dict)
-    pending_5m: deque[tuple[float, str, str, str]] = field(default_factory=deque)
-    pending_1h: deque[tuple[float, str, str, str]] = field(default_factory=deque)
     saved: Decimal = Decimal(0)
     calls: int = 0
+    view: tuple[int, RequestView] | None = None
+    """The last view read (valid while ``calls`` is unchanged)."""
 
 
 class PrefixHistory:
@@ -105,10 +104,12 @@ class PrefixHistory:
         max_prefixes: int = 100_000,
         max_contexts: int = 64,
         exploration_tokens: int = 200_000,
+        tuning: Tuning | None = None,
     ) -> None:
         self.max_prefixes = max_prefixes
         self.max_contexts = max_contexts
         self.exploration_tokens = exploration_tokens
+        self.tuning = tuning if tuning is not None else Tuning()
         self._contexts: dict[tuple[str, str], _Context] = {}
         self._size = 0
 
@@ -119,23 +120,26 @@ class PrefixHistory:
         ctx = self._contexts.get((workspace, model))
         return ctx.records if ctx is not None else {}
 
-    def class_rates(
-        self, workspace: str, model: str, root: str, origin: str, *, cautious: bool = False
-    ) -> tuple[float, float]:
-        """Chance that a first-seen prefix of kind ``origin`` under ``root`` is seen again in 5 min / 1 h.
-
-        The odds of the kind under this root, shrunk towards its odds under every root;
-        ``cautious`` lowers them by one standard deviation (see :meth:`ClassStats.rates`).
-        """
+    def odds(self, workspace: str, model: str) -> ReuseOdds:
+        """The learned odds of one workspace and model (treat as read-only)."""
         ctx = self._contexts.get((workspace, model))
-        stats = ctx.classes if ctx is not None else {}
-        overall = stats.get(("*", origin))
-        prior = overall.rates() if overall is not None else (0.5, 0.5)
-        own = stats.get((root, origin))
-        if own is None:
-            own = overall if overall is not None else ClassStats()
-            prior = (0.5, 0.5)
-        return own.rates(prior, cautious=cautious)
+        return ctx.odds if ctx is not None else ReuseOdds(self.tuning)
+
+    def view(self, shape: RequestShape, now: float, *, workspace: str = "default") -> RequestView:
+        """The request read against this history at ``now`` (remembered until the next observed call).
+
+        The odds first learn from every sighting whose window closed by ``now``.
+        """
+        ctx = self._contexts.get((workspace, shape.model))
+        if ctx is None:
+            return view_of(shape, {}, now)
+        ctx.odds.settle(now)
+        memo = ctx.view
+        if memo is not None and memo[0] == ctx.calls and memo[1].key == view_key(shape, now):
+            return memo[1]
+        found = view_of(shape, ctx.records, now)
+        ctx.view = (ctx.calls, found)
+        return found
 
     def saved(self, workspace: str, model: str) -> Decimal:
         """USD the observed calls saved against sending them uncached (negative if they cost more)."""
@@ -180,17 +184,20 @@ class PrefixHistory:
         ``actual_input`` is the usage's input side already priced on ``info`` and ``day``, if at hand.
         """
         ctx = self._context(workspace, shape.model)
-        self._resolve(ctx, at)
+        ctx.odds.settle(at)
         if not shape.blocks:
             return
-        cum = cumulative(shape)
+        view = self.view(shape, at, workspace=workspace)
+        cum = view.cum
         if isinstance(result, CacheOutcome):
             hit = result.hit_position
             written = [(bp.position, bp.ttl) for bp in result.written]
+            marks = [bp.position for bp in result.breakpoints]
             usage = usage_of(result)
         else:
             usage = result
             hit, written = infer_effects(shape, usage, cum, info.min_cacheable_tokens)
+            marks = [position for position, _ in marks_of(shape)] if hit is not None else []
         if ping:
             ctx.saved -= (
                 price_usage(usage, info, at=day).total + extra_output * CacheRates.of(info, at=day).output
@@ -198,10 +205,10 @@ class PrefixHistory:
         else:
             ctx.calls += 1
             forced = {p for p, _ in written} | ({hit} if hit is not None else set())
-            self._sight(ctx, shape, at, cum=cum, forced=forced)
+            self._sight(ctx, shape, at, view=view, forced=forced)
             ctx.saved += realized_saving(usage, info, at=day, actual_input=actual_input)
         visible = at if visible_at is None else visible_at
-        self._entries(ctx, shape, (hit, written), at=at, visible=visible)
+        self._entries(ctx, shape, (hit, written, marks), at=at, visible=visible)
 
     def seed(self, rows: Iterable[SeedRecord], resolve: Callable[[str], ModelInfo]) -> int:
         """Observe past calls in order (e.g. from the ledger); returns how many were read."""
@@ -223,54 +230,74 @@ class PrefixHistory:
             if len(self._contexts) >= self.max_contexts:
                 oldest = next(iter(self._contexts))
                 self._size -= len(self._contexts.pop(oldest).records)
-            ctx = self._contexts[key] = _Context()
+            ctx = self._contexts[key] = _Context(ReuseOdds(self.tuning))
         else:
             self._contexts[key] = self._contexts.pop(key)
         return ctx
 
     def _sight(
-        self, ctx: _Context, shape: RequestShape, at: float, *, cum: list[int], forced: set[int]
+        self, ctx: _Context, shape: RequestShape, at: float, *, view: RequestView, forced: set[int]
     ) -> None:
         blocks = shape.blocks
         records = ctx.records
-        origins = origins_of(shape)
-        root = root_of(shape)
+        origins = view.origins
+        recs = view.recs
         n = len(blocks)
-        for i, b in enumerate(blocks):
+        todo = {i for i, rec in enumerate(recs) if rec is not None}
+        todo.update(origins, range(0, n, LATTICE), range(view.first_message), forced)
+        for i in sorted(todo):
+            if i >= n:
+                continue
+            b = blocks[i]
             child = blocks[i + 1].content_hash if i + 1 < n else None
-            rec = records.pop(b.prefix_hash, None)
+            rec = recs[i]
             if rec is not None:
-                self._resight(ctx, rec, at, child)
+                del records[b.prefix_hash]  # the view is read with no call observed since
+                self._resight(ctx, rec, at, child, view)
                 records[b.prefix_hash] = rec
-                continue
-            origin = origins.get(i)
-            if not b.cacheable or not (origin or i % LATTICE == 0 or b.level != "messages" or i in forced):
-                continue
-            origin = origin or "mid"
-            rec = PrefixRecord(
-                tokens=cum[i],
-                first_seen=at,
-                last_seen=at,
-                parent=blocks[i - 1].prefix_hash if i else None,
-                origin=origin,
-                root=root,
-                last_child=child,
-                children=1 if child is not None else 0,
-            )
-            records[b.prefix_hash] = rec
-            self._size += 1
-            ctx.pending_5m.append((at + FIVE_MIN, b.prefix_hash, root, origin))
-            ctx.pending_1h.append((at + ONE_HOUR, b.prefix_hash, root, origin))
+            elif b.cacheable:
+                self._first_sight(ctx, view, (i, b), child, at, origin=origins.get(i))
         self._evict(ctx)
 
-    def _resight(self, ctx: _Context, rec: PrefixRecord, at: float, child: str | None) -> None:
+    def _first_sight(
+        self,
+        ctx: _Context,
+        view: RequestView,
+        block: tuple[int, BlockShape],
+        child: str | None,
+        at: float,
+        *,
+        origin: str | None,
+    ) -> None:
+        i, b = block
+        rec = PrefixRecord(
+            tokens=view.cum[i],
+            first_seen=at,
+            last_seen=at,
+            parent=view.hashes[i - 1] if i else None,
+            origin=origin or "mid",
+            root=view.root,
+            depth=view.depth,
+            last_child=child,
+            children=1 if child is not None else 0,
+        )
+        ctx.records[b.prefix_hash] = rec
+        self._size += 1
+        if origin is not None:
+            rec.example = ctx.odds.sighted(view.keys(rec.origin, 1, view.evidence.parent_gap), at)
+
+    def _resight(
+        self, ctx: _Context, rec: PrefixRecord, at: float, child: str | None, view: RequestView
+    ) -> None:
         gap = at - rec.last_seen
         if gap >= 0:
             if rec.sightings == 1:
-                rec.first_gap = gap
                 parent = ctx.records.get(rec.parent) if rec.parent is not None else None
                 if parent is not None:
                     parent.continued_children += 1
+            if rec.example is not None:
+                ctx.odds.seen_again(rec.example, gap)
+                rec.example = None
             rec.gaps += 1
             rec.within_5m += gap < FIVE_MIN
             rec.within_1h += gap < ONE_HOUR
@@ -281,54 +308,34 @@ class PrefixHistory:
                     rec.within_5m * scale,
                     rec.within_1h * scale,
                 )
-            samples = rec.recent_gaps if rec.recent_gaps is not None else []
-            samples.append(gap)
-            rec.recent_gaps = samples[-MAX_GAP_SAMPLES:]
+            samples = rec.recent_gaps
+            if samples is None:
+                rec.recent_gaps = [gap]
+            else:
+                samples.append(gap)
+                if len(samples) > MAX_GAP_SAMPLES:
+                    del samples[0]
             rec.last_seen = at
         rec.sightings += 1
+        if rec.sightings <= YOUNG and gap >= 0:
+            rec.example = ctx.odds.sighted(view.keys(rec.origin, rec.sightings, gap_bucket(gap)), at)
         if child is not None:
             rec.children += 1
             if rec.last_child is not None and child != rec.last_child:
                 rec.child_changes += 1
             rec.last_child = child
 
-    def _class(self, ctx: _Context, root: str, origin: str, stage: Ttl, *, hit: bool) -> None:
-        for key in ((root, origin), ("*", origin)):
-            stats = ctx.classes.get(key)
-            if stats is None:
-                if len(ctx.classes) >= _MAX_CLASSES:
-                    del ctx.classes[next(iter(ctx.classes))]
-                stats = ctx.classes[key] = ClassStats()
-            stats.add(stage, hit)
-
-    def _resolve(self, ctx: _Context, now: float) -> None:
-        """Score first-seen prefixes whose 5-minute or 1-hour window has closed: seen again in it or not.
-
-        Hits and misses are both counted when the window closes, never earlier: counting a quick
-        re-sighting at once while misses wait for the window would make young classes look far
-        better than they are.
-        """
-        records = ctx.records
-        for stage, pending in (("5m", ctx.pending_5m), ("1h", ctx.pending_1h)):
-            limit = TTL_SECONDS[stage]
-            while pending and pending[0][0] <= now:
-                _, prefix, root, origin = pending.popleft()
-                rec = records.get(prefix)
-                if rec is not None:
-                    hit = rec.first_gap is not None and rec.first_gap < limit
-                    self._class(ctx, root, origin, stage, hit=hit)  # type: ignore[arg-type]
-
     def _entries(
         self,
         ctx: _Context,
         shape: RequestShape,
-        effects: tuple[int | None, list[tuple[int, Ttl]]],
+        effects: tuple[int | None, list[tuple[int, Ttl]], list[int]],
         *,
         at: float,
         visible: float,
     ) -> None:
         """Apply what the call read (refresh) and wrote (new entries) to our view of the cache."""
-        hit, written = effects
+        hit, written, marks = effects
         records = ctx.records
         blocks = shape.blocks
         if hit is not None:
@@ -338,7 +345,7 @@ class PrefixHistory:
                 rec.read_since_write = True
                 rec.unread_writes = 0
                 refresh(rec, at)
-            for position, _ in marks_of(shape):
+            for position in marks:
                 below = records.get(blocks[position].prefix_hash) if position < hit else None
                 if below is not None and below.live_at(at):
                     refresh(below, at)
@@ -352,7 +359,3 @@ class PrefixHistory:
         while self._size > self.max_prefixes and records:
             del records[next(iter(records))]
             self._size -= 1
-        limit = 2 * self.max_prefixes
-        for pending in (ctx.pending_5m, ctx.pending_1h):
-            while len(pending) > limit:
-                pending.popleft()

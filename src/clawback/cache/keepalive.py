@@ -138,11 +138,18 @@ def decide_keepalive(
     spent: Decimal = Decimal(0),
     pings_since_use: int = 0,
     at: date | None = None,
+    chance: float | None = None,
+    doubt: float = 0.0,
 ) -> KeepAliveDecision:
     """Ping now (just before the entry expires) or let it expire?
 
     ``gaps`` are past intervals between uses of this prefix (a single value is a point
-    estimate); ``spent`` is what pings have cost so far under ``settings.spend_cap``.
+    estimate); ``spent`` is what pings have cost so far under ``settings.spend_cap``. ``chance``,
+    when given, is the probability of a use before the entry would expire again after this ping
+    (for a prefix with too few gaps of its own, from :meth:`~clawback.cache.odds.ReuseOdds.next_window`):
+    then a ping is sent when that chance of saving a rewrite is worth more than the ping.
+    ``doubt`` weighs, as that many more past gaps, the chance that no use comes at all (0: every
+    past gap longer than the silence so far is a use that will come).
     """
     one = ping_cost(
         prefix_tokens,
@@ -161,6 +168,21 @@ def decide_keepalive(
         return stop("spend_cap", f"a ping (${one:.6f}) would pass the ${settings.spend_cap} spend cap")
     if elapsed > settings.idle_limit:
         return stop("idle", f"no use for {elapsed:,.0f} s, past the {settings.idle_limit:,.0f} s idle limit")
+    if chance is not None:
+        expected = Decimal(repr(round(chance, 9))) * lost - one
+        if expected <= 0:
+            return stop(
+                "not_worth_it",
+                f"a use in the next {TTL_SECONDS[ttl]:,.0f} s is {chance:.1%} likely: not worth a ping",
+            )
+        return KeepAliveDecision(
+            True,
+            "ping",
+            f"a use in the next {TTL_SECONDS[ttl]:,.0f} s is {chance:.1%} likely: expected saving ${expected:.6f}",
+            one,
+            expected,
+            next_check=now + TTL_SECONDS[ttl] - settings.margin,
+        )
     if (pings_since_use + 1) * one >= lost:
         return stop(
             "break_even", f"{pings_since_use + 1} pings would cost more than one rewrite (${lost:.6f})"
@@ -171,7 +193,7 @@ def decide_keepalive(
             "no_expected_use", f"no gap seen so far is longer than the current {elapsed:,.0f} s silence"
         )
     best_net, best_k = _best_horizon(
-        ahead, ttl, margin=settings.margin, one=one, lost=lost, already=pings_since_use
+        ahead, ttl, margin=settings.margin, one=one, lost=lost, already=pings_since_use, doubt=doubt
     )
     if best_k == 0 or best_net <= 0:
         return stop("not_worth_it", "the expected saving does not cover the pings it needs")
@@ -187,22 +209,30 @@ def decide_keepalive(
 
 
 def _best_horizon(
-    ahead: Sequence[float], ttl: Ttl, *, margin: float, one: Decimal, lost: Decimal, already: int
+    ahead: Sequence[float],
+    ttl: Ttl,
+    *,
+    margin: float,
+    one: Decimal,
+    lost: Decimal,
+    already: int,
+    doubt: float = 0.0,
 ) -> tuple[Decimal, int]:
     """The number of further pings (0 = none) with the best expected net saving over the past gaps.
 
     A use that needs ``n`` more pings saves ``lost - n x one`` if the plan allows ``n`` pings and
     costs the ``k`` pings sent in vain otherwise; a use inside the current window needs none and
-    counts for nothing either way.
+    counts for nothing either way; ``doubt`` more "gaps" never end (every ping sent in vain).
     """
     needed = [pings_to_bridge(g, ttl=ttl, margin=margin) - already for g in ahead]
+    weight = Decimal(repr(doubt))
     best_net, best_k = Decimal(0), 0
     for k in range(1, max(needed) + 1):
-        total = Decimal(0)
+        total = -weight * k * one
         for n in needed:
             if n > 0:
                 total += (lost - n * one) if n <= k else -k * one
-        net = total / len(ahead)
+        net = total / (len(ahead) + weight)
         if net > best_net:
             best_net, best_k = net, k
     return best_net, best_k

@@ -45,10 +45,13 @@ class CachePlan:
 def with_marks(shape: RequestShape, marks: Mapping[int, Ttl], *, auto: Ttl | None = None) -> RequestShape:
     """Like ``RequestShape.with_breakpoints`` but copies only the blocks whose mark changes."""
     blocks = list(shape.blocks)
-    for i, b in enumerate(blocks):
-        ttl = marks.get(i)
-        if b.cache_ttl != ttl:
-            blocks[i] = _marked(b, ttl)
+    n = len(blocks)
+    for i in {*[i for i, b in enumerate(blocks) if b.cache_ttl is not None], *marks}:
+        if i < n:
+            b = blocks[i]
+            ttl = marks.get(i)
+            if b.cache_ttl != ttl:
+                blocks[i] = _marked(b, ttl)
     return RequestShape(shape.model, tuple(blocks), auto, shape.overhead_tokens)
 
 

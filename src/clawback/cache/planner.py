@@ -8,29 +8,31 @@ for every decision. :func:`~clawback.cache.apply.apply_plan` writes the plan int
 How it decides
 --------------
 
-* **Candidates** are positions whose prefix can be reused: a prefix the history has seen before
-  (its own gaps give the chance of another use within 5 minutes and within an hour), the ends of
-  ``tools`` and ``system``, the end of the previous turn and the request's last three blocks (a
-  conversation's tail, which moves forward every turn). A never-seen prefix takes the odds its
-  kind had under the same system prompt ("class" odds, learned for free from sightings); for a
-  tail or a turn those odds are lowered by one standard deviation, so that until the history has
-  seen how such prefixes fare (about five minutes of traffic) the planner does not pay for
-  guesses — ``tools`` and ``system`` ends, static by design, take the odds as they are.
+* **Candidates** are positions whose prefix can be reused: a prefix the history has seen before,
+  the ends of ``tools`` and ``system``, the end of the previous turn and the request's last three
+  blocks (a conversation's tail, which moves forward every turn). Their chance of another use
+  within 5 minutes and within an hour comes from the evidence the request carries
+  (:mod:`clawback.cache.odds`: its length, the blocks it adds, its conversation's depth and pace,
+  the kind of position, the system prompt), learned online from sightings; a prefix seen more than
+  three times mostly goes by its own gaps. Until the history has seen how a kind fares, a guess
+  about a tail or a turn starts below break-even, so the planner does not pay for guesses —
+  ``tools`` and ``system`` ends, static by design, start at even odds.
 * **Never** a block the caller's text marks as volatile (a timestamp or id in ``tools`` or
   ``system``: nothing after it recurs), a block at a slot that changed on every call and was
   never continued, or a prefix below the model's minimum. A prefix whose last ``k >= 2`` writes
   were never read is not written again until it has been seen ``2**k`` more times; then it is
   tried once more (the exploration rule: a bounded, exponentially rarer retry, so a prefix that
   never pays costs O(log n) writes over n sightings, while one whose traffic changed gets back).
-* **Value.** Writing tokens costs a premium over plain input (0.25x for 5 minutes, 1x for an hour
-  on current models); each later read saves ``1 - read`` (0.9x, or 0.95x on Sonnet/Opus 5.5). The
-  deepest write ``C`` and its TTL maximise the expected saving over the tokens newly written;
-  extra breakpoints before ``C`` at the same TTL cost nothing (writes are billed up to the last
+* **Value** (:mod:`clawback.cache.valuation`). Writing tokens costs a premium over plain input
+  (0.25x for 5 minutes, 1x for an hour on current models); each later read saves ``1 - read``
+  (0.9x, or 0.95x on Sonnet/Opus 5.5); an hour's write is also credited for keeping the earlier
+  prefix readable through a pause that 5-minute entries would not survive. The deepest write
+  ``C`` and its TTL maximise the expected saving over the tokens newly written; extra breakpoints before ``C`` at the same TTL cost nothing (writes are billed up to the last
   breakpoint), so the remaining slots go to the read anchor (the deepest live entry, whenever
   ``C`` is 20 or more blocks past it: the lookback would miss it), then to shallower candidates,
-  then to live entries behind the read so they stay refreshed. TTL per prefix follows its gaps:
-  5 minutes when it recurs within 5 minutes, an hour when within an hour (1-hour marks always
-  come first), none when rarer — unless keep-alive is on and pinging a 5-minute entry is cheaper.
+  then to live entries behind the read so they stay refreshed (shared ones and hour-long ones).
+  1-hour marks always come first. Keep-alive pings are decided later, when an entry is about to
+  expire (:mod:`clawback.cache.keepalive`), not priced into the plan.
 * **Never dearer than not caching.** A plan's worst case (every write, nothing read but the live
   entry it anchors on) may not exceed the history's savings so far plus a small exploration
   allowance (``PrefixHistory.exploration_tokens`` of plain input, 200,000 by default: $0.40 on
@@ -47,40 +49,28 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
 
 from clawback.cache.economics import CacheRates, Ratios
+from clawback.cache.explain import explain
 from clawback.cache.history import PrefixHistory
+from clawback.cache.odds import Evidence, ReuseOdds, gap_bucket
 from clawback.cache.plan import Action, CachePlan, Decision, ordered_marks, with_marks
-from clawback.cache.prefixes import FIVE_MIN, ONE_HOUR, PrefixRecord, origins_of, root_of
+from clawback.cache.prefixes import FIVE_MIN, ONE_HOUR, PrefixRecord
 from clawback.cache.rules import LOOKBACK_BLOCKS, MAX_BREAKPOINTS
+from clawback.cache.valuation import Candidate, Option, write_options
+from clawback.cache.view import RequestView
 from clawback.cache.volatile import Finding
 from clawback.pricing.catalogue import ModelInfo
 from clawback.shapes import RequestShape, Ttl
 
 __all__ = ["CachePlan", "Decision", "ordered_marks", "plan_breakpoints", "with_marks"]
 
-_READS_CAP = 4.0
-_PRIOR_WEIGHT = 2.0
 _ESTABLISHED = 3
 _PRIORITY = {"recurring": 0, "level_end": 1, "turn": 2, "tail": 3}
-
-
-class _Candidate(NamedTuple):  # tuples: built several times per planned call
-    position: int
-    code: str
-    q5: float
-    q60: float
-    repeat: bool
-    gap: float | None = None
-
-
-class _Option(NamedTuple):
-    value: float
-    ttl: Ttl
-    cand: int
-    """Index of the deepest write in ``candidates``."""
-    keepalive: bool = False
+_WHAT_IF_PRIOR = 0.5
+_STATIC = frozenset({"tools", "system"})
+_GUESSES = frozenset({"tail", "turn"})
+"""Never-seen message positions whose writes bet on a conversation going on: paid from savings only."""
 
 
 @dataclass(slots=True)
@@ -95,13 +85,17 @@ class _Planner:
     max_breakpoints: int
     cautious: bool = True
     explain: bool = True
+    view: RequestView | None = None
     cum: list[int] = field(default_factory=list)
     records: Mapping[str, PrefixRecord] = field(default_factory=dict)
+    odds: ReuseOdds | None = None
     ratios: Ratios | None = None
     caller: dict[int, Ttl] = field(default_factory=dict)
     auto_position: int | None = None
     live: int | None = None
-    candidates: list[_Candidate] = field(default_factory=list)
+    survivor: int | None = None
+    """The deepest live entry expected to outlive 5 minutes without this call (1 hour, or shared)."""
+    candidates: list[Candidate] = field(default_factory=list)
     refresh: list[int] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
 
@@ -112,18 +106,18 @@ class _Planner:
             self.decisions.append(Decision(position, action, code, detail, ttl))
 
     def prepare(self) -> None:
-        running = self.shape.overhead_tokens
-        for b in self.shape.blocks:
-            running += b.tokens
-            self.cum.append(running)
-        self.records = self.history.records(self.workspace, self.shape.model)
-        self.ratios = CacheRates.of(self.model, at=self.day, prompt_tokens=running).ratios()
-        for b in self.shape.blocks:
-            if b.cache_ttl is not None:
-                self.caller[b.position] = b.cache_ttl
-                self.note(
-                    b.position, "keep", "caller", "cache_control set by the caller is kept", ttl=b.cache_ttl
-                )
+        shape = self.shape
+        self.view = view = self.history.view(shape, self.now, workspace=self.workspace)
+        self.cum = view.cum
+        self.records = self.history.records(self.workspace, shape.model)
+        self.odds = self.history.odds(self.workspace, shape.model)
+        total = view.cum[-1] if view.cum else shape.overhead_tokens
+        self.ratios = CacheRates.of(self.model, at=self.day, prompt_tokens=total).ratios()
+        for position in [b.position for b in shape.blocks if b.cache_ttl is not None]:
+            ttl = shape.blocks[position].cache_ttl
+            assert ttl is not None
+            self.caller[position] = ttl
+            self.note(position, "keep", "caller", "cache_control set by the caller is kept", ttl=ttl)
         if self.shape.auto_cache_ttl is not None:
             last = next((b.position for b in reversed(self.shape.blocks) if b.cacheable), None)
             if last is not None and last not in self.caller:
@@ -154,11 +148,12 @@ def plan_breakpoints(
     """Place at most ``max_breakpoints`` breakpoints (the caller's count) where they save money.
 
     ``volatile`` lists positions whose text changes call to call (see
-    :func:`~clawback.cache.volatile.volatile_blocks`); ``day`` picks the rates; ``keepalive``
-    lets a 5-minute entry kept warm by pings beat a 1-hour one; ``budget=False`` drops the
-    never-dearer-than-uncached guard (for experiments only); ``cautious=False`` takes a
-    never-seen tail's odds at face value instead of one standard deviation lower (what-if advice,
-    as in ``clawback lint``); ``explain=False`` skips writing the reasons (``decisions`` stays
+    :func:`~clawback.cache.volatile.volatile_blocks`); ``day`` picks the rates; ``keepalive`` is
+    accepted for compatibility and changes nothing (pings are decided when an entry is about to
+    expire: :func:`~clawback.cache.keepalive.decide_keepalive`); ``budget=False`` drops the
+    never-dearer-than-uncached guard (for experiments only); ``cautious=False`` starts every kind
+    the history has not learned yet at even odds instead of a tail's or a turn's low prior
+    (what-if advice, as in ``clawback lint``); ``explain=False`` skips writing the reasons (``decisions`` stays
     empty; the breakpoints are the same), for the client's hot path.
     """
     p = _Planner(shape, model, history, now, workspace, day, keepalive, max_breakpoints, cautious, explain)
@@ -169,13 +164,17 @@ def plan_breakpoints(
         p.note(None, "skip", "no_slot", f"the caller already uses all {max_breakpoints} breakpoints")
         return _finish(p, dict(p.caller), None)
     _scan(p, _blocked_from(p, volatile))
-    options = _options(p)
+    assert p.ratios is not None
+    options = write_options(p.candidates, p.cum, p.ratios, live=p.live, survivor=p.survivor)
     allowed = history.budget(workspace, model, at=day) if budget else None
+    earned = history.saved(workspace, model.id) if budget else None
     for option in options:
-        marks, kept_alive = _marks_for(p, option)
+        marks = _marks_for(p, option)
         marks = ordered_marks(marks, p.caller)
         worst = _worst(p, marks)
-        if allowed is None or worst <= allowed:
+        chosen = p.candidates[option.cand]
+        guess = chosen.code in _GUESSES and shape.blocks[chosen.position].level == "messages"
+        if allowed is None or worst <= (earned if guess and earned is not None else allowed):
             if option is not options[0]:
                 p.note(
                     None,
@@ -183,10 +182,10 @@ def plan_breakpoints(
                     "budget",
                     "a better-paying write could cost more than the savings so far allow",
                 )
-            return _finish(p, marks, option, worst=worst, kept_alive=kept_alive)
+            return _finish(p, marks, option, worst=worst)
     if options:
         p.note(None, "skip", "budget", "every write could cost more than the savings so far allow")
-    marks = ordered_marks(_marks_for(p, None)[0], p.caller)
+    marks = ordered_marks(_marks_for(p, None), p.caller)
     return _finish(p, marks, None, worst=_worst(p, marks))
 
 
@@ -200,7 +199,7 @@ def _blocked_from(p: _Planner, volatile: Mapping[int, tuple[Finding, ...]] | Col
         findings = volatile[position] if isinstance(volatile, Mapping) else ()
         if findings and all(f.severity == "daily" for f in findings):
             continue
-        if b.level == "messages" or b.prefix_hash in p.records:
+        if b.level == "messages" or (p.view is not None and p.view.recs[position] is not None):
             continue
         kinds = ", ".join(f.kind for f in findings) or "volatile text"
         p.note(
@@ -210,30 +209,34 @@ def _blocked_from(p: _Planner, volatile: Mapping[int, tuple[Finding, ...]] | Col
     return None
 
 
-def _forecast(p: _Planner, position: int, origin: str | None, root: str) -> _Candidate | None:
+def _forecast(
+    p: _Planner, position: int, rec: PrefixRecord | None, origin: str | None, ev: Evidence
+) -> Candidate | None:
     """The chance the prefix at ``position`` is used again within 5 minutes and within an hour.
 
-    A prefix seen before has its own gaps (the current sighting included), shrunk towards the
-    odds of its kind with a weight of two sightings; a new one takes its kind's odds.
+    A never-seen prefix of a known kind takes the learned odds for its evidence. One seen before
+    goes by its own gaps (the current one included), shrunk towards the learned odds for its
+    evidence with a weight of ``Tuning.own_weight`` sightings.
     """
-    b = p.shape.blocks[position]
-    rec = p.records.get(b.prefix_hash)
+    assert p.odds is not None and p.view is not None
+    prior = None if p.cautious else _WHAT_IF_PRIOR
+    now = p.now
     if rec is not None:
-        prior5, prior60 = p.history.class_rates(p.workspace, p.shape.model, rec.root, rec.origin)
-        current = max(0.0, p.now - rec.last_seen)
+        current = now - rec.last_seen
+        if current < 0:
+            current = 0.0
+        keys = p.view.keys(rec.origin, rec.sightings + 1, gap_bucket(current))
+        m5, m60 = p.odds.predict(keys, now, prior=prior)
         gaps = rec.gaps + 1
-        w5 = rec.within_5m + (current < FIVE_MIN)
-        w60 = rec.within_1h + (current < ONE_HOUR)
-        q5 = (w5 + _PRIOR_WEIGHT * prior5) / (gaps + _PRIOR_WEIGHT)
-        q60 = (w60 + _PRIOR_WEIGHT * prior60) / (gaps + _PRIOR_WEIGHT)
-        samples = sorted([*(rec.recent_gaps or ()), current])
-        return _Candidate(
-            position, "recurring", q5, max(q5, q60), gaps >= _ESTABLISHED, samples[len(samples) // 2]
-        )
+        w = p.history.tuning.own_weight
+        q5 = (rec.within_5m + (current < FIVE_MIN) + w * m5) / (gaps + w)
+        q60 = (rec.within_1h + (current < ONE_HOUR) + w * m60) / (gaps + w)
+        repeat = gaps >= _ESTABLISHED or rec.origin in _STATIC  # a system prompt is read again and again
+        return Candidate(position, "recurring", q5, q60 if q60 > q5 else q5, repeat)
     if origin is None:
         return None
     if origin.startswith("tail") and position > 0:
-        parent = p.records.get(p.shape.blocks[position - 1].prefix_hash)
+        parent = p.view.recs[position - 1]
         if parent is not None and parent.slot_volatile():
             p.note(
                 position,
@@ -243,60 +246,70 @@ def _forecast(p: _Planner, position: int, origin: str | None, root: str) -> _Can
             )
             return None
     code = "tail" if origin.startswith("tail") else "turn" if origin == "turn" else "level_end"
-    cautious = p.cautious and code != "level_end"
-    q5, q60 = p.history.class_rates(p.workspace, p.shape.model, root, origin, cautious=cautious)
-    return _Candidate(position, code, q5, q60, False)
+    q5, q60 = p.odds.predict(p.view.keys(origin, 1, ev.parent_gap), now, prior=prior)
+    return Candidate(position, code, q5, q60, False)
 
 
 def _scan(p: _Planner, blocked: int | None) -> None:
     """Find the deepest live entry, the candidates beyond it and the live entries behind it."""
+    assert p.view is not None
+    view = p.view
     blocks = p.shape.blocks
-    origins = origins_of(p.shape)
-    root = root_of(p.shape)
+    recs = view.recs
+    origins = view.origins
     if blocked:
         before = blocks[blocked - 1]
-        origins.setdefault(before.position, before.level if before.level != "messages" else "turn")
-    live_records: list[int] = []
-    for b in blocks:
-        if b.cacheable:
-            rec = p.records.get(b.prefix_hash)
-            if rec is not None and rec.live_at(p.now):
-                live_records.append(b.position)
-    p.live = live_records[-1] if live_records else None
-    behind = [(p.records[blocks[pos].prefix_hash], pos) for pos in live_records[:-1]]
-    shared = [
-        (rec.child_changes, pos)
-        for rec, pos in behind
-        if rec.child_changes or rec.origin in ("tools", "system")
+        if before.position not in origins:
+            origins = {**origins, before.position: before.level if before.level != "messages" else "turn"}
+    now = p.now
+    live_records = [
+        (rec, i)
+        for i, rec in enumerate(recs)
+        if rec is not None and rec.visible_at <= now < rec.expires_at and blocks[i].cacheable
     ]
-    p.refresh = [pos for _, pos in sorted(shared)]
+    p.live = live_records[-1][1] if live_records else None
+    lasting = now + FIVE_MIN
+    p.survivor = next(
+        (pos for rec, pos in reversed(live_records) if rec.expires_at > lasting or rec.shared()), None
+    )
+    if len(live_records) > 1:
+        kept = [
+            (rec.child_changes, pos)
+            for rec, pos in live_records[:-1]
+            if rec.child_changes or rec.origin in ("tools", "system") or rec.entry_ttl == "1h"
+        ]
+        p.refresh = [pos for _, pos in sorted(kept)]
     start = -1 if p.live is None else p.live
     minimum = p.model.min_cacheable_tokens
-    for b in blocks[start + 1 : blocked]:
-        if not b.cacheable:
+    ev = view.evidence
+    cum = p.cum
+    for i in range(start + 1, len(blocks) if blocked is None else blocked):
+        rec = recs[i]
+        if rec is None and i not in origins:
             continue
-        candidate = _forecast(p, b.position, origins.get(b.position), root)
+        if not blocks[i].cacheable:
+            continue
+        candidate = _forecast(p, i, rec, origins.get(i), ev)
         if candidate is None:
             continue
-        if p.cum[b.position] < minimum:
+        if cum[i] < minimum:
             if p.explain and candidate.code != "recurring":
                 p.note(
-                    b.position,
+                    i,
                     "skip",
                     "below_minimum",
-                    f"prefix of {p.cum[b.position]:,} tokens is below {p.model.id}'s {minimum:,}-token minimum",
+                    f"prefix of {cum[i]:,} tokens is below {p.model.id}'s {minimum:,}-token minimum",
                 )
             continue
-        if _stopped(p, b.position):
-            if not _hour_untried(p, b.position):
+        if rec is not None and _stopped(p, i, rec):
+            if not _hour_untried(p, i, rec):
                 continue
             candidate = candidate._replace(q5=0.0)  # only the untried 1-hour bet is on the table
         p.candidates.append(candidate)
 
 
-def _stopped(p: _Planner, position: int) -> bool:
-    rec = p.records.get(p.shape.blocks[position].prefix_hash)
-    if rec is None or not rec.write_paused(p.now):
+def _stopped(p: _Planner, position: int, rec: PrefixRecord) -> bool:
+    if not rec.write_paused(p.now):
         return False
     streak = rec.unread_streak(p.now)
     waited = rec.sightings - rec.written_at_sighting
@@ -309,10 +322,9 @@ def _stopped(p: _Planner, position: int) -> bool:
     return True
 
 
-def _hour_untried(p: _Planner, position: int) -> bool:
+def _hour_untried(p: _Planner, position: int, rec: PrefixRecord) -> bool:
     """Paused 5-minute writes expired unread, but the prefix recurs within the hour: try 1 hour."""
-    rec = p.records.get(p.shape.blocks[position].prefix_hash)
-    if rec is None or rec.entry_ttl != "5m" or rec.within_1h - rec.within_5m < 1:
+    if rec.entry_ttl != "5m" or rec.within_1h - rec.within_5m < 1:
         return False
     p.note(
         position,
@@ -323,47 +335,8 @@ def _hour_untried(p: _Planner, position: int) -> bool:
     return True
 
 
-def _reads(q: float, repeat: bool) -> float:
-    """Expected reads per write: one chance, or a run of refreshes for a prefix with a long history."""
-    if not repeat:
-        return q
-    return _READS_CAP if q >= 1 - 1 / (_READS_CAP + 1) else q / (1 - q)
-
-
-def _options(p: _Planner) -> list[_Option]:
-    """Every (TTL, deepest write) worth more than it costs, best first."""
-    assert p.ratios is not None
-    r = p.ratios
-    cands = p.candidates
-    if not cands:
-        return []
-    r5 = [_reads(c.q5, c.repeat) for c in cands]
-    r60 = [_reads(c.q60, c.repeat) for c in cands]
-    for i in range(len(cands) - 2, -1, -1):
-        r5[i], r60[i] = max(r5[i], r5[i + 1]), max(r60[i], r60[i + 1])
-    out: list[_Option] = []
-    base = p.cum[p.live] if p.live is not None else 0
-    totals = {"5m": 0.0, "1h": 0.0, "ka": 0.0}
-    prev = base
-    for i, c in enumerate(cands):
-        seg = p.cum[c.position] - prev
-        prev = p.cum[c.position]
-        totals["5m"] += seg * (r.read_saving * r5[i] - r.premium_5m)
-        totals["1h"] += seg * (r.read_saving * r60[i] - r.premium_1h)
-        totals["ka"] += seg * (r.read_saving * r60[i] - r.premium_5m)
-        out.append(_Option(totals["5m"], "5m", i))
-        out.append(_Option(totals["1h"], "1h", i))
-        if p.keepalive and c.repeat and c.gap is not None and c.gap >= FIVE_MIN:
-            pings = int(c.gap // FIVE_MIN)
-            value = totals["ka"] - pings * r.read * p.cum[c.position]
-            out.append(_Option(value, "5m", i, keepalive=True))
-    out = [o for o in out if o.value > 0]
-    out.sort(key=lambda o: (-o.value, o.cand, o.ttl))
-    return out
-
-
-def _marks_for(p: _Planner, option: _Option | None) -> tuple[dict[int, Ttl], tuple[int, ...]]:
-    """The planner's marks for one option (the caller's added), with any positions to keep alive."""
+def _marks_for(p: _Planner, option: Option | None) -> dict[int, Ttl]:
+    """The planner's marks for one option (the caller's added)."""
     marks: dict[int, Ttl] = dict(p.caller)
     slots = p.slots
     mine: dict[int, Ttl] = {}
@@ -372,7 +345,7 @@ def _marks_for(p: _Planner, option: _Option | None) -> tuple[dict[int, Ttl], tup
     if p.live is not None and slots > len(mine):
         reach = [*marks, *mine, *([p.auto_position] if p.auto_position is not None else [])]
         if not any(p.live <= m < p.live + LOOKBACK_BLOCKS for m in reach):
-            rec = p.records.get(p.shape.blocks[p.live].prefix_hash)
+            rec = p.view.recs[p.live] if p.view is not None else None
             mine[p.live] = rec.entry_ttl if rec is not None and rec.entry_ttl else "5m"
     if option is not None:
         extras = sorted(p.candidates[: option.cand], key=lambda c: (_PRIORITY[c.code], -c.q5, -c.position))
@@ -384,12 +357,11 @@ def _marks_for(p: _Planner, option: _Option | None) -> tuple[dict[int, Ttl], tup
         if len(mine) >= slots:
             break
         if position not in marks:
-            rec = p.records.get(p.shape.blocks[position].prefix_hash)
+            rec = p.view.recs[position] if p.view is not None else None
             mine.setdefault(position, rec.entry_ttl if rec is not None and rec.entry_ttl else "5m")
     for position, ttl in mine.items():
         marks.setdefault(position, ttl)
-    kept_alive = (p.candidates[option.cand].position,) if option is not None and option.keepalive else ()
-    return marks, kept_alive
+    return marks
 
 
 def _worst(p: _Planner, marks: Mapping[int, Ttl]) -> Decimal:
@@ -420,14 +392,12 @@ def _worst(p: _Planner, marks: Mapping[int, Ttl]) -> Decimal:
 def _finish(
     p: _Planner,
     marks: dict[int, Ttl],
-    option: _Option | None,
+    option: Option | None,
     *,
     worst: Decimal = Decimal(0),
-    kept_alive: tuple[int, ...] = (),
 ) -> CachePlan:
-    chosen = p.candidates[option.cand].position if option is not None else None
     if p.explain:
-        _explain(p, marks, option, chosen)
+        explain(p, marks, option)
     added = tuple(pos for pos in marks if pos not in p.caller)
     expected = p.live if _reaches(p, marks) else None
     return CachePlan(
@@ -437,48 +407,8 @@ def _finish(
         decisions=tuple(p.decisions),
         expected_read=expected,
         worst_extra_usd=worst,
-        keepalive=kept_alive,
     )
-
-
-def _explain(p: _Planner, marks: dict[int, Ttl], option: _Option | None, chosen: int | None) -> None:
-    """The reasons for every mark the planner added and every candidate it passed over."""
-    by_position = {c.position: c for c in p.candidates}
-    for position, ttl in marks.items():
-        if position in p.caller:
-            continue
-        c = by_position.get(position)
-        if option is not None and position == chosen:
-            detail = f"deepest write worth it: {_odds(c)}; expected saving {option.value:,.0f} input-token equivalents"
-            p.note(position, "mark", c.code if c else "recurring", detail, ttl=ttl)
-        elif c is not None:
-            p.note(
-                position,
-                "mark",
-                c.code,
-                f"free extra breakpoint before the deepest write: {_odds(c)}",
-                ttl=ttl,
-            )
-        elif position == p.live:
-            p.note(
-                position, "mark", "anchor", "reads the live entry the lookback would otherwise miss", ttl=ttl
-            )
-        else:
-            p.note(position, "mark", "refresh", "keeps a live entry behind the read refreshed", ttl=ttl)
-    for c in p.candidates:
-        if c.position in marks:
-            continue
-        if chosen is None or c.position > chosen:
-            p.note(c.position, "skip", "unprofitable", f"a write here is not expected to pay: {_odds(c)}")
-        else:
-            p.note(c.position, "skip", "no_slot", "all four breakpoints are taken by better positions")
 
 
 def _reaches(p: _Planner, marks: Mapping[int, Ttl]) -> bool:
     return p.live is not None and any(p.live <= m < p.live + LOOKBACK_BLOCKS for m in marks)
-
-
-def _odds(c: _Candidate | None) -> str:
-    if c is None:
-        return "seen before"
-    return f"seen again within 5 min {c.q5:.0%}, within 1 h {c.q60:.0%}"

@@ -33,6 +33,7 @@ from clawback.cache.bound import ClairvoyantBound
 from clawback.cache.economics import CacheRates
 from clawback.cache.history import PrefixHistory
 from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
+from clawback.cache.odds import kind_key
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
 from clawback.cache.prefixes import PrefixRecord
@@ -52,7 +53,13 @@ __all__ = [
     "make_policy",
 ]
 
-POLICIES: Final = ("none", "auto", "planner", "oracle", "clairvoyant")
+_OWN_GAPS: Final = 3
+"""Gaps a prefix needs before keep-alive goes by its own gaps rather than its kind's odds."""
+
+_DOUBT: Final = 1.0
+"""Keep-alive from a prefix's own gaps counts one more past gap that never ended: no use is certain."""
+
+POLICIES: Final = ("none", "auto", "planner", "oracle", "first-sighting oracle", "clairvoyant")
 
 
 def _strip(shape: RequestShape, auto: Ttl | None) -> RequestShape:
@@ -123,9 +130,11 @@ class PlannerPolicy:
         keepalive: KeepAliveSettings | None = None,
         budget: bool = True,
         ttft: float = 0.0,
+        explain: bool = True,
     ) -> None:
         self.model = model
         self.ttft = ttft
+        self.explain = explain
         self.history = history if history is not None else PrefixHistory()
         self.day = day
         self.keepalive = keepalive
@@ -146,6 +155,7 @@ class PlannerPolicy:
             day=self.day,
             keepalive=self.keepalive is not None,
             budget=self.budget,
+            explain=self.explain,
         )
         self.last_plan = plan
         return plan.apply_to(call.shape)
@@ -167,13 +177,26 @@ class PlannerPolicy:
             return
         records = self.history.records(call.workspace, self.model.id)
         margin = self.keepalive.margin
+        plan = self.last_plan
+        watched = set(plan.keepalive) if plan is not None else set()
+        if plan is not None and plan.marks:  # the entry the next call of this conversation would read
+            deepest = max(plan.marks)
+            rec = records.get(shape.blocks[deepest].prefix_hash)
+            if rec is not None and rec.live_at(call.at) and rec.entry_ttl == "5m":
+                watched.add(deepest)
+        top = max(watched, default=-1)
         for b in shape.blocks:
-            watch = self._watches.get((call.workspace, b.prefix_hash))
-            if watch is not None:
-                # a use of the prefix; the entry itself lives on only if this call read or wrote it
-                watch.last_use, watch.pings = call.at, 0
-                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
-        for position in self.last_plan.keepalive if self.last_plan is not None else ():
+            key = (call.workspace, b.prefix_hash)
+            watch = self._watches.get(key)
+            if watch is None:
+                continue
+            if b.position < top and not _shared(records, b.prefix_hash):
+                del self._watches[key]  # a deeper entry of the same request is kept warm instead
+                continue
+            # a use of the prefix; the entry itself lives on only if this call read or wrote it
+            watch.last_use, watch.pings = call.at, 0
+            self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
+        for position in sorted(watched):
             b = shape.blocks[position]
             if (call.workspace, b.prefix_hash) not in self._watches:
                 head = _head(shape, position, self.keepalive.ping_input_tokens)
@@ -198,17 +221,24 @@ class PlannerPolicy:
             if rec is None or not rec.live_at(when):  # a ping would write the entry, not keep it
                 del self._watches[(workspace, prefix_hash)]
                 continue
+            chance = None
+            if rec.gaps < _OWN_GAPS:  # too few gaps of its own: the odds of its kind
+                head = kind_key(rec.origin, rec.sightings, rec.depth > 0)
+                odds = self.history.odds(workspace, self.model.id)
+                chance = odds.next_window(head, watch.pings, when)
             decision = decide_keepalive(
                 watch.prefix.total_tokens - settings.ping_input_tokens,
                 self.model,
                 ttl=watch.ttl,
                 last_use=watch.last_use,
                 now=when,
-                gaps=(rec.recent_gaps or []) if rec is not None else [],
+                gaps=rec.recent_gaps or [],
                 settings=settings,
                 spent=self.ping_spend,
                 pings_since_use=watch.pings,
                 at=self.day,
+                chance=chance,
+                doubt=_DOUBT,
             )
             affordable = decision.ping_cost <= self.history.budget(workspace, self.model, at=self.day)
             if not decision.ping or decision.next_check is None or (self.budget and not affordable):
@@ -219,6 +249,11 @@ class PlannerPolicy:
             self._schedule(watch, decision.next_check)
             output = 0 if settings.max_tokens_zero else 1
             yield TimedShape(when, watch.prefix, output, workspace, ping=True)
+
+
+def _shared(records: Mapping[str, PrefixRecord], prefix_hash: str) -> bool:
+    rec = records.get(prefix_hash)
+    return rec is not None and rec.shared()
 
 
 def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:
@@ -243,17 +278,31 @@ def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:
 
 
 class OraclePolicy:
-    """Breakpoints placed knowing every prefix's future uses (a heuristic; see the module doc)."""
+    """Breakpoints placed knowing every prefix's future uses (a heuristic; see the module doc).
+
+    With ``first_sighting=True`` it is the *first-sighting oracle*: the same foresight, but it may
+    write only prefixes an earlier call already sent (readable by now), as an online policy that
+    learns from sightings could: a fair reference for the planner, not a ceiling.
+    """
 
     name = "oracle"
 
     def __init__(
-        self, calls: Sequence[TimedShape], model: ModelInfo, *, day: date | None = None, ttft: float = 0.0
+        self,
+        calls: Sequence[TimedShape],
+        model: ModelInfo,
+        *,
+        day: date | None = None,
+        ttft: float = 0.0,
+        first_sighting: bool = False,
     ):
         self.model = model
         self.ttft = ttft
         self.ratios = CacheRates.of(model, at=day).ratios()
         self._future = _future_uses(calls)
+        self._sent: dict[tuple[str, str, str], float] | None = {} if first_sighting else None
+        if first_sighting:
+            self.name = "first-sighting oracle"
 
     def prepare(self, call: TimedShape, index: int, engine: CacheEngine) -> RequestShape:
         """The call with the breakpoints an oracle would place."""
@@ -261,11 +310,28 @@ class OraclePolicy:
         shape = call.shape
         caller = {b.position: b.cache_ttl for b in shape.blocks if b.cache_ttl is not None}
         live = _live_positions(shape, engine, call.workspace, call.at)
-        marks = _oracle_marks(self, shape, (gaps, chains), live, slots=MAX_BREAKPOINTS - len(caller))
+        sent = self._sent
+        allowed = None
+        if sent is not None:
+            key = (call.workspace, shape.model)
+            allowed = {
+                b.position for b in shape.blocks if sent.get((*key, b.prefix_hash), math.inf) <= call.at
+            }
+        marks = _oracle_marks(
+            self, shape, (gaps, chains), live, slots=MAX_BREAKPOINTS - len(caller), allowed=allowed
+        )
         return with_marks(shape, ordered_marks({**marks, **caller}, caller), auto=shape.auto_cache_ttl)
 
     def record(self, call: TimedShape, shape: RequestShape, outcome: CacheOutcome) -> None:
-        """The oracle needs no learning."""
+        """Only the first-sighting oracle learns: which prefixes have been sent, and from when."""
+        sent = self._sent
+        if sent is None or call.ping:
+            return
+        visible = call.at + self.ttft
+        for b in shape.blocks:
+            key = (call.workspace, shape.model, b.prefix_hash)
+            if sent.get(key, math.inf) > visible:
+                sent[key] = visible
 
     def pings(self, until: float) -> Iterable[TimedShape]:
         """Never pings."""
@@ -310,6 +376,7 @@ def _oracle_marks(
     live: list[tuple[int, Ttl]],
     *,
     slots: int,
+    allowed: set[int] | None = None,
 ) -> dict[int, Ttl]:
     """Where the oracle puts its breakpoints for one call (see the module docstring)."""
     gaps, chains = future
@@ -324,7 +391,9 @@ def _oracle_marks(
     cands = [
         b.position
         for b in shape.blocks[(anchor if anchor is not None else -1) + 1 :]
-        if b.cacheable and cum[b.position] >= oracle.model.min_cacheable_tokens
+        if b.cacheable
+        and cum[b.position] >= oracle.model.min_cacheable_tokens
+        and (allowed is None or b.position in allowed)
     ]
     c5 = max((p for p in cands if ttft <= gaps[p] < TTL_SECONDS["5m"]), default=None)
     c60 = max((p for p in cands if ttft <= gaps[p] < TTL_SECONDS["1h"] and chains[p] >= 2), default=None)
@@ -378,10 +447,10 @@ def make_policy(
         return AutoCaching()
     if name == "planner":
         return PlannerPolicy(model, history=history, day=day, keepalive=keepalive, ttft=ttft)
-    if name == "oracle":
+    if name in ("oracle", "first-sighting oracle"):
         if calls is None:
-            raise UsageError("the oracle policy needs the whole sequence of calls (it sees the future)")
-        return OraclePolicy(calls, model, day=day, ttft=ttft)
+            raise UsageError(f"the {name} policy needs the whole sequence of calls (it sees the future)")
+        return OraclePolicy(calls, model, day=day, ttft=ttft, first_sighting=name != "oracle")
     if name == "clairvoyant":
         return ClairvoyantBound(model, ttft=ttft)
     raise UsageError(f"unknown caching policy {name!r}; choose one of {', '.join(POLICIES)}")

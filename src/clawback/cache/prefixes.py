@@ -1,46 +1,38 @@
-"""Per-prefix and per-kind records the history keeps, and how a call's effects are read (pure).
+"""Per-prefix records the history keeps, and how a call's effects are read (pure).
 
 :class:`PrefixRecord` is what :class:`~clawback.cache.history.PrefixHistory` knows about one
-prefix; :class:`ClassStats` the odds that a first-seen prefix of one kind is seen again;
-:func:`origins_of` names those kinds; the rest turns an engine outcome or an API usage object
-into "read here, wrote there".
+prefix; the rest turns an engine outcome or an API usage object into "read here, wrote there".
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Final
 
+from clawback.cache.odds import Example
 from clawback.cache.rules import TTL_SECONDS, CacheOutcome
 from clawback.pricing.cost import Usage
 from clawback.shapes import RequestShape, Ttl
 
 __all__ = [
     "FIVE_MIN",
-    "LATTICE",
+    "MAX_DEPTH",
     "MAX_GAP_SAMPLES",
     "ONE_HOUR",
-    "TAIL_DEPTH",
-    "ClassStats",
     "PrefixRecord",
     "book_write",
     "cumulative",
     "infer_effects",
     "marks_of",
-    "origins_of",
     "refresh",
-    "root_of",
-    "tail_offsets",
     "usage_of",
 ]
 
 FIVE_MIN: Final = TTL_SECONDS["5m"]
 ONE_HOUR: Final = TTL_SECONDS["1h"]
-TAIL_DEPTH: Final = 3
-LATTICE: Final = 8
 MAX_GAP_SAMPLES: Final = 8
-_CLASS_DECAY: Final = 0.995
+MAX_DEPTH: Final = 6
 
 
 @dataclass(slots=True)
@@ -52,8 +44,9 @@ class PrefixRecord:
     last_seen: float
     parent: str | None
     origin: str = "mid"
-    first_gap: float | None = None
     root: str = ""
+    depth: int = 0
+    """Turns of its conversation before the request that first sent it (capped at ``MAX_DEPTH``)."""
     sightings: int = 1
     gaps: float = 0.0
     within_5m: float = 0.0
@@ -71,6 +64,8 @@ class PrefixRecord:
     read_since_write: bool = False
     unread_writes: int = 0
     written_at_sighting: int = 0
+    example: Example | None = None
+    """The odds example of its latest young sighting, labelled with the gap to the next one."""
 
     def live_at(self, now: float) -> bool:
         """Whether, by our account of writes and reads, its cache entry is readable at ``now``."""
@@ -86,97 +81,13 @@ class PrefixRecord:
         streak = self.unread_streak(now)
         return streak >= 2 and self.sightings - self.written_at_sighting < 2**streak
 
+    def shared(self) -> bool:
+        """Many requests branch off it (a system prompt, a template): no one conversation's."""
+        return self.child_changes >= 2 or self.origin in ("tools", "system")
+
     def slot_volatile(self) -> bool:
         """The block after this prefix differed on every sighting and no such request was continued."""
         return self.children >= 3 and self.child_changes >= self.children - 1 and not self.continued_children
-
-
-@dataclass(slots=True)
-class ClassStats:
-    """Decayed counts of first-seen prefixes of one kind seen again within 5 minutes / an hour."""
-
-    hit_5m: float = 0.0
-    miss_5m: float = 0.0
-    hit_1h: float = 0.0
-    miss_1h: float = 0.0
-
-    def rates(
-        self, prior: tuple[float, float] = (0.5, 0.5), weight: float = 2.0, *, cautious: bool = False
-    ) -> tuple[float, float]:
-        """Smoothed probabilities of being seen again within 5 minutes and within an hour.
-
-        ``cautious`` subtracts one standard deviation of the estimate, so that little evidence
-        means low odds: a guess is not a reason to pay for a write.
-        """
-        q5 = _smoothed(self.hit_5m, self.miss_5m, prior[0], weight, cautious=cautious)
-        q60 = _smoothed(self.hit_1h, self.miss_1h, prior[1], weight, cautious=cautious)
-        return q5, max(q5, q60)
-
-    def add(self, stage: Ttl, hit: bool) -> None:
-        """Count one outcome, letting older ones fade."""
-        self.hit_5m *= _CLASS_DECAY
-        self.miss_5m *= _CLASS_DECAY
-        self.hit_1h *= _CLASS_DECAY
-        self.miss_1h *= _CLASS_DECAY
-        if stage == "5m":
-            if hit:
-                self.hit_5m += 1
-            else:
-                self.miss_5m += 1
-        elif hit:
-            self.hit_1h += 1
-        else:
-            self.miss_1h += 1
-
-
-def _smoothed(hits: float, misses: float, prior: float, weight: float, *, cautious: bool) -> float:
-    n = hits + misses + weight
-    q = (hits + weight * prior) / n
-    return max(0.0, q - math.sqrt(q * (1 - q) / (n + 1))) if cautious else q
-
-
-def tail_offsets(shape: RequestShape) -> dict[int, int]:
-    """Position → offset from the end (0 = last) of the last three cacheable blocks."""
-    out: dict[int, int] = {}
-    for block in reversed(shape.blocks):
-        if block.cacheable:
-            out[block.position] = len(out)
-            if len(out) == TAIL_DEPTH:
-                break
-    return out
-
-
-def origins_of(shape: RequestShape) -> dict[int, str]:
-    """Positions whose first sighting is learned from, and the kind of each (a class).
-
-    Kinds: ``tools`` / ``system`` (where that level ends), ``turn`` (the end of the turn before
-    the last message) and ``tail0``-``tail2`` (the last three blocks); a level end keeps its kind
-    even among the last three blocks.
-    """
-    blocks = shape.blocks
-    out: dict[int, str] = {}
-    last_message = blocks[-1].message_index if blocks else None
-    for i, b in enumerate(blocks):
-        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-        if b.level != "messages" and (nxt is None or nxt.level != b.level):
-            out[b.position] = b.level
-        elif (
-            b.level == "messages"
-            and b.message_index is not None
-            and nxt is not None
-            and nxt.message_index != b.message_index
-            and nxt.message_index == last_message
-        ):
-            out[b.position] = "turn"
-    for position, offset in tail_offsets(shape).items():
-        if out.get(position) not in ("tools", "system"):
-            out[position] = f"tail{offset}"
-    return out
-
-
-def root_of(shape: RequestShape) -> str:
-    """The class root: the prefix hash where ``system`` (else ``tools``) ends, or ``""``."""
-    return shape.level_hash("system") or shape.level_hash("tools") or ""
 
 
 def book_write(rec: PrefixRecord, ttl: Ttl, at: float, *, visible: float) -> None:
@@ -206,11 +117,8 @@ def refresh(rec: PrefixRecord, at: float) -> None:
 
 def cumulative(shape: RequestShape) -> list[int]:
     """Prefix tokens at every position (request overhead included)."""
-    out: list[int] = []
-    running = shape.overhead_tokens
-    for b in shape.blocks:
-        running += b.tokens
-        out.append(running)
+    out = list(accumulate([b.tokens for b in shape.blocks], initial=shape.overhead_tokens))
+    del out[0]
     return out
 
 

@@ -111,22 +111,27 @@ class ReplayTotals:
     cache_write_5m_tokens: int = 0
     cache_write_1h_tokens: int = 0
     hits: int = 0
+    peak_excess: Decimal = Decimal(0)
+    """The most the policy was ever behind sending every call so far uncached (pings included)."""
 
     def add(self, result: CallResult) -> None:
         """Fold one call into the totals; a ping adds cost but is not a call of the workload."""
         u = result.usage
         self.cost += result.cost
-        self.cache_read_tokens += u.cache_read_input_tokens
         self.cache_write_5m_tokens += u.cache_write_5m_input_tokens
         self.cache_write_1h_tokens += u.cache_write_1h_input_tokens
         if result.ping:
             self.pings += 1
             self.ping_cost += result.cost
-            return
-        self.calls += 1
-        self.uncached_cost += result.uncached_cost
-        self.input_tokens += u.prompt_tokens
-        self.hits += u.cache_read_input_tokens > 0
+        else:
+            self.cache_read_tokens += u.cache_read_input_tokens  # a ping's read is no hit of the workload
+            self.calls += 1
+            self.uncached_cost += result.uncached_cost
+            self.input_tokens += u.prompt_tokens
+            self.hits += u.cache_read_input_tokens > 0
+        excess = self.cost - self.uncached_cost
+        if excess > self.peak_excess:
+            self.peak_excess = excess
 
     @property
     def saving(self) -> Decimal:
@@ -153,6 +158,7 @@ class ReplayTotals:
             "cache_write_5m_tokens": self.cache_write_5m_tokens,
             "cache_write_1h_tokens": self.cache_write_1h_tokens,
             "hit_rate": round(self.hit_rate, 6),
+            "peak_excess_usd": str(self.peak_excess),
         }
 
 
