@@ -139,6 +139,11 @@ class CallPipeline:
         self._lock = threading.Lock()
         self._volatile_memo: dict[str, tuple[Finding, ...]] = {}
 
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock that guards the cache history and the output policy (keep-alive takes it too)."""
+        return self._lock
+
     # -- before the call ---------------------------------------------------------------------
 
     def prepare(
