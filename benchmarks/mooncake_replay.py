@@ -121,7 +121,7 @@ def load_workload(name: str, info: ModelInfo, data: Path) -> list[TimedShape]:
     if name == "demo_sample":
         sample = demo_sample(DEMO_SEED)
         return calls_from_requests(
-            ((c.at.timestamp(), c.body, c.output_tokens, c.workspace) for c in sample), info
+            ((c.at.timestamp(), c.body, c.output_tokens, c.workspace, c.task) for c in sample), info
         )
     raise ValueError(f"unknown workload {name!r}")
 

@@ -110,6 +110,11 @@ def _conversation_bodies(turns: list[tuple[int, float]]) -> list[tuple[float, di
     return out
 
 
+def _task(body: dict[str, Any]) -> str:
+    """Conversations 0 and 2 are one task, 1 another (the label is evidence for the planner)."""
+    return "refunds" if "Case 1" in body["messages"][0]["content"] else "tracking"
+
+
 def _client_run(calls: list[tuple[float, dict[str, Any]]], ledger: Path) -> list[CallRecord]:
     """The calls through clawback.Anthropic on the emulator, each due ping sent at its due time."""
     with emulator_client() as emulator:
@@ -126,7 +131,7 @@ def _client_run(calls: list[tuple[float, dict[str, Any]]], ledger: Path) -> list
                 emulator.advance(max(0.0, due - emulator.state.clock.now()))
                 keepalive.run_pending(lead=1e-6)  # exactly the pings due now
             emulator.advance(start + offset - emulator.state.clock.now())
-            client.messages.create(**body)
+            client.messages.create(**body, task=_task(body))
         client.close()
     with clawback.open_ledger(ledger) as opened:
         return list(opened.iter_records())
@@ -135,7 +140,9 @@ def _client_run(calls: list[tuple[float, dict[str, Any]]], ledger: Path) -> list
 def _replayed(calls: list[tuple[float, dict[str, Any]]], start: float) -> list[CallResult]:
     """The same calls replayed under the planner with keep-alive, as the benchmark and the audit run it."""
     info = load_catalogue().resolve("claude-sonnet-5-5")
-    timed = [TimedShape(start + o, request_shape(b, tokenizer=info.tokenizer)) for o, b in calls]
+    timed = [
+        TimedShape(start + o, request_shape(b, tokenizer=info.tokenizer), task=_task(b)) for o, b in calls
+    ]
     policy = PlannerPolicy(info, day=day_of(start), keepalive=KeepAliveSettings(spend_cap=Decimal(5)))
     return list(replay(timed, policy, info, day=day_of(start)))
 

@@ -4,7 +4,9 @@ A request carries evidence about its own prefixes before anything is cached: how
 many blocks it adds beyond the deepest prefix seen before (a turn that pastes in a large document
 is rarely continued; a short follow-up often is), how many turns deep its conversation is, how
 long that conversation waited between turns, the kind of position (the end of ``tools`` or
-``system``, the previous turn, the last blocks) and the system prompt it runs under. For a prefix
+``system``, the previous turn, the last blocks), the system prompt it runs under and the task the
+caller labelled it with (``task=``: calls of one task share a fate even when their system prompts
+differ, e.g. one with retrieved documents in it). For a prefix
 seen before: how many times, and after what gap.
 
 :class:`ReuseOdds` turns that evidence into two probabilities, learned online from sightings
@@ -99,6 +101,8 @@ class Evidence(NamedTuple):
     """Turns of the conversation before this one (capped)."""
     root: str
     """The system prompt's (else the tools') prefix hash, ``""`` without one."""
+    task: str = ""
+    """The caller's label for the kind of work (``task=``), ``""`` without one."""
 
 
 def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
@@ -118,6 +122,8 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     )
     if ev.root:
         keys += (("r", ev.root, kind, s),)
+    if ev.task:
+        keys += (("t", ev.task, kind, s),)
     return keys
 
 

@@ -152,6 +152,7 @@ class PlannerPolicy:
             keepalive=self.keepalive is not None,
             budget=self.budget,
             explain=self.explain,
+            task=call.task,
         )
         self.last_plan = plan
         return plan.apply_to(call.shape)
@@ -168,6 +169,7 @@ class PlannerPolicy:
             visible_at=call.at + self.ttft,
             ping=call.ping,
             extra_output=call.output_tokens if call.ping else 0,
+            task=call.task,
         )
         keeper = self.keeper
         if keeper is None:

@@ -3,7 +3,8 @@
 :func:`view_of` computes, once per call, what both sides need: prefix token counts, the kind of
 each position that has one (:func:`origins_of`), the system prompt it runs under
 (:func:`root_of`), the record the history holds for each position, and the evidence the request
-carries about the reuse of its prefixes (:class:`~clawback.cache.odds.Evidence`). The planner
+carries about the reuse of its prefixes (:class:`~clawback.cache.odds.Evidence`, the caller's
+task label included). The planner
 reads it to plan; the history reads the same view to learn, so what the odds are asked about and
 what they learn from are the same numbers.
 """
@@ -56,8 +57,8 @@ class RequestView:
         return found
 
 
-def view_key(shape: RequestShape, now: float) -> tuple[object, ...]:
-    """What identifies a view: the same prefixes and sizes at the same moment."""
+def view_key(shape: RequestShape, now: float, task: str = "") -> tuple[object, ...]:
+    """What identifies a view: the same prefixes and sizes at the same moment, for the same task."""
     blocks = shape.blocks
     last = blocks[-1] if blocks else None
     return (
@@ -67,11 +68,14 @@ def view_key(shape: RequestShape, now: float) -> tuple[object, ...]:
         last.tokens if last else 0,
         shape.overhead_tokens,
         now,
+        task,
     )
 
 
-def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float) -> RequestView:
-    """Read ``shape`` against the history's ``records`` at ``now``."""
+def view_of(
+    shape: RequestShape, records: Mapping[str, PrefixRecord], now: float, task: str = ""
+) -> RequestView:
+    """Read ``shape``, sent for ``task`` (``""``: none), against the history's ``records`` at ``now``."""
     blocks = shape.blocks
     cum = list(accumulate([b.tokens for b in blocks], initial=shape.overhead_tokens))
     del cum[0]
@@ -92,9 +96,9 @@ def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float
         depth = rec.depth + 1 if rec.depth < MAX_DEPTH else MAX_DEPTH
         continues, parent_gap = True, gap_bucket(now - rec.last_seen)
     fresh = n - 1 - deepest if deepest is not None else n
-    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root)
+    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root, task)
     return RequestView(
-        view_key(shape, now),
+        view_key(shape, now, task),
         hashes,
         first_message,
         cum,
