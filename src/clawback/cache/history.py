@@ -292,6 +292,7 @@ class PrefixHistory:
             origin=origin or "mid",
             root=view.root,
             depth=view.depth,
+            quick=view.quick,
             last_child=child,
             children=1 if child is not None else 0,
         )

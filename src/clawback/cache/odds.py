@@ -3,7 +3,7 @@
 A request carries evidence about its own prefixes before anything is cached: how long it is, how
 many blocks it adds beyond the deepest prefix seen before (a turn that pastes in a large document
 is rarely continued; a short follow-up often is), how many turns deep its conversation is, how
-long that conversation waited between turns, the kind of position (the end of ``tools`` or
+long that conversation waited before this turn and how many of its earlier turns came quickly, the kind of position (the end of ``tools`` or
 ``system``, the previous turn, the last blocks), the system prompt it runs under and the task the
 caller labelled it with (``task=``: calls of one task share a fate even when their system prompts
 differ, e.g. one with retrieved documents in it). For a prefix
@@ -103,6 +103,9 @@ class Evidence(NamedTuple):
     """The system prompt's (else the tools') prefix hash, ``""`` without one."""
     task: str = ""
     """The caller's label for the kind of work (``task=``), ``""`` without one."""
+    quick: int = 0
+    """Of the ``depth`` turns before this one, how many came within 5 minutes of the turn before
+    them: with ``depth``, the conversation's pace so far, not only its last gap."""
 
 
 def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
@@ -119,6 +122,7 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
         ("l", kind, s, ev.continues, ev.length),
         ("g", kind, s, gap),
         ("d", kind, s, ev.depth),
+        ("p", kind, s, ev.continues, min(ev.quick, 3), min(ev.depth - ev.quick, 3)),
     )
     if ev.root:
         keys += (("r", ev.root, kind, s),)

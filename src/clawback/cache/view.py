@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import Final
 
 from clawback.cache.odds import Evidence, Keys, evidence_keys, gap_bucket, log_bucket
-from clawback.cache.prefixes import MAX_DEPTH, PrefixRecord
+from clawback.cache.prefixes import FIVE_MIN, MAX_DEPTH, PrefixRecord
 from clawback.shapes import RequestShape
 
 __all__ = ["LATTICE", "TAIL_DEPTH", "RequestView", "origins_of", "root_of", "tail_offsets", "view_of"]
@@ -46,6 +46,8 @@ class RequestView:
     evidence: Evidence
     depth: int
     """The depth new prefixes of this request get (turns of their conversation before it)."""
+    quick: int
+    """Of those turns, the ones that came within 5 minutes of the turn before them."""
     memo: dict[tuple[str, int, int], Keys]
 
     def keys(self, kind: str, sightings: int, gap: int) -> Keys:
@@ -91,12 +93,13 @@ def view_of(
     n = len(blocks)
     rec = recs[deepest] if deepest is not None else None
     if rec is None or rec.shared():
-        depth, continues, parent_gap = 0, False, gap_bucket(None)
+        depth, continues, parent_gap, quick = 0, False, gap_bucket(None), 0
     else:
         depth = rec.depth + 1 if rec.depth < MAX_DEPTH else MAX_DEPTH
         continues, parent_gap = True, gap_bucket(now - rec.last_seen)
+        quick = min(rec.quick + (now - rec.last_seen < FIVE_MIN), depth)
     fresh = n - 1 - deepest if deepest is not None else n
-    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root, task)
+    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root, task, quick)
     return RequestView(
         view_key(shape, now, task),
         hashes,
@@ -108,6 +111,7 @@ def view_of(
         deepest,
         evidence,
         depth,
+        quick,
         {},
     )
 
