@@ -77,23 +77,24 @@ def _conversation(turns: int, *, extra_last: int = 0) -> dict[str, Any]:
     return body(SYSTEM, messages)
 
 
-def _warm(d: Driver, conversations: int = 16) -> float:
-    """Earlier conversations of three turns each: the history learns that tails get continued."""
+def _warm(d: Driver, conversations: int = 16, turns: int = 3) -> float:
+    """Earlier conversations of ``turns`` turns each: the history learns that tails get continued
+    (until the last turn)."""
     for c in range(conversations):
-        for turn in range(1, 4):
+        for turn in range(1, turns + 1):
             messages = [user(text(200, f"c{c}"))]
             for i in range(1, turn):
                 messages += [
                     {"role": "assistant", "content": [text(200, f"c{c}a{i}")]},
                     user(text(200, f"c{c}u{i}")),
                 ]
-            d.call(body(SYSTEM, messages), 60.0 * c + 20.0 * turn)
-    return 60.0 * conversations + 400.0  # every sighting's 5-minute window has closed
+            d.call(body(SYSTEM, messages), 20.0 * turns * c + 20.0 * turn)
+    return 20.0 * turns * conversations + 400.0  # every sighting's 5-minute window has closed
 
 
 def test_breakpoint_moves_forward_through_a_conversation() -> None:
     d = Driver()
-    start = _warm(d)
+    start = _warm(d, turns=7)  # conversations as long as this one
     d.plans.clear()
     d.outcomes.clear()
     tails = []
