@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import clawback
+from clawback.audit.caching import DEFAULT_KEEPALIVE_CAP
 from clawback.cache.keepalive import KeepAliveSettings
 from clawback.cache.policies import PlannerPolicy
 from clawback.cache.replay import CallResult, TimedShape, replay
@@ -173,3 +174,12 @@ def test_the_client_pings_when_the_replay_pings_and_plans_alike(turns: list[tupl
     assert [replayed(r) for r in results] == client_side
     if turns[:2] == [(0, 330.0), (0, 330.0)]:
         assert sum(ping for ping, *_ in client_side) >= 3  # the example exercises pings
+
+
+def test_keepalive_is_on_by_default_under_the_audits_cap_and_none_turns_it_off(
+    make_client: ClientFactory,
+) -> None:
+    """The default client runs the policy the benchmark's and the audit's planner rows price."""
+    keepalive = make_client().clawback.keepalive
+    assert keepalive is not None and keepalive.settings.spend_cap == DEFAULT_KEEPALIVE_CAP
+    assert make_client(keep_alive_cap_usd=None).clawback.keepalive is None

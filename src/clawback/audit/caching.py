@@ -37,7 +37,7 @@ from clawback.audit.results import (
 from clawback.audit.scenarios import CACHE_SIM_DDL, policy_usage
 from clawback.audit.store import UNLABELLED
 from clawback.audit.tasks import NO_TEMPLATE, template_name
-from clawback.cache.keepalive import KeepAliveSettings
+from clawback.cache.keepalive import DEFAULT_SPEND_CAP, KeepAliveSettings
 from clawback.cache.planner import CachePlan
 from clawback.cache.policies import make_policy
 from clawback.cache.replay import TimedShape, replay
@@ -61,7 +61,8 @@ __all__ = [
     "replay_caching",
 ]
 
-DEFAULT_KEEPALIVE_CAP: Final = Decimal("5.00")
+DEFAULT_KEEPALIVE_CAP: Final = DEFAULT_SPEND_CAP
+"""The audit's planner pings under the client's default cap, so its row is what the client does."""
 
 NO_REQUEST_DATA: Final = (
     "no call in the input carries request data (a request body or prefix hashes), so caching can't be "

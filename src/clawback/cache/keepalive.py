@@ -34,6 +34,7 @@ from clawback.pricing.catalogue import ModelInfo
 from clawback.shapes import Ttl
 
 __all__ = [
+    "DEFAULT_SPEND_CAP",
     "PING_INPUT_TOKENS",
     "KeepAliveDecision",
     "KeepAliveSettings",
@@ -46,6 +47,8 @@ __all__ = [
 
 PING_INPUT_TOKENS: Final = 8
 """Tokens a ping adds after the prefix: a one-word user turn and its framing."""
+DEFAULT_SPEND_CAP: Final = Decimal("5.00")
+"""The most keep-alive pings spend unless told otherwise: the client's default and the audit's."""
 
 Reason = Literal["ping", "spend_cap", "idle", "no_expected_use", "break_even", "not_worth_it"]
 
