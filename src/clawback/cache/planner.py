@@ -32,7 +32,8 @@ How it decides
   ``C`` is 20 or more blocks past it: the lookback would miss it), then to shallower candidates,
   then to live entries behind the read so they stay refreshed (shared ones and hour-long ones).
   1-hour marks always come first. Keep-alive pings are decided later, when an entry is about to
-  expire (:mod:`clawback.cache.keepalive`), not priced into the plan.
+  expire (:mod:`clawback.cache.keeper`, the client's and the replay's one path, and
+  :mod:`clawback.cache.keepalive`), not priced into the plan.
 * **Never dearer than not caching.** A plan's worst case (every write, nothing read but the live
   entry it anchors on) may not exceed the history's savings so far plus a small exploration
   allowance (``PrefixHistory.exploration_tokens`` of plain input, 200,000 by default: $0.40 on
