@@ -112,15 +112,27 @@ class Keeper(Generic[T]):
         self.spent = Decimal(0)
         """What the pings sent so far cost (counted against ``settings.spend_cap``)."""
         self.pings_sent = 0
-        self._watches: dict[_Key, Watch[T]] = {}
+        self._watches: dict[tuple[str, str], dict[str, Watch[T]]] = {}
+        """(workspace, model id) -> prefix hash -> watch"""
         self._due: list[tuple[float, _Key]] = []
 
     def __len__(self) -> int:
-        return len(self._watches)
+        return sum(len(by_hash) for by_hash in self._watches.values())
 
     def watches(self) -> list[Watch[T]]:
         """The entries watched now (a copy)."""
-        return list(self._watches.values())
+        return [w for by_hash in self._watches.values() for w in by_hash.values()]
+
+    def _get(self, key: _Key) -> Watch[T] | None:
+        by_hash = self._watches.get(key[:2])
+        return by_hash.get(key[2]) if by_hash is not None else None
+
+    def _drop(self, key: _Key) -> None:
+        by_hash = self._watches.get(key[:2])
+        if by_hash is not None:
+            by_hash.pop(key[2], None)
+            if not by_hash:
+                del self._watches[key[:2]]
 
     def observed(
         self,
@@ -140,33 +152,33 @@ class Keeper(Generic[T]):
         records = self.history.records(workspace, info.id)
         margin = self.settings.margin
         blocks = shape.blocks
-        top = -1
+        top, tokens = -1, 0
         if marks:
             deepest = max(marks)
             rec = records.get(blocks[deepest].prefix_hash)
             if rec is not None and rec.live_at(at) and rec.entry_ttl == "5m":
-                top = deepest
-        watches = self._watches
+                top, tokens = deepest, rec.tokens
+        context = (workspace, info.id)
+        watches = self._watches.get(context)
         if watches:
+            get = watches.get
             for b in blocks:
-                key = (workspace, info.id, b.prefix_hash)
-                watch = watches.get(key)
+                watch = get(b.prefix_hash)
                 if watch is None:
                     continue
                 if b.position < top and not _shared(records, b.prefix_hash):
-                    del watches[key]  # a deeper entry of the same request is kept warm instead
+                    del watches[b.prefix_hash]  # a deeper entry of the same request is kept warm instead
                     continue
                 # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = at, 0
                 self._schedule(watch, _expiry(records, b.prefix_hash, at) - margin)
         if top >= 0:
             b = blocks[top]
-            key = (workspace, info.id, b.prefix_hash)
-            if key not in watches:
-                watch = Watch(
-                    workspace, info, b.prefix_hash, top, shape.prefix_tokens(top), "5m", at, 0.0, payload(top)
-                )
-                watches[key] = watch
+            if watches is None:
+                watches = self._watches[context] = {}
+            if b.prefix_hash not in watches:
+                watch = Watch(workspace, info, b.prefix_hash, top, tokens, "5m", at, 0.0, payload(top))
+                watches[b.prefix_hash] = watch
                 self._schedule(watch, _expiry(records, b.prefix_hash, at) - margin)
 
     def next_due(self) -> float | None:
@@ -174,7 +186,7 @@ class Keeper(Generic[T]):
         due = self._due
         while due:
             when, key = due[0]
-            watch = self._watches.get(key)
+            watch = self._get(key)
             if watch is not None and watch.next_check == when:
                 return when
             heapq.heappop(due)
@@ -190,14 +202,14 @@ class Keeper(Generic[T]):
         settings = self.settings
         while self._due and self._due[0][0] < until:
             when, key = heapq.heappop(self._due)
-            watch = self._watches.get(key)
+            watch = self._get(key)
             if watch is None or watch.next_check != when:
                 continue
             workspace, model = watch.workspace, watch.info
             rec = self.history.records(workspace, model.id).get(watch.prefix_hash)
             sent_at = when if now is None or now < when else now
             if rec is None or not rec.live_at(when) or not rec.live_at(sent_at):
-                del self._watches[key]  # a ping would write the entry, not keep it
+                self._drop(key)  # a ping would write the entry, not keep it
                 continue
             day = self.day(when) if self.day is not None else None
             decision = decide_keepalive(
@@ -218,7 +230,7 @@ class Keeper(Generic[T]):
                 workspace, model, at=day
             )
             if not decision.ping or decision.next_check is None or not affordable:
-                del self._watches[key]
+                self._drop(key)
                 continue
             watch.pings += 1
             self.spent += decision.ping_cost
@@ -235,7 +247,7 @@ class Keeper(Generic[T]):
         """The ping could not be sent: nothing was spent, and the watch ends."""
         self.spent -= ping.decision.ping_cost
         self.pings_sent -= 1
-        self._watches.pop(ping.watch.key, None)
+        self._drop(ping.watch.key)
 
     def _chance(self, rec: PrefixRecord, watch: Watch[T], when: float) -> float | None:
         if rec.gaps >= OWN_GAPS:

@@ -116,13 +116,14 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     ``gap`` the bucket of its own last gap (for a first sighting, the conversation's).
     """
     s = sightings if sightings < 3 else 3
+    quick, slow = ev.quick, ev.depth - ev.quick
     keys: Keys = (
         kind_key(kind, s, ev.continues),
         ("n", kind, s, ev.continues, ev.new),
         ("l", kind, s, ev.continues, ev.length),
         ("g", kind, s, gap),
         ("d", kind, s, ev.depth),
-        ("p", kind, s, ev.continues, min(ev.quick, 3), min(ev.depth - ev.quick, 3)),
+        ("p", kind, s, ev.continues, quick if quick < 3 else 3, slow if slow < 3 else 3),
     )
     if ev.root:
         keys += (("r", ev.root, kind, s),)

@@ -31,7 +31,7 @@ from typing import Final
 from clawback.cache.bound import ClairvoyantBound
 from clawback.cache.economics import CacheRates
 from clawback.cache.history import PrefixHistory
-from clawback.cache.keepalive import PING_INPUT_TOKENS, KeepAliveSettings
+from clawback.cache.keepalive import KeepAliveSettings
 from clawback.cache.keeper import Keeper, Ping
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
@@ -187,7 +187,7 @@ class PlannerPolicy:
             call.at,
             info=self.model,
             workspace=call.workspace,
-            payload=lambda position: _ping_shape(shape, position, self.keepalive),
+            payload=lambda _: shape,  # the ping is built from it only when one is sent
         )
 
     def pings(self, until: float) -> Iterator[TimedShape]:
@@ -198,13 +198,16 @@ class PlannerPolicy:
         while (ping := keeper.next_ping(until)) is not None:
             self._sending = ping
             output = 0 if settings.max_tokens_zero else 1
-            yield TimedShape(ping.at, ping.watch.payload, output, ping.watch.workspace, ping=True)
+            watch = ping.watch
+            shape = _ping_shape(watch.payload, watch.position, settings)
+            yield TimedShape(ping.at, shape, output, watch.workspace, ping=True)
 
 
-def _ping_shape(shape: RequestShape, position: int, settings: KeepAliveSettings | None) -> RequestShape:
-    """A ping of the prefix ending at ``position``: the call's breakpoints up to it, 5 minutes on it
-    (as the client's :func:`~clawback.cache.prewarm.prefix_request` sends it)."""
-    tokens = settings.ping_input_tokens if settings is not None else PING_INPUT_TOKENS
+def _ping_shape(shape: RequestShape, position: int, settings: KeepAliveSettings) -> RequestShape:
+    """A ping of the prefix ending at ``position`` of the call that started the watch: that call's
+    breakpoints up to it, 5 minutes on it (as the client's
+    :func:`~clawback.cache.prewarm.prefix_request` sends it)."""
+    tokens = settings.ping_input_tokens
     marks: dict[int, Ttl] = {
         b.position: b.cache_ttl for b in shape.blocks[:position] if b.cache_ttl is not None
     }

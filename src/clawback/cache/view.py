@@ -97,7 +97,9 @@ def view_of(
     else:
         depth = rec.depth + 1 if rec.depth < MAX_DEPTH else MAX_DEPTH
         continues, parent_gap = True, gap_bucket(now - rec.last_seen)
-        quick = min(rec.quick + (now - rec.last_seen < FIVE_MIN), depth)
+        quick = rec.quick + 1 if now - rec.last_seen < FIVE_MIN else rec.quick
+        if quick > depth:
+            quick = depth
     fresh = n - 1 - deepest if deepest is not None else n
     evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root, task, quick)
     return RequestView(
