@@ -330,9 +330,14 @@ def _explained(workload: str, args: argparse.Namespace) -> float:
     return statistics.median(planner.plan_ns) / 1000
 
 
-def overhead(row: Row, explained: float) -> list[str]:
-    """Plan and observe CPU per call on one row, in words."""
-    both = sorted(a + b for a, b in zip(row.plan_ns, row.observe_ns, strict=False))
+def _both(row: Row) -> list[int]:
+    return sorted(a + b for a, b in zip(row.plan_ns, row.observe_ns, strict=False))
+
+
+def overhead(row: Row, plain: Row, explained: float) -> list[str]:
+    """Plan and observe CPU per call on one row (and on the planner without keep-alive), in words."""
+    both = _both(row)
+    alone = _both(plain)
     plan = statistics.median(row.plan_ns) / 1000
     observe = statistics.median(row.observe_ns) / 1000
     return [
@@ -342,7 +347,8 @@ def overhead(row: Row, explained: float) -> list[str]:
         f"the client's background thread, not; no reasons written): median {plan:.0f} µs to plan (including marking the shape) and {observe:.0f} µs "
         f"to observe; median of both together {both[len(both) // 2] / 1000:.0f} µs, p99 "
         f"{both[int(0.99 * (len(both) - 1))] / 1000:.0f} µs, slowest {both[-1] / 1e6:.1f} ms (the rare "
-        "multi-millisecond calls are garbage-collector passes). Writing the reasons as well (`clawback audit` "
+        "multi-millisecond calls are garbage-collector passes); the planner alone, with keep-alive off, "
+        f"{alone[len(alone) // 2] / 1000:.0f} µs, p99 {alone[int(0.99 * (len(alone) - 1))] / 1000:.0f} µs. Writing the reasons as well (`clawback audit` "
         f"keeps them for its advice) makes planning a median {explained:.0f} µs. Request hashing and the "
         "network are not included."
     ]
@@ -424,10 +430,12 @@ def main() -> int:
             print(f"{r.workload} {r.model}: done", file=sys.stderr)
     # the timed run: alone, after the others, on the conversation trace (or the first workload)
     timed_on = "conversation_trace" if "conversation_trace" in names else names[0]
-    timed = _job((timed_on, args.models[0], "planner+keepalive", str(args.data), args.at.isoformat()))[0]
+    timed, plain = _job(
+        (timed_on, args.models[0], "planner+keepalive,planner", str(args.data), args.at.isoformat())
+    )
     explained = _explained(timed_on, args)
     lines = [*targets(rows), "", *table(rows, minimum)]
-    notes = [*_notes(), "", *overhead(timed, explained)]
+    notes = [*_notes(), "", *overhead(timed, plain, explained)]
     print("\n".join([*lines, "", *notes]))
     if args.write:
         replace_section(args.write, section(lines, notes, args))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Final, Generic, TypeVar
@@ -73,11 +73,11 @@ class Watch(Generic[T]):
     """What the caller needs to build a ping (the replay: the ping's shape; the client: the call)."""
     pings: int = 0
     """Pings sent since the last use."""
+    key: _Key = field(init=False)
+    """(workspace, model id, prefix hash)."""
 
-    @property
-    def key(self) -> _Key:
-        """(workspace, model id, prefix hash)."""
-        return (self.workspace, self.info.id, self.prefix_hash)
+    def __post_init__(self) -> None:
+        self.key = (self.workspace, self.info.id, self.prefix_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +166,15 @@ class Keeper(Generic[T]):
                 watch = get(b.prefix_hash)
                 if watch is None:
                     continue
-                if b.position < top and not _shared(records, b.prefix_hash):
+                rec = records.get(b.prefix_hash)
+                if b.position < top and (rec is None or not rec.shared()):
                     del watches[b.prefix_hash]  # a deeper entry of the same request is kept warm instead
                     continue
                 # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = at, 0
-                self._schedule(watch, _expiry(records, b.prefix_hash, at) - margin)
+                expiry = rec.expires_at if rec is not None and rec.live_at(at) else at
+                watch.next_check = expiry - margin
+                heapq.heappush(self._due, (watch.next_check, watch.key))
         if top >= 0:
             b = blocks[top]
             if watches is None:
@@ -259,11 +262,6 @@ class Keeper(Generic[T]):
     def _schedule(self, watch: Watch[T], when: float) -> None:
         watch.next_check = when
         heapq.heappush(self._due, (when, watch.key))
-
-
-def _shared(records: Mapping[str, PrefixRecord], prefix_hash: str) -> bool:
-    rec = records.get(prefix_hash)
-    return rec is not None and rec.shared()
 
 
 def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:

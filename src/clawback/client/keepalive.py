@@ -50,11 +50,10 @@ class KeepAlive:
         cap: Decimal,
         record: Callable[[CallRecord], None] | None,
         interval: float = 5.0,
-        settings: KeepAliveSettings | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.pinger = pinger
-        self.settings = settings if settings is not None else KeepAliveSettings(spend_cap=cap)
+        self.settings = KeepAliveSettings(spend_cap=cap)
         self.record = record
         self.interval = interval
         """Seconds between the background thread's checks; a ping due within that is sent at a check."""
