@@ -16,6 +16,7 @@ from clawback.cache.keepalive import KeepAliveSettings
 from clawback.cache.policies import PlannerPolicy
 from clawback.cache.replay import CallResult, TimedShape, replay
 from clawback.client import ClientOptions
+from clawback.client.keepalive import MAX_FAILURES
 from clawback.client.settled import day_of
 from clawback.emulator.testing import TEST_KEY, EmulatorSession, emulator_client
 from clawback.ledger.record import CallRecord
@@ -183,3 +184,22 @@ def test_keepalive_is_on_by_default_under_the_audits_cap_and_none_turns_it_off(
     keepalive = make_client().clawback.keepalive
     assert keepalive is not None and keepalive.settings.spend_cap == DEFAULT_KEEPALIVE_CAP
     assert make_client(keep_alive_cap_usd=None).clawback.keepalive is None
+
+
+def test_pings_that_keep_failing_turn_keepalive_off(
+    make_client: ClientFactory, emulator: EmulatorSession
+) -> None:
+    """A default that sends requests of its own must not keep sending ones that fail (e.g. a key the
+    pinger can't use): after a few failures in a row keep-alive stops, and the calls go on as before."""
+    client = make_client(keep_alive_cap_usd=Decimal("1.00"))
+    keepalive = client.clawback.keepalive
+    assert keepalive is not None
+
+    def refuse(body: Any) -> None:
+        raise RuntimeError("401 invalid x-api-key")
+
+    keepalive.pinger = refuse
+    reads = _run(client, emulator, 8)
+    assert keepalive.failures == MAX_FAILURES and keepalive.pings_sent == 0 and keepalive.spent == 0
+    assert len(keepalive.keeper) == 0 or keepalive.run_pending() == 0
+    assert reads[0] == 0 and len(reads) == 8

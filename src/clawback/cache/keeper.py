@@ -30,6 +30,7 @@ next use writes the entry again).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,6 +76,8 @@ class Watch(Generic[T]):
     """Pings sent since the last use."""
     key: _Key = field(init=False)
     """(workspace, model id, prefix hash)."""
+    queued: float = field(init=False, default=math.inf)
+    """The time of its entry in the keeper's queue (never after ``next_check``; inf: none)."""
 
     def __post_init__(self) -> None:
         self.key = (self.workspace, self.info.id, self.prefix_hash)
@@ -173,8 +176,7 @@ class Keeper(Generic[T]):
                 # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = at, 0
                 expiry = rec.expires_at if rec is not None and rec.live_at(at) else at
-                watch.next_check = expiry - margin
-                heapq.heappush(self._due, (watch.next_check, watch.key))
+                self._schedule(watch, expiry - margin)
         if top >= 0:
             b = blocks[top]
             if watches is None:
@@ -190,9 +192,14 @@ class Keeper(Generic[T]):
         while due:
             when, key = due[0]
             watch = self._get(key)
-            if watch is not None and watch.next_check == when:
+            if watch is None or watch.queued != when:
+                heapq.heappop(due)  # a watch dropped, or queued again earlier
+            elif watch.next_check > when:  # used since it was queued: check it later
+                heapq.heappop(due)
+                watch.queued = math.inf
+                self._schedule(watch, watch.next_check)
+            else:
                 return when
-            heapq.heappop(due)
         return None
 
     def next_ping(self, until: float, *, now: float | None = None) -> Ping[T] | None:
@@ -206,7 +213,11 @@ class Keeper(Generic[T]):
         while self._due and self._due[0][0] < until:
             when, key = heapq.heappop(self._due)
             watch = self._get(key)
-            if watch is None or watch.next_check != when:
+            if watch is None or watch.queued != when:
+                continue  # a watch dropped, or queued again earlier
+            watch.queued = math.inf
+            if watch.next_check > when:  # used since it was queued: check it later
+                self._schedule(watch, watch.next_check)
                 continue
             workspace, model = watch.workspace, watch.info
             rec = self.history.records(workspace, model.id).get(watch.prefix_hash)
@@ -260,8 +271,12 @@ class Keeper(Generic[T]):
         return odds.next_window(head, watch.pings, when)
 
     def _schedule(self, watch: Watch[T], when: float) -> None:
+        """Check ``watch`` at ``when``. A watch keeps one entry in the queue, at or before its check:
+        a use that only moves the check later (the usual case) queues nothing."""
         watch.next_check = when
-        heapq.heappush(self._due, (when, watch.key))
+        if when < watch.queued:
+            watch.queued = when
+            heapq.heappush(self._due, (when, watch.key))
 
 
 def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:

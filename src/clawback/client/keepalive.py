@@ -38,6 +38,9 @@ log = logging.getLogger("clawback.client")
 Pinger = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
 """Sends one request body as it is (no planning, no recording) and returns its usage."""
 
+MAX_FAILURES = 3
+"""Pings failing in a row (a key the pinger can't use, an endpoint that refuses them) turn keep-alive off."""
+
 
 class KeepAlive:
     """Pings the entries the pipeline's keeper approves, just before they expire, under a spend cap."""
@@ -58,6 +61,8 @@ class KeepAlive:
         self.interval = interval
         """Seconds between the background thread's checks; a ping due within that is sent at a check."""
         self.keeper: Keeper[Prepared] = Keeper(pipeline.history, self.settings, day=day_of)
+        self.failures = 0
+        """Pings that failed in a row; at ``MAX_FAILURES`` keep-alive stops for this client."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,7 +79,7 @@ class KeepAlive:
     def note(self, prepared: Prepared) -> None:
         """A call was served (and the history has learned from it): watch or renew its entries."""
         shape, plan, info = prepared.shape, prepared.plan, prepared.info
-        if shape is None or plan is None or info is None:
+        if shape is None or plan is None or info is None or self.failures >= MAX_FAILURES:
             return
         with self.pipeline.lock:
             self.keeper.observed(
@@ -100,13 +105,14 @@ class KeepAlive:
         now = self.pipeline.clock() if now is None else now
         until = now + (self.interval if lead is None else lead)
         sent = 0
-        while True:
+        while self.failures < MAX_FAILURES:
             with self.pipeline.lock:
                 ping = self.keeper.next_ping(until, now=now)
             if ping is None:
                 return sent
             if self._ping(ping, now):
                 sent += 1
+        return sent
 
     def _ping(self, ping: Ping[Prepared], now: float) -> bool:
         watch = ping.watch
@@ -117,7 +123,11 @@ class KeepAlive:
         try:
             usage = self.pinger(body)
         except Exception as exc:  # a failed ping is only logged; traffic will rewrite the entry
-            log.warning("keep-alive ping failed: %s", exc)
+            self.failures += 1
+            if self.failures >= MAX_FAILURES:
+                log.warning("keep-alive is off for this client after %d failed pings: %s", self.failures, exc)
+            else:
+                log.warning("keep-alive ping failed: %s", exc)
             with self.pipeline.lock:
                 self.keeper.failed(ping)
             if self.record is not None:
@@ -125,6 +135,7 @@ class KeepAlive:
                     self.pipeline.finish(sent, Outcome(error=exc), extra={"keepalive": True}, learn=False)
                 )
             return False
+        self.failures = 0
         record = self.pipeline.finish(
             sent, Outcome(usage=usage, stop_reason="max_tokens"), extra={"keepalive": True}, learn=False
         )
