@@ -67,3 +67,22 @@ def test_a_failed_ping_costs_nothing_and_ends_the_watch() -> None:
     keeper.failed(ping)
     assert keeper.spent == 0 and keeper.pings_sent == 0
     assert ping.watch.key not in {w.key for w in keeper.watches()}
+
+
+def test_what_the_keeper_holds_stays_bounded_when_no_one_asks_for_pings() -> None:
+    """With an injected clock nobody may call for pings: watches are capped, and the queue keeps
+    little beyond one entry per watch however many conversations come and go."""
+    d = Driver()
+    keeper: Keeper[int] = Keeper(d.history, KeepAliveSettings(spend_cap=Decimal(1)), max_watches=50)
+    for convo in range(400):
+        messages = [user(text(700, f"c{convo}"))]
+        for turn in range(4):
+            request = body(SYSTEM, messages)
+            at = 600.0 * convo + 20.0 * turn
+            d.call(request, at)
+            marks = d.plans[-1].marks
+            keeper.observed(shape_of(request).with_breakpoints(marks), marks, at, info=SONNET_55,
+                            workspace="default", payload=lambda position: position)  # fmt: skip
+            messages = [*messages, {"role": "assistant", "content": "a" * 300}, user(f"u{turn}" * 200)]
+    assert 0 < len(keeper) <= 50 and len(keeper) == len(keeper.watches())
+    assert len(keeper._due) <= 2 * len(keeper) + 1024

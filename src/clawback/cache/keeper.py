@@ -107,8 +107,11 @@ class Keeper(Generic[T]):
         *,
         day: Callable[[float], date | None] | None = None,
         budget: bool = True,
+        max_watches: int = 100_000,
     ) -> None:
         self.history = history
+        self.max_watches = max_watches
+        """No new watch starts while this many are kept (memory stays bounded when no one asks for pings)."""
         self.settings = settings
         self.day = day
         self.budget = budget
@@ -118,9 +121,10 @@ class Keeper(Generic[T]):
         self._watches: dict[tuple[str, str], dict[str, Watch[T]]] = {}
         """(workspace, model id) -> prefix hash -> watch"""
         self._due: list[tuple[float, _Key]] = []
+        self._count = 0
 
     def __len__(self) -> int:
-        return sum(len(by_hash) for by_hash in self._watches.values())
+        return self._count
 
     def watches(self) -> list[Watch[T]]:
         """The entries watched now (a copy)."""
@@ -132,8 +136,8 @@ class Keeper(Generic[T]):
 
     def _drop(self, key: _Key) -> None:
         by_hash = self._watches.get(key[:2])
-        if by_hash is not None:
-            by_hash.pop(key[2], None)
+        if by_hash is not None and by_hash.pop(key[2], None) is not None:
+            self._count -= 1
             if not by_hash:
                 del self._watches[key[:2]]
 
@@ -172,18 +176,20 @@ class Keeper(Generic[T]):
                 rec = records.get(b.prefix_hash)
                 if b.position < top and (rec is None or not rec.shared()):
                     del watches[b.prefix_hash]  # a deeper entry of the same request is kept warm instead
+                    self._count -= 1
                     continue
                 # a use of the prefix; the entry itself lives on only if this call read or wrote it
                 watch.last_use, watch.pings = at, 0
                 expiry = rec.expires_at if rec is not None and rec.live_at(at) else at
                 self._schedule(watch, expiry - margin)
-        if top >= 0:
+        if top >= 0 and self._count < self.max_watches:
             b = blocks[top]
             if watches is None:
                 watches = self._watches[context] = {}
             if b.prefix_hash not in watches:
                 watch = Watch(workspace, info, b.prefix_hash, top, tokens, "5m", at, 0.0, payload(top))
                 watches[b.prefix_hash] = watch
+                self._count += 1
                 self._schedule(watch, _expiry(records, b.prefix_hash, at) - margin)
 
     def next_due(self) -> float | None:
@@ -277,6 +283,9 @@ class Keeper(Generic[T]):
         if when < watch.queued:
             watch.queued = when
             heapq.heappush(self._due, (when, watch.key))
+            if len(self._due) > 2 * self._count + 1024:  # entries of dropped watches, never popped
+                self._due = [(w.queued, w.key) for w in self.watches() if w.queued != math.inf]
+                heapq.heapify(self._due)
 
 
 def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:
