@@ -18,7 +18,7 @@ from typing import Any
 
 from clawback.audit.results import CachingReport, PolicyResult, Recommendation, Spend, Technique, usd
 
-__all__ = ["AuditSummary", "InputFile"]
+__all__ = ["AuditSummary", "InputFile", "TemplateInfo"]
 
 FORMAT_VERSION = 1
 
@@ -37,6 +37,26 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    """What a task found from a prompt template looks like: its first words and one place it occurs."""
+
+    first_words: str | None
+    where: str | None
+    """``file:line`` of the first call built from the template (a ledger's record number as the line)."""
+
+    def label(self) -> str:
+        """``“first words…” at file:line`` (what is known of it)."""
+        parts = [f"“{self.first_words}”"] if self.first_words else []
+        if self.where:
+            parts.append(f"at {self.where}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"first_words": self.first_words, "where": self.where}
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSummary:
     """Everything the audit found, already computed; renderers only read it."""
 
@@ -50,6 +70,13 @@ class AuditSummary:
     issues: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     generated: datetime | None = None
+    templates: dict[str, TemplateInfo] = field(default_factory=dict)
+    """Tasks found from prompt templates (``template:<hash>``): their first words and where one occurs."""
+
+    def task_label(self, task: str) -> str:
+        """``task`` with what is known of its template, for people (the key stays ``task``)."""
+        info = self.templates.get(task)
+        return f"{task} {info.label()}".rstrip() if info else task
 
     @property
     def stacked_total(self) -> Decimal:
@@ -106,6 +133,7 @@ class AuditSummary:
             "inputs": [i.to_json() for i in self.inputs],
             "input_issues": self.issues,
             "warnings": list(self.warnings),
+            "templates": {name: info.to_json() for name, info in sorted(self.templates.items())},
         }
         if self.caching.policies:
             data["policies"] = {name: p.to_json() for name, p in self.caching.policies.items()}
