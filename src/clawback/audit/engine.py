@@ -18,7 +18,8 @@ from clawback.audit.loading import LoadOptions, Progress, Silent, load_inputs, n
 from clawback.audit.queries import spend as spend_query
 from clawback.audit.recommend import recommend
 from clawback.audit.records import IssueLog
-from clawback.audit.results import CachingReport
+from clawback.audit.results import NO_REQUEST_DATA, CachingReport
+from clawback.audit.scenarios import CACHE_SIM_DDL
 from clawback.audit.rules import AuditRules
 from clawback.audit.simulate import monthly_factor
 from clawback.audit.store import AuditStore
@@ -83,6 +84,26 @@ def _warnings(
     return out
 
 
+def _replay(
+    runner: CachingRunner | None,
+    shaped: bool,
+    store: AuditStore,
+    catalogue: Catalogue,
+    routes: Mapping[Key, Route],
+    progress: Progress,
+) -> CachingReport:
+    """The caching replay (``runner``, else :func:`clawback.audit.caching.replay_caching`); without calls
+    carrying request data, the report that says so, without importing the replay at all."""
+    if not shaped:
+        store.con.execute(CACHE_SIM_DDL)
+        return CachingReport(available=False, reasons=(NO_REQUEST_DATA,))
+    if runner is None:
+        from clawback.audit.caching import replay_caching
+
+        runner = replay_caching
+    return runner(store, catalogue, routes, progress)
+
+
 def run_audit(
     paths: Sequence[str],
     catalogue: Catalogue,
@@ -95,10 +116,6 @@ def run_audit(
     options = options or AuditOptions()
     if not paths:
         raise UsageError("give at least one file to audit")
-    if caching is None:
-        from clawback.audit.caching import replay_caching
-
-        caching = replay_caching
     progress = progress or Silent()
     issues = IssueLog()
     with AuditStore.open(
@@ -113,9 +130,12 @@ def run_audit(
         spend = spend_query(store.con)
         templates = store.templates()
         progress.stage("simulating")
-        runner = caching
+        shaped = store.has_shapes()
         ev = evaluate(
-            store.con, catalogue, options.rules, lambda routes: runner(store, catalogue, routes, progress)
+            store.con,
+            catalogue,
+            options.rules,
+            lambda routes: _replay(caching, shaped, store, catalogue, routes, progress),
         )
     techniques, saving = build_techniques(ev, options.rules)
     window = (spend.last - spend.first).total_seconds() if spend.first and spend.last else 0.0

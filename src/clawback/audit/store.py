@@ -221,6 +221,10 @@ class AuditStore:
                 skipped[OUTSIDE_WINDOW] = int(gone)
         return skipped
 
+    def has_shapes(self) -> bool:
+        """True when some call carries request data (shapes): only then can caching be replayed."""
+        return bool(self.con.execute("SELECT count(*) FROM calls WHERE shape IS NOT NULL").fetchall()[0][0])
+
     def relayed_calls(self) -> tuple[int, int]:
         """Relayed calls counted (their own transcript missing) and the files they came from."""
         row = self.con.execute("SELECT count(*), count(DISTINCT src) FROM calls WHERE relayed").fetchall()[0]

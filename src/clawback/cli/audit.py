@@ -233,7 +233,6 @@ def audit(
     show_malformed: Annotated[int, typer.Option("--show-malformed", help="Malformed lines to list.")] = 10,
 ) -> None:
     """Audit API logs: spend by task, model, day and token kind, and what each technique would save."""
-    from clawback.audit.caching import replay_caching
     from clawback.audit.engine import AuditOptions, run_audit
 
     catalogue = catalogue_for(prices)
@@ -259,10 +258,7 @@ def audit(
     if report is not None:
         _check_report_path(report)
     with Bar(err_console()) as bar:
-        summary = run_audit(
-            logs.paths, catalogue, options, progress=bar,
-            caching=lambda store, cat, routes, prog: replay_caching(store, cat, routes, prog, keepalive_cap=cap),
-        )  # fmt: skip
+        summary = run_audit(logs.paths, catalogue, options, progress=bar, caching=_replay_with(cap))
     if report is not None:
         _write_report(summary, report)
     if as_json:
@@ -275,6 +271,17 @@ def audit(
     _issues(out, summary, show_malformed)
     if report is not None:
         out.print(f"report: {plain(report)}")
+
+
+def _replay_with(cap: Decimal) -> Any:
+    """The caching replay with the keep-alive cap (imported only when some call has request data)."""
+
+    def replay(store: Any, catalogue: Catalogue, routes: Any, progress: Any) -> Any:
+        from clawback.audit.caching import replay_caching
+
+        return replay_caching(store, catalogue, routes, progress, keepalive_cap=cap)
+
+    return replay
 
 
 def _dated(text: str | None, flag: str) -> Any:

@@ -113,7 +113,10 @@ _INTERRUPTED = 130
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; bad input exits non-zero with a one-line message, never a traceback."""
+    from clawback.cli._coercion import install
+
     _flags_take_no_value()
+    install()
     args = list(argv) if argv is not None else sys.argv[1:]
     only = args[0] if args and args[0] in _COMMANDS else None
     if only is None and args[:1] == ["--version"]:

@@ -82,8 +82,8 @@ def _table(first: str, width: int = 17) -> Table:
 
 def _key(view: UsageView, row: UsageRow) -> str:
     if view.view == "session":
-        project = f" {row.label}" if row.label else ""
-        return plain(f"{row.key[:8]}{project}")
+        project = row.label if len(row.label) <= 8 else "…" + row.label[-7:]
+        return plain(f"{row.key[:8]} {project}".rstrip())
     return plain(row.key)
 
 
