@@ -34,7 +34,6 @@ digits in a field the audit doesn't read, where the Python reader would call it 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,7 +57,7 @@ _BOOL: Final = "(?:|null|true|false)"
 _OBJ: Final = "(?:|n|[{])"
 _ANY: Final = r"[^\x1f]*"
 _QUOTED_PROGRESS: Final = '"progress"'
-_DIRTY: Final = ("NaN", "Infinity", ",}", ",]")
+_QUOTED_SYNTHETIC: Final = '"<synthetic>"'
 _COUNTS: Final = (
     "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
     "cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens",
@@ -96,8 +95,6 @@ class _Field:
 def _usage_fields() -> list[_Field]:
     return [
         *(_Field(c, _COUNT) for c in _COUNTS),
-        _Field("cache_creation", _OBJ, first_char=True),
-        _Field("server_tool_use", _OBJ, first_char=True),
         _Field("service_tier", _STR),
         _Field("inference_geo", _STR),
         _Field("speed", _STR),
@@ -106,26 +103,30 @@ def _usage_fields() -> list[_Field]:
 
 _USAGE_STRUCT: Final = {
     "input_tokens": "JSON", "output_tokens": "JSON", "cache_read_input_tokens": "JSON",
-    "cache_creation_input_tokens": "JSON", "cache_creation": "JSON", "server_tool_use": "JSON",
+    "cache_creation_input_tokens": "JSON",
+    "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},
+    "server_tool_use": {"web_search_requests": "JSON"},
     "service_tier": "JSON", "inference_geo": "JSON", "speed": "JSON",
 }  # fmt: skip
 _MESSAGE_STRUCT: Final = {"id": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
 
 
-def _usage_picks(pick: Callable[[str], str]) -> list[str]:
-    """Columns ``j_<field>`` of the usage fields, ``pick(field)`` giving the JSON text of each."""
-    cols = [f"CAST({pick(name)} AS VARCHAR) AS j_{name}" for name in _USAGE_STRUCT]
-    cols.append(f"({pick('input_tokens')} IS NOT NULL OR {pick('output_tokens')} IS NOT NULL) AS any_count")
+def _usage_picks(u: str) -> list[str]:
+    """Columns ``j_<field>`` with the JSON text of each usage field of the struct ``u``, and ``usage_ok``.
+
+    A nested object (``cache_creation``, ``server_tool_use``) read as a struct can't tell ``{}`` from
+    a value of another type: both give empty fields. The fast path takes it only absent, null, or
+    with a field it knows; anything else is for the slow path to judge.
+    """
+    cols = [f"CAST({u}.{name} AS VARCHAR) AS j_{_col(name)}" for name in _COUNTS]
+    cols += [f"CAST({u}.{name} AS VARCHAR) AS j_{name}" for name in ("service_tier", "inference_geo", "speed")]
+    cc, stu = f"{u}.cache_creation", f"{u}.server_tool_use"
+    cols.append(
+        f"""({u}.input_tokens IS NOT NULL OR {u}.output_tokens IS NOT NULL)
+            AND ({cc} IS NULL OR {cc}.ephemeral_5m_input_tokens IS NOT NULL OR {cc}.ephemeral_1h_input_tokens IS NOT NULL)
+            AND ({stu} IS NULL OR {stu}.web_search_requests IS NOT NULL) AS usage_ok"""
+    )
     return cols
-
-
-def _usage_small() -> str:
-    """The split of cache writes and the web searches, from their own small objects (parsed only when present)."""
-    cc = "CASE WHEN prefix(j_cache_creation, '{') THEN CAST(json_extract(j_cache_creation, " \
-        "['$.ephemeral_5m_input_tokens', '$.ephemeral_1h_input_tokens']) AS VARCHAR[]) END"
-    web = "CASE WHEN prefix(j_server_tool_use, '{') THEN CAST(json_extract(j_server_tool_use, '$.web_search_requests') AS VARCHAR) END"
-    return f"({cc})[1] AS j_cache_creation_ephemeral_5m_input_tokens, ({cc})[2] AS j_cache_creation_ephemeral_1h_input_tokens, " \
-        f"{web} AS j_server_tool_use_web_search_requests"
 
 
 def _signature(fields: list[_Field]) -> tuple[str, str]:
@@ -141,7 +142,7 @@ def _col(name: str) -> str:
 
 def _text(col: str) -> str:
     """The value of a JSON string (checked: no escapes) held in column ``col``, NULL for anything else."""
-    return f"(CASE WHEN prefix({col}, '\"') THEN substr({col}, 2, strlen({col}) - 2) END)"
+    return f"(CASE WHEN prefix({col}, '\"') THEN {col}[2:-2] END)"
 
 
 def _split(plain: bool) -> str:
@@ -151,12 +152,9 @@ def _split(plain: bool) -> str:
     a Claude Code line without ``"usage"`` that looks like a whole object is dropped here and
     counted from ``lines``; the first line of each file always stays (it carries ``lines``).
     """
-    clean = " AND ".join(f"NOT contains(line, '{d}')" for d in _DIRTY)
-    looks_whole = f"(prefix(ltrim(line, {_WS}), '{{') AND (suffix(line, '}}') OR suffix(line, E'}}\\r')))"
-    keep = (
-        f"n = 1 OR contains(line, '\"usage\"') OR NOT {looks_whole}" if plain else "n = 1 OR n < total OR line <> ''"
-    )
-    plain_case = f"WHEN {looks_whole} THEN 'nousage' " if plain else ""
+    whole = "(prefix(line, '{') AND (suffix(line, '}') OR suffix(line, E'}\\r')))"
+    keep = f"n = 1 OR contains(line, '\"usage\"') OR NOT {whole}" if plain else "n < total OR line <> ''"
+    other = f"CASE WHEN {whole} THEN 'nousage' " if plain else "CASE "
     return f"""
     f0 AS (SELECT CAST(regexp_extract(filename, '([0-9]+)$', 1) AS INTEGER) AS fno,
                   string_split(content, E'\\n') AS ls FROM read_text($files)),
@@ -166,11 +164,10 @@ def _split(plain: bool) -> str:
     c AS (
         SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines,
             CASE WHEN n = total AND line = '' THEN 'end'
-                 WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank'
-                 WHEN contains(line, '"usage"') THEN
-                     CASE WHEN {clean} AND prefix(ltrim(line, {_WS}), '{{') AND json_valid(line)
-                          THEN 'parse' ELSE 'slow' END
-                 {plain_case}ELSE 'slow' END AS cls
+                 WHEN NOT contains(line, '"usage"') THEN
+                     {other}WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
+                 WHEN prefix(line, '{{') AND json_valid(line) THEN 'parse'
+                 ELSE 'slow' END AS cls
         FROM l2
     ),
     p AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN json_transform(line, $structure) END AS v
@@ -217,43 +214,43 @@ def _claude_code() -> tuple[str, dict[str, object]]:
         "agentId": "JSON", "message": _MESSAGE_STRUCT,
         "data": {"message": {"timestamp": "JSON", "requestId": "JSON", "message": _MESSAGE_STRUCT}},
     }  # fmt: skip
-    d, r = "v.message", "v.data.message.message"
-    is_direct = f"({d}.usage IS NOT NULL)"
-    is_relay = f"(CAST(v.type AS VARCHAR) = '{_QUOTED_PROGRESS}' AND {r}.usage IS NOT NULL)"
-
-    def pick(direct: str, relay: str) -> str:
-        return f"CAST(CASE WHEN direct THEN {direct} ELSE {relay} END AS VARCHAR)"
-
-    relay_ts = "(CASE WHEN v.data.message.timestamp IS NULL OR CAST(v.data.message.timestamp AS VARCHAR) = 'null' " \
-        "THEN v.timestamp ELSE v.data.message.timestamp END)"
-    picks = [
-        f"{pick(f'{d}.model', f'{r}.model')} AS j_model", f"{pick(f'{d}.id', f'{r}.id')} AS j_mid",
-        f"{pick('v.requestId', 'v.data.message.requestId')} AS j_rid",
-        f"{pick(f'{d}.stop_reason', f'{r}.stop_reason')} AS j_stop", f"{pick('v.timestamp', relay_ts)} AS j_ts",
-        "CAST(v.sessionId AS VARCHAR) AS j_sid", "CAST(CASE WHEN direct THEN v.isSidechain END AS VARCHAR) AS j_side",
-        "CAST(CASE WHEN direct THEN v.agentId END AS VARCHAR) AS j_agent",
-        *_usage_picks(lambda name: pick(f"{d}.usage.{name}", f"{r}.usage.{name}")),
-    ]  # fmt: skip
+    relay = f"(CAST(v.type AS VARCHAR) = '{_QUOTED_PROGRESS}' AND v.data.message.message.usage IS NOT NULL)"
+    relay_ts = (
+        "CASE WHEN v.data.message.timestamp IS NULL OR CAST(v.data.message.timestamp AS VARCHAR) = 'null' "
+        "THEN v.timestamp ELSE v.data.message.timestamp END"
+    )
     fields = [
         _Field("ts", _ISO), _Field("model", _NONEMPTY), _Field("mid", _STR), _Field("rid", _STR),
         _Field("stop", _STR), _Field("sid", _STR), _Field("side", _BOOL), _Field("agent", _STR), *_usage_fields(),
     ]  # fmt: skip
     sig, regex = _signature(fields)
     typed = _typed(f"TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP)")
-    prelude = "WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '\"<synthetic>\"' THEN 'synthetic'"
+    prelude = f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
     sql = f"""
-    q AS (SELECT fno, n, cls, line, lines, v, {is_direct} AS direct, {is_relay} AS relay FROM p),
-    r AS (SELECT fno, n, cls, line, lines, direct, relay, {", ".join(picks)} FROM q),
-    r2 AS (SELECT *, {_usage_small()} FROM r),
+    q AS (
+        SELECT fno, n, cls, line, lines, v, direct, relay,
+               CASE WHEN direct THEN v.message ELSE v.data.message.message END AS m,
+               CAST(CASE WHEN direct THEN v.requestId ELSE v.data.message.requestId END AS VARCHAR) AS j_rid,
+               CAST(CASE WHEN direct THEN v.timestamp ELSE {relay_ts} END AS VARCHAR) AS j_ts
+        FROM (SELECT *, v.message.usage IS NOT NULL AS direct, {relay} AS relay FROM p)
+    ),
+    r AS (
+        SELECT fno, n, cls, line, lines, direct, relay, j_rid, j_ts, {", ".join(_usage_picks("m.usage"))},
+               CAST(m.model AS VARCHAR) AS j_model, CAST(m.id AS VARCHAR) AS j_mid,
+               CAST(m.stop_reason AS VARCHAR) AS j_stop, CAST(v.sessionId AS VARCHAR) AS j_sid,
+               CAST(CASE WHEN direct THEN v.isSidechain END AS VARCHAR) AS j_side,
+               CAST(CASE WHEN direct THEN v.agentId END AS VARCHAR) AS j_agent
+        FROM q
+    ),
     s AS (
-        SELECT *, regexp_full_match({sig}, '{regex}') AND any_count AS sig_ok,
+        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AS sig_ok,
                coalesce({_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
                CASE WHEN relay THEN 'claude-code/subagent'
                     WHEN prefix({_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
                     WHEN j_side = 'true' THEN 'claude-code/subagent' ELSE 'claude-code/main' END AS task,
                CASE WHEN coalesce({_text("j_mid")}, '') <> '' OR coalesce({_text("j_rid")}, '') <> ''
                     THEN coalesce({_text("j_mid")}, '') || '|' || coalesce({_text("j_rid")}, '') END AS ckey
-        FROM r2
+        FROM r
     ),
     {_finish(typed, prelude)}"""
     return sql, structure
@@ -283,19 +280,19 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, object]]:
         f"CASE WHEN prefix(j_ts, '\"') THEN TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP) "
         f"ELSE make_timestamp(CASE WHEN {n} > 100000000000 THEN {n} * 1000 ELSE {n} * 1000000 END) END"
     )
-    meta = "CASE WHEN prefix(j_meta, '{') THEN CAST(json_extract(j_meta, ['$.task', '$.workspace', '$.latency_tolerant']) AS VARCHAR[]) END"
+    meta = (
+        "CASE WHEN prefix(j_meta, '{') THEN "
+        "CAST(json_extract(j_meta, ['$.task', '$.workspace', '$.latency_tolerant']) AS VARCHAR[]) END"
+    )
     plain = {"ts": f'v."{shape.ts}"', "task": f'v."{shape.task}"', "ws": f'v."{shape.workspace}"',
              "tol": "v.latency_tolerant", "meta": "v.metadata", "type": f"{m}.type", "model": f"{m}.model",
              "stop": f"{m}.stop_reason"}  # fmt: skip
-    picks = [
-        *(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()),
-        *_usage_picks(lambda name: f"{m}.usage.{name}"),
-    ]
+    picks = [*(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()), *_usage_picks(f"{m}.usage")]
     sql = f"""
     r AS (SELECT fno, n, cls, line, lines, {", ".join(picks)} FROM p),
-    r2 AS (SELECT *, {_usage_small()}, ({meta})[1] AS j_mtask, ({meta})[2] AS j_mws, ({meta})[3] AS j_mtol FROM r),
+    r2 AS (SELECT *, ({meta})[1] AS j_mtask, ({meta})[2] AS j_mws, ({meta})[3] AS j_mtol FROM r),
     s AS (
-        SELECT *, regexp_full_match({sig}, '{regex}') AND any_count AND NOT regexp_matches(line, '"(?:{words})"')
+        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AND NOT regexp_matches(line, '"(?:{words})"')
                   AND coalesce(j_type, '') <> '"error"' AS sig_ok,
                coalesce(nullif({_text("j_task")}, ''), nullif({_text("j_mtask")}, '')) AS task,
                coalesce(nullif({_text("j_ws")}, ''), nullif({_text("j_mws")}, ''), '') AS workspace,
