@@ -25,6 +25,7 @@ from clawback.audit.simulate import monthly_factor
 from clawback.audit.store import AuditStore
 from clawback.audit.summary import AuditSummary, TemplateInfo
 from clawback.audit.techniques import build_techniques
+from clawback.audit.usage_views import VIEWS, usage_view
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import Catalogue
 
@@ -129,6 +130,9 @@ def run_audit(
         store.prepare()
         spend = spend_query(store.con)
         templates = store.templates()
+        generated = datetime.now(UTC)
+        names = [i.path for i in inputs]
+        usage = {v: usage_view(store.con, v, sources=names, now=generated) for v in VIEWS}
         progress.stage("simulating")
         shaped = store.has_shapes()
         ev = evaluate(
@@ -141,7 +145,6 @@ def run_audit(
     window = (spend.last - spend.first).total_seconds() if spend.first and spend.last else 0.0
     monthly = monthly_factor(window)
     recs = recommend(techniques, ev, monthly, ev.caching.advice)
-    names = [i.path for i in inputs]
     return AuditSummary(
         inputs=tuple(inputs),
         spend=spend,
@@ -152,7 +155,8 @@ def run_audit(
         caching=ev.caching,
         issues=issues.to_json(),
         warnings=tuple(_warnings(catalogue, [r.key for r in spend.by_model], spend.last)),
-        generated=datetime.now(UTC),
+        generated=generated,
+        usage=usage,
         templates={
             name: TemplateInfo(preview, f"{names[src]}:{line}" if src < len(names) else None)
             for name, (preview, src, line) in templates.items()

@@ -51,10 +51,9 @@ def headline(summary: AuditSummary) -> str:
     if not (s.first and s.last):
         return f"{what}: {_money(s.total)}"
     window = f"{s.first:%Y-%m-%d %H:%M} → {s.last:%Y-%m-%d %H:%M} UTC"
-    monthly = s.total * summary.monthly_factor
     return (
         f"{what}, {window}: {_money(s.total)} spent in this window; "
-        f"{_money(monthly)} a month at this rate (×{summary.monthly_factor:.2f} for 30 days)"
+        f"{_money(summary.monthly_spend)} a month at this rate (×{summary.monthly_factor:.2f} for 30 days)"
     )
 
 
@@ -123,20 +122,9 @@ def _savings(out: Console, summary: AuditSummary) -> None:
         out.print(policies)
 
 
-def no_recommendation(summary: AuditSummary) -> str:
-    """Why there is no recommendation: nothing saves money, or what does is too small to act on."""
-    if summary.stacked_saving <= 0:
-        return "No change saves money on these calls."
-    monthly = summary.stacked_saving * summary.monthly_factor
-    return (
-        f"No single change is worth recommending: together they save {_money(summary.stacked_saving)} in this "
-        f"window ({_money(monthly)} a month), and no one change saves a cent a month and 0.1% of the spend."
-    )
-
-
 def _recommendations(out: Console, summary: AuditSummary) -> None:
     if not summary.recommendations:
-        out.print(plain(no_recommendation(summary)))
+        out.print(plain(summary.no_recommendation()))
         return
     table = _table("Recommendations, biggest monthly saving first",
                    [("#", "right"), ("task", "left"), ("change", "left"), ("effort", "left"), ("per month", "right")])  # fmt: skip
