@@ -61,19 +61,26 @@ def session_files(root: Path, *, with_subagent: bool) -> Path:
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_relayed_calls_are_not_counted_twice_when_the_subagent_transcript_is_there(tmp_path: Path, fast: bool) -> None:
+def test_relayed_calls_are_not_counted_twice_when_the_subagent_transcript_is_there(
+    tmp_path: Path, fast: bool
+) -> None:
     project = session_files(tmp_path, with_subagent=True)
     data = audit_files([project], fast=fast)
     assert data["calls"] == 3  # msg_1, and the subagent's msg_s1 and msg_s2 from its own transcript
     sub = data["by_task"]["claude-code/subagent"]
-    assert (sub["calls"], sub["output_tokens"]) == (2, 42)  # the subagent's own (final) counts, not the relay's
+    assert (sub["calls"], sub["output_tokens"]) == (
+        2,
+        42,
+    )  # the subagent's own (final) counts, not the relay's
     skipped = data["input_issues"]["skipped"]
     assert skipped["subagent call relayed in the parent transcript (counted from its own transcript)"] == 3
     assert not any("relayed" in n for n in data["input_issues"]["notes"])
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_relayed_calls_are_counted_when_the_subagent_transcript_is_missing(tmp_path: Path, fast: bool) -> None:
+def test_relayed_calls_are_counted_when_the_subagent_transcript_is_missing(
+    tmp_path: Path, fast: bool
+) -> None:
     project = session_files(tmp_path, with_subagent=False)
     data = audit_files([project], fast=fast)
     assert data["calls"] == 3
@@ -122,7 +129,9 @@ def test_claude_config_dir_lists_folders_separated_by_commas(tmp_path: Path) -> 
 
 
 def test_no_claude_code_logs_anywhere_is_a_one_line_error(tmp_path: Path) -> None:
-    assert_one_line_error(clawback("audit", env=_env(tmp_path)), "no Claude Code logs found", ".claude/projects")
+    assert_one_line_error(
+        clawback("audit", env=_env(tmp_path)), "no Claude Code logs found", ".claude/projects"
+    )
     env = _env(tmp_path, CLAUDE_CONFIG_DIR=str(tmp_path / "nowhere"))
     assert_one_line_error(clawback("usage", "blocks", env=env), "CLAUDE_CONFIG_DIR", "nowhere/projects")
 
@@ -136,7 +145,9 @@ def test_a_folder_is_read_recursively_and_unknown_files_are_listed_not_fatal(tmp
     data = json.loads(result.out)
     assert data["calls"] == 3
     skipped = {Path(f["path"]).name: f["reason"] for f in data["input_issues"]["files_skipped"]}
-    assert set(skipped) == {"README.md", "image.bin"} and all("can't tell the format" in r for r in skipped.values())
+    assert set(skipped) == {"README.md", "image.bin"} and all(
+        "can't tell the format" in r for r in skipped.values()
+    )
     text = clawback("audit", str(tmp_path))
     assert "2 files not read" in text.out
 
@@ -166,7 +177,9 @@ def test_shared_transcripts_laid_out_as_claude_code_lays_them_out(tmp_path: Path
     other = config / "projects" / "-home-dev-fasthooks"
     (other / session / "subagents").mkdir(parents=True)
     (other / f"{session}.jsonl").symlink_to(fasthooks / "sample_main_transcript.jsonl")
-    (other / session / "subagents" / "agent-af1ff21.jsonl").symlink_to(fasthooks / "sample_agent_sidechain.jsonl")
+    (other / session / "subagents" / "agent-af1ff21.jsonl").symlink_to(
+        fasthooks / "sample_agent_sidechain.jsonl"
+    )
     env = _env(tmp_path, CLAUDE_CONFIG_DIR=str(config))
     result = clawback("audit", "--json", env=env)
     assert result.code == 0, result.err
@@ -175,4 +188,6 @@ def test_shared_transcripts_laid_out_as_claude_code_lays_them_out(tmp_path: Path
     assert Decimal(data["total_usd"]) == HAND_CHECKED_TOTAL + RELAYED_ONLY
     assert data["input_issues"]["malformed"] == 0 and not data["input_issues"]["files_skipped"]
     daily = json.loads(clawback("usage", "daily", "--json", env=env).out)
-    assert daily["totals"]["calls"] == 917 and Decimal(daily["totals"]["cost_usd"]) == Decimal(data["total_usd"])
+    assert daily["totals"]["calls"] == 917 and Decimal(daily["totals"]["cost_usd"]) == Decimal(
+        data["total_usd"]
+    )

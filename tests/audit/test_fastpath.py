@@ -93,7 +93,9 @@ def usages(draw: st.DrawFn) -> Any:
             )
         )
     if draw(st.integers(0, 5)) == 0:
-        use["server_tool_use"] = draw(st.one_of(st.fixed_dictionaries({"web_search_requests": counts}), st.just({})))
+        use["server_tool_use"] = draw(
+            st.one_of(st.fixed_dictionaries({"web_search_requests": counts}), st.just({}))
+        )
     for key in ("service_tier", "inference_geo", "speed"):
         if draw(st.integers(0, 3)) == 0:
             use[key] = draw(st.one_of(st.sampled_from(["standard", "batch", "us", "fast", ""]), maybe_text))
@@ -106,11 +108,16 @@ def jsonl_lines(draw: st.DrawFn) -> str:
     if kind == 0:
         return draw(st.sampled_from(["", "   ", "{broken", "[1, 2]", '"text"', '{"usage": 1,}', "\ufeff{}"]))
     line: dict[str, Any] = {}
-    keys = mostly(st.just(["timestamp"]), st.lists(st.sampled_from(["timestamp", "ts", "time"]), max_size=2, unique=True))
+    keys = mostly(
+        st.just(["timestamp"]),
+        st.lists(st.sampled_from(["timestamp", "ts", "time"]), max_size=2, unique=True),
+    )
     for key in draw(keys):
         line[key] = draw(stamps)
     for group in (("task", "task_label", "label"), ("workspace", "workspace_id", "api_key_id")):
-        chosen = mostly(st.lists(st.just(group[0]), max_size=1), st.lists(st.sampled_from(group), max_size=2, unique=True))
+        chosen = mostly(
+            st.lists(st.just(group[0]), max_size=1), st.lists(st.sampled_from(group), max_size=2, unique=True)
+        )
         for key in draw(chosen):
             line[key] = draw(maybe_text)
     if draw(st.integers(0, 3)) == 0:
@@ -119,7 +126,12 @@ def jsonl_lines(draw: st.DrawFn) -> str:
         line["metadata"] = draw(
             st.one_of(
                 st.fixed_dictionaries(
-                    {}, optional={"task": maybe_text, "workspace": maybe_text, "latency_tolerant": st.sampled_from([True, 1, None])}
+                    {},
+                    optional={
+                        "task": maybe_text,
+                        "workspace": maybe_text,
+                        "latency_tolerant": st.sampled_from([True, 1, None]),
+                    },
                 ),
                 st.sampled_from([None, "x", []]),
             )
@@ -133,9 +145,15 @@ def jsonl_lines(draw: st.DrawFn) -> str:
     if where == 0:
         line.update(response)  # a bare response
     elif where == 1:
-        line["result"] = draw(st.sampled_from([{"type": "succeeded", "message": response}, {"type": "errored"}]))
+        line["result"] = draw(
+            st.sampled_from([{"type": "succeeded", "message": response}, {"type": "errored"}])
+        )
     elif where == 2:
-        line["request"] = {"model": "claude-haiku-5-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+        line["request"] = {
+            "model": "claude-haiku-5-5",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
         line["response"] = response
     elif where == 3:
         line["response"] = draw(st.sampled_from([None, "x", 5]))
@@ -152,13 +170,18 @@ def claude_code_lines(draw: st.DrawFn) -> str:
     if kind == 0:
         return draw(st.sampled_from(["", "{broken", "[1]", '{"type": "user", "message": {"role": "user"}}']))
     if kind == 1:
-        return json.dumps({"type": "user", "timestamp": draw(stamps), "message": {"role": "user", "content": "usage"}})
+        return json.dumps(
+            {"type": "user", "timestamp": draw(stamps), "message": {"role": "user", "content": "usage"}}
+        )
     ids = mostly(st.sampled_from(["msg_a", "msg_b", "msg_c"]), st.sampled_from(["", None, 5]))
     message = {"id": draw(ids), "model": draw(models), "usage": draw(usages())}
     if draw(st.booleans()):
         message["stop_reason"] = draw(st.one_of(st.just("end_turn"), maybe_text))
     if kind in (2, 3):  # a subagent's call relayed in its parent's transcript
-        inner: dict[str, Any] = {"message": message, "requestId": draw(st.sampled_from(["req_a", "req_z", None]))}
+        inner: dict[str, Any] = {
+            "message": message,
+            "requestId": draw(st.sampled_from(["req_a", "req_z", None])),
+        }
         if draw(st.booleans()):
             inner["timestamp"] = draw(stamps)
         return json.dumps(
@@ -179,7 +202,9 @@ def claude_code_lines(draw: st.DrawFn) -> str:
     return json.dumps(line, ensure_ascii=draw(st.booleans()))
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS
@@ -215,7 +240,9 @@ def test_edge_bytes_read_the_same_either_way(tmp_path: Path, raw: bytes) -> None
     assert rows, "the valid line is read"
 
 
-def test_a_file_cut_into_chunks_keeps_its_line_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_cut_into_chunks_keeps_its_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file larger than a chunk is read in pieces; line numbers run on across them."""
     from clawback.audit import fastpath
 

@@ -30,7 +30,9 @@ def _transcripts() -> list[Path]:
     return files
 
 
-def _usage_lines(files: list[Path]) -> tuple[list[tuple[tuple[str, str], str, str, dict[str, int]]], list[Any]]:
+def _usage_lines(
+    files: list[Path],
+) -> tuple[list[tuple[tuple[str, str], str, str, dict[str, int]]], list[Any]]:
     """(direct, relayed) usage lines: (message id, request id), model, timestamp, usage."""
     direct, relayed = [], []
     for path in files:
@@ -38,9 +40,20 @@ def _usage_lines(files: list[Path]) -> tuple[list[tuple[tuple[str, str], str, st
             line = json.loads(raw)
             message = line.get("message")
             if isinstance(message, dict) and "usage" in message:
-                direct.append(((message["id"], line["requestId"]), message["model"], line["timestamp"], message["usage"]))
+                direct.append(
+                    (
+                        (message["id"], line["requestId"]),
+                        message["model"],
+                        line["timestamp"],
+                        message["usage"],
+                    )
+                )
             inner = (line.get("data") or {}).get("message") if line.get("type") == "progress" else None
-            if isinstance(inner, dict) and isinstance(inner.get("message"), dict) and "usage" in inner["message"]:
+            if (
+                isinstance(inner, dict)
+                and isinstance(inner.get("message"), dict)
+                and "usage" in inner["message"]
+            ):
                 m = inner["message"]
                 relayed.append(((m["id"], inner["requestId"]), m["model"], inner["timestamp"], m["usage"]))
     return direct, relayed

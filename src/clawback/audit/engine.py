@@ -19,8 +19,8 @@ from clawback.audit.queries import spend as spend_query
 from clawback.audit.recommend import recommend
 from clawback.audit.records import IssueLog
 from clawback.audit.results import NO_REQUEST_DATA, CachingReport
-from clawback.audit.scenarios import CACHE_SIM_DDL
 from clawback.audit.rules import AuditRules
+from clawback.audit.scenarios import CACHE_SIM_DDL
 from clawback.audit.simulate import monthly_factor
 from clawback.audit.store import AuditStore
 from clawback.audit.summary import AuditSummary, TemplateInfo

@@ -23,9 +23,9 @@ from clawback.audit.fastpath_sql import CLAUDE_CODE, Shape, calls_insert_sql, li
 from clawback.audit.readers.claude_code import NO_USAGE, SYNTHETIC
 from clawback.audit.readers.jsonl import REQUEST_KEYS, TASK_KEYS, TIMESTAMP_KEYS, WORKSPACE_KEYS
 from clawback.audit.records import AuditRecord, IssueLog
-from clawback.safe_input import loads
 from clawback.audit.store import AuditStore
 from clawback.errors import InputFileError
+from clawback.safe_input import loads
 
 __all__ = ["CHUNK_BYTES", "GROUP_BYTES", "FastFile", "load_fast", "probe_shape"]
 

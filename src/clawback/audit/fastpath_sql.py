@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from clawback.safe_input import MAX_YEAR, MIN_YEAR
 
@@ -119,7 +119,9 @@ def _usage_picks(u: str) -> list[str]:
     with a field it knows; anything else is for the slow path to judge.
     """
     cols = [f"CAST({u}.{name} AS VARCHAR) AS j_{_col(name)}" for name in _COUNTS]
-    cols += [f"CAST({u}.{name} AS VARCHAR) AS j_{name}" for name in ("service_tier", "inference_geo", "speed")]
+    cols += [
+        f"CAST({u}.{name} AS VARCHAR) AS j_{name}" for name in ("service_tier", "inference_geo", "speed")
+    ]
     cc, stu = f"{u}.cache_creation", f"{u}.server_tool_use"
     cols.append(
         f"""({u}.input_tokens IS NOT NULL OR {u}.output_tokens IS NOT NULL)
@@ -176,18 +178,20 @@ def _split(plain: bool) -> str:
 
 def _typed(ts: str) -> str:
     """The typed columns of a call from the picked JSON texts (``j_*``)."""
-    c = _col
-    count = lambda name: f"TRY_CAST(j_{c(name)} AS BIGINT)"  # noqa: E731
+
+    def count(name: str) -> str:
+        return f"TRY_CAST(j_{_col(name)} AS BIGINT)"
+
     s5 = f"coalesce({count('cache_creation.ephemeral_5m_input_tokens')}, 0)"
     w1 = f"coalesce({count('cache_creation.ephemeral_1h_input_tokens')}, 0)"
     total = count("cache_creation_input_tokens")
-    return f"""{ts} AS ts, {_text('j_model')} AS model,
-        coalesce({count('input_tokens')}, 0) AS inp, coalesce({count('output_tokens')}, 0) AS outp,
-        coalesce({count('cache_read_input_tokens')}, 0) AS rd,
+    return f"""{ts} AS ts, {_text("j_model")} AS model,
+        coalesce({count("input_tokens")}, 0) AS inp, coalesce({count("output_tokens")}, 0) AS outp,
+        coalesce({count("cache_read_input_tokens")}, 0) AS rd,
         CASE WHEN {total} > {s5} + {w1} THEN {total} - {w1} ELSE {s5} END AS w5, {w1} AS w1,
-        coalesce({count('server_tool_use.web_search_requests')}, 0) AS web,
-        {_text('j_service_tier')} AS tier, nullif({_text('j_inference_geo')}, '') AS geo,
-        {_text('j_speed')} AS speed, {_text('j_stop')} AS stop,
+        coalesce({count("server_tool_use.web_search_requests")}, 0) AS web,
+        {_text("j_service_tier")} AS tier, nullif({_text("j_inference_geo")}, '') AS geo,
+        {_text("j_speed")} AS speed, {_text("j_stop")} AS stop,
         ({total} IS NULL OR {s5} + {w1} <= {total}) AS split_ok"""
 
 
@@ -208,7 +212,7 @@ def _finish(typed: str, prelude: str = "") -> str:
     FROM k"""
 
 
-def _claude_code() -> tuple[str, dict[str, object]]:
+def _claude_code() -> tuple[str, dict[str, Any]]:
     structure = {
         "type": "JSON", "timestamp": "JSON", "requestId": "JSON", "sessionId": "JSON", "isSidechain": "JSON",
         "agentId": "JSON", "message": _MESSAGE_STRUCT,
@@ -225,7 +229,9 @@ def _claude_code() -> tuple[str, dict[str, object]]:
     ]  # fmt: skip
     sig, regex = _signature(fields)
     typed = _typed(f"TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP)")
-    prelude = f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
+    prelude = (
+        f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
+    )
     sql = f"""
     q AS (
         SELECT fno, n, cls, line, lines, v, direct, relay,
@@ -256,9 +262,9 @@ def _claude_code() -> tuple[str, dict[str, object]]:
     return sql, structure
 
 
-def _jsonl(shape: Shape) -> tuple[str, dict[str, object]]:
-    message = {"type": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
-    structure: dict[str, object] = {
+def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
+    message: dict[str, Any] = {"type": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
+    structure: dict[str, Any] = {
         shape.ts: "JSON", shape.task: "JSON", shape.workspace: "JSON", "latency_tolerant": "JSON", "metadata": "JSON",
     }  # fmt: skip
     if shape.response:
@@ -273,7 +279,9 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, object]]:
         _Field("type", _ANY_STR), _Field("model", _NONEMPTY), _Field("stop", _STR), *_usage_fields(),
     ]  # fmt: skip
     sig, regex = _signature(fields)
-    others = [k for k in (*_TS_KEYS, *_TASK_KEYS, *_WS_KEYS) if k not in (shape.ts, shape.task, shape.workspace)]
+    others = [
+        k for k in (*_TS_KEYS, *_TASK_KEYS, *_WS_KEYS) if k not in (shape.ts, shape.task, shape.workspace)
+    ]
     words = "|".join([*_JSONL_SLOW, *others] + ([] if shape.response else ["response"]))
     n = "CAST(j_ts AS BIGINT)"
     ts = (
@@ -287,7 +295,10 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, object]]:
     plain = {"ts": f'v."{shape.ts}"', "task": f'v."{shape.task}"', "ws": f'v."{shape.workspace}"',
              "tol": "v.latency_tolerant", "meta": "v.metadata", "type": f"{m}.type", "model": f"{m}.model",
              "stop": f"{m}.stop_reason"}  # fmt: skip
-    picks = [*(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()), *_usage_picks(f"{m}.usage")]
+    picks = [
+        *(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()),
+        *_usage_picks(f"{m}.usage"),
+    ]
     sql = f"""
     r AS (SELECT fno, n, cls, line, lines, {", ".join(picks)} FROM p),
     r2 AS (SELECT *, ({meta})[1] AS j_mtask, ({meta})[2] AS j_mws, ({meta})[3] AS j_mtol FROM r),

@@ -257,7 +257,9 @@ def _context(
         "logged_on": options.logged_on,
         "location": plan.source.path,
     }
-    return ReadContext(issues, plan.index, plan.source.name, tokenizer_of, extra, progress.read_bytes, first_rates_of)
+    return ReadContext(
+        issues, plan.index, plan.source.name, tokenizer_of, extra, progress.read_bytes, first_rates_of
+    )
 
 
 def _checked(
@@ -287,8 +289,16 @@ def nothing_read(inputs: Sequence[InputFile], issues: IssueLog, searched: str = 
     """The one-line error for an audit whose inputs held no call at all, naming the likeliest cause."""
     if not inputs and issues.files_skipped:
         name, reason = issues.files_skipped[0]
-        more = f" (and {len(issues.files_skipped) - 1:,} more files skipped)" if len(issues.files_skipped) > 1 else ""
-        return InputFileError(f"nothing to audit: {reason}{more}" if name in reason else f"nothing to audit: {name}: {reason}{more}")
+        more = (
+            f" (and {len(issues.files_skipped) - 1:,} more files skipped)"
+            if len(issues.files_skipped) > 1
+            else ""
+        )
+        return InputFileError(
+            f"nothing to audit: {reason}{more}"
+            if name in reason
+            else f"nothing to audit: {name}: {reason}{more}"
+        )
     if not inputs:
         where = f": {issues.notes[0]}" if issues.notes else f": no files found{searched}"
         return InputFileError(f"nothing to audit{where}")
@@ -299,7 +309,9 @@ def nothing_read(inputs: Sequence[InputFile], issues: IssueLog, searched: str = 
     outside = issues.skipped.get(OUTSIDE_WINDOW, 0)
     if outside:
         bad = f"; {issues.malformed_count:,} malformed lines" if issues.malformed_count else ""
-        return UsageError(f"no calls between --since and --until: the {outside:,} calls read are outside it{bad}")
+        return UsageError(
+            f"no calls between --since and --until: the {outside:,} calls read are outside it{bad}"
+        )
     names = ", ".join(i.path for i in read[:3]) + (f" and {len(read) - 3:,} more" if len(read) > 3 else "")
     if issues.no_timestamp and issues.no_timestamp * 2 >= issues.malformed_count:
         return InputFileError(

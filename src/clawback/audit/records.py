@@ -160,6 +160,8 @@ class IssueLog:
             "no_timestamp": self.no_timestamp,
             "malformed_shown": [i.to_json() for i in self.issues],
             "skipped": dict(sorted(self.skipped.items())),
-            "files_skipped": [{"path": name, "reason": reason} for name, reason in self.files_skipped[: self.keep]],
+            "files_skipped": [
+                {"path": name, "reason": reason} for name, reason in self.files_skipped[: self.keep]
+            ],
             "notes": list(self.notes),
         }

@@ -213,7 +213,10 @@ class AuditStore:
                 """
             )
             con.execute("DROP TABLE dd")
-        bounds = [f"ts < '{_naive_utc(since)}'" if since else "", f"ts >= '{_naive_utc(until)}'" if until else ""]
+        bounds = [
+            f"ts < '{_naive_utc(since)}'" if since else "",
+            f"ts >= '{_naive_utc(until)}'" if until else "",
+        ]
         outside = " OR ".join(b for b in bounds if b)
         if outside:
             gone = con.execute(f"DELETE FROM calls WHERE {outside}").fetchall()[0][0]
@@ -232,7 +235,10 @@ class AuditStore:
 
     def records_by_source(self) -> dict[int, int]:
         """Calls (and buckets) kept per input index."""
-        return {int(s): int(n) for s, n in self.con.execute("SELECT src, count(*) FROM calls GROUP BY src").fetchall()}
+        return {
+            int(s): int(n)
+            for s, n in self.con.execute("SELECT src, count(*) FROM calls GROUP BY src").fetchall()
+        }
 
     # -- preparing -------------------------------------------------------------------------
 

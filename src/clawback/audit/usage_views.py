@@ -110,7 +110,9 @@ class Block:
         if self.active:
             out["burn_rate"] = {
                 "cost_per_hour_usd": None if self.cost_per_hour is None else usd(self.cost_per_hour),
-                "tokens_per_minute": None if self.tokens_per_minute is None else round(self.tokens_per_minute, 3),
+                "tokens_per_minute": None
+                if self.tokens_per_minute is None
+                else round(self.tokens_per_minute, 3),
             }
             out["projection"] = {
                 "cost_usd": None if self.projected_cost is None else usd(self.projected_cost),
@@ -202,7 +204,9 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
     try:
         con.execute(f"SELECT timezone('{timezone}', TIMESTAMPTZ '2026-01-01 00:00:00+00')").fetchall()
     except duckdb.Error:
-        raise UsageError(f"--timezone: unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)") from None
+        raise UsageError(
+            f"--timezone: unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)"
+        ) from None
 
 
 def _grouped(
@@ -258,7 +262,11 @@ def usage_view(
             row = replace(row, label=project_of(sources[int(src)]))
         rows.append(row)
     rows.sort(key=(lambda r: (-r.cost, r.key)) if view == "session" else (lambda r: r.key))
-    notes = ("a session is a Claude Code session id (the workspace or API key id of other logs)",) if view == "session" else ()
+    notes = (
+        ("a session is a Claude Code session id (the workspace or API key id of other logs)",)
+        if view == "session"
+        else ()
+    )
     return UsageView(view, timezone, tuple(rows), _add(rows, "total"), notes=notes)
 
 

@@ -62,7 +62,7 @@ def install() -> None:
         return
 
     @dataclass(frozen=True)
-    class PlainRuntimeParam(_coercion.RuntimeParam):  # type: ignore[misc,name-defined]
+    class PlainRuntimeParam(_coercion.RuntimeParam):
         convert: Any = str
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
@@ -72,7 +72,9 @@ def install() -> None:
                 try:
                     return self.convert(item)
                 except (TypeError, ValueError):
-                    raise BadParameter(f"{item!r} is not a valid {self.convert.__name__}.", ctx=ctx, param=param) from None
+                    raise BadParameter(
+                        f"{item!r} is not a valid {self.convert.__name__}.", ctx=ctx, param=param
+                    ) from None
 
             if isinstance(value, list | tuple):
                 return [one(item) for item in value]
@@ -87,4 +89,4 @@ def install() -> None:
         return original(descriptor)
 
     build_runtime_param._clawback_plain = True  # type: ignore[attr-defined]
-    typer.core.build_runtime_param = build_runtime_param
+    setattr(typer.core, "build_runtime_param", build_runtime_param)  # noqa: B010 (not exported)

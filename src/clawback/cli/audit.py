@@ -65,7 +65,10 @@ def _spend(out: Console, summary: AuditSummary) -> None:
     # aggregated reports hold buckets, not calls: show what the input has
     show_calls, show_buckets = bool(s.calls or not s.buckets), bool(s.buckets)
     counts = [("calls", "right")] * show_calls + [("report buckets", "right")] * show_buckets
-    for key, label, rows in (("model", "by model", s.by_model), ("task", "by task", s.by_task[:_TASKS_SHOWN])):
+    for key, label, rows in (
+        ("model", "by model", s.by_model),
+        ("task", "by task", s.by_task[:_TASKS_SHOWN]),
+    ):
         table = _table(f"Spend {label}", [(key, "left"), *counts, ("cost", "right"), ("share", "right")])
         for row in rows:
             share = f"{row.usd / s.total:.0%}" if s.total else ""
@@ -88,7 +91,9 @@ def _spend(out: Console, summary: AuditSummary) -> None:
         table = _table("Unpriced (never counted as $0)", [("model", "left"), ("why", "left"), (count, "right"),
                         ("input tokens", "right"), ("output tokens", "right")])  # fmt: skip
         for u in s.unpriced:
-            table.add_row(plain(u.model), plain(u.reason), f"{u.calls:,}", f"{u.input_tokens:,}", f"{u.output_tokens:,}")
+            table.add_row(
+                plain(u.model), plain(u.reason), f"{u.calls:,}", f"{u.input_tokens:,}", f"{u.output_tokens:,}"
+            )
         out.print(table)
 
 
@@ -130,7 +135,9 @@ def _recommendations(out: Console, summary: AuditSummary) -> None:
                    [("#", "right"), ("task", "left"), ("change", "left"), ("effort", "left"), ("per month", "right")])  # fmt: skip
     for i, r in enumerate(summary.recommendations[:10], 1):
         change = f"{plain(r.change)}\n[dim]{plain(r.why)}[/dim]"
-        table.add_row(str(i), plain(summary.task_label(r.task)), change, plain(r.effort), _money(r.monthly_saving))
+        table.add_row(
+            str(i), plain(summary.task_label(r.task)), change, plain(r.effort), _money(r.monthly_saving)
+        )
     out.print(table)
     out.print(
         f"[dim]Monthly figures scale the audited window to 30 days (×{summary.monthly_factor:.2f}).[/dim]"
@@ -147,11 +154,15 @@ def _issues(out: Console, summary: AuditSummary, show: int) -> None:
     if files:
         listed = "; ".join(f"{f['path']}: {f['reason']}" for f in files[:show])
         more = f"; … and {len(files) - show:,} more" if len(files) > show else ""
-        out.print(f"[yellow]{len(files):,} file{'s' if len(files) > 1 else ''} not read:[/yellow] {plain(listed + more)}")
+        out.print(
+            f"[yellow]{len(files):,} file{'s' if len(files) > 1 else ''} not read:[/yellow] {plain(listed + more)}"
+        )
     skipped = issues.get("skipped", {})
     if skipped:
         out.print(
-            "[dim]skipped: " + plain("; ".join(f"{n:,} × {reason}" for reason, n in skipped.items())) + "[/dim]"
+            "[dim]skipped: "
+            + plain("; ".join(f"{n:,} × {reason}" for reason, n in skipped.items()))
+            + "[/dim]"
         )
     count = issues.get("malformed", 0)
     if count:
@@ -204,7 +215,8 @@ def audit(
         str | None, typer.Option("--since", help="Only calls at or after this date/time (UTC).")
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Only calls up to and including this UTC day (or before this time).")
+        str | None,
+        typer.Option("--until", help="Only calls up to and including this UTC day (or before this time)."),
     ] = None,
     prices: Annotated[
         list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")
@@ -229,7 +241,9 @@ def audit(
     try:
         cap = bounded_decimal(keepalive_cap, "--keepalive-cap", minimum=Decimal(0), max_digits=20)
     except InputFileError:
-        raise UsageError(f"--keepalive-cap must be a dollar amount (0 or more), got {keepalive_cap[:40]!r}") from None
+        raise UsageError(
+            f"--keepalive-cap must be a dollar amount (0 or more), got {keepalive_cap[:40]!r}"
+        ) from None
     logs = resolve_logs(paths, fmt)
     options = AuditOptions(
         format=logs.format,

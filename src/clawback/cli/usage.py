@@ -38,12 +38,15 @@ Paths = Annotated[
 Fmt = Annotated[str, typer.Option("--format", "-f", help=f"Input format: {FORMATS_HELP}.")]
 Since = Annotated[str | None, typer.Option("--since", help="Only calls at or after this date/time (UTC).")]
 Until = Annotated[
-    str | None, typer.Option("--until", help="Only calls up to and including this UTC day (or before this time).")
+    str | None,
+    typer.Option("--until", help="Only calls up to and including this UTC day (or before this time)."),
 ]
 Breakdown = Annotated[bool, typer.Option("--breakdown", "-b", help="One line per model under each row.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the view as JSON.")]
 Zone = Annotated[str, typer.Option("--timezone", "-z", help="IANA time zone for days, weeks and months.")]
-Prices = Annotated[list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")]
+Prices = Annotated[
+    list[Path] | None, typer.Option("--prices", help="A price file overriding the bundled catalogue.")
+]
 Workdir = Annotated[Path | None, typer.Option("--workdir", help="Folder for the temporary database.")]
 
 
@@ -88,13 +91,17 @@ def _key(view: UsageView, row: UsageRow) -> str:
 
 
 def _render(out: Console, view: UsageView, breakdown: bool) -> None:
-    first = {"daily": "date", "weekly": "week of", "monthly": "month", "session": "session, project"}[view.view]
+    first = {"daily": "date", "weekly": "week of", "monthly": "month", "session": "session, project"}[
+        view.view
+    ]
     table = _table(first)
     for row in view.rows:
         table.add_row(_key(view, row), *_cells(row))
         if breakdown:
             for sub in row.breakdown:
-                table.add_row(f"[dim]  {plain(_model(sub.key))}[/dim]", *(f"[dim]{c}[/dim]" for c in _cells(sub)))
+                table.add_row(
+                    f"[dim]  {plain(_model(sub.key))}[/dim]", *(f"[dim]{c}[/dim]" for c in _cells(sub))
+                )
     table.add_section()
     table.add_row("[bold]total[/bold]", *(f"[bold]{c}[/bold]" for c in _cells(view.totals)))
     out.print(table)
@@ -120,7 +127,9 @@ def _render_blocks(out: Console, view: UsageView, breakdown: bool) -> None:
         table.add_row(name, *_cells(block.row))
         if breakdown:
             for sub in block.row.breakdown:
-                table.add_row(f"[dim]  {plain(_model(sub.key))}[/dim]", *(f"[dim]{c}[/dim]" for c in _cells(sub)))
+                table.add_row(
+                    f"[dim]  {plain(_model(sub.key))}[/dim]", *(f"[dim]{c}[/dim]" for c in _cells(sub))
+                )
         if block.active:
             active = block
     table.add_section()
@@ -131,7 +140,9 @@ def _render_blocks(out: Console, view: UsageView, breakdown: bool) -> None:
         return
     ends = _when(active.end, view.timezone)
     if active.cost_per_hour is None or active.projected_cost is None:
-        out.print(f"Active block until {ends}: {_money(active.row.cost)} so far (one call: no burn rate yet).")
+        out.print(
+            f"Active block until {ends}: {_money(active.row.cost)} so far (one call: no burn rate yet)."
+        )
         return
     out.print(
         f"Active block until {ends}: {_money(active.row.cost)} so far, burning {_money(active.cost_per_hour)}/hour "
@@ -179,7 +190,9 @@ def _run(
     if issues.files_skipped:
         notes.append(f"{len(issues.files_skipped):,} files not read (format unknown or not a file)")
     if view.totals.unpriced_calls:
-        notes.append(f"* {view.totals.unpriced_calls:,} calls have no price (unknown model): never counted as $0")
+        notes.append(
+            f"* {view.totals.unpriced_calls:,} calls have no price (unknown model): never counted as $0"
+        )
     notes.extend(issues.notes)
     from dataclasses import replace
 

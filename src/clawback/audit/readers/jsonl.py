@@ -130,7 +130,11 @@ class JsonlReader:
         if found is None:
             return None
         response, where = found
-        if response.get("type") == "error" or line.get("error") is not None or response.get("error") is not None:
+        if (
+            response.get("type") == "error"
+            or line.get("error") is not None
+            or response.get("error") is not None
+        ):
             ctx.issues.skip(ERROR_SKIP)
             return None
         key, raw_request = first_of(line, REQUEST_KEYS)
@@ -159,7 +163,9 @@ class JsonlReader:
             workspace=workspace or _text(meta.get("workspace")) or "",
             shape=shape,
             preview=prompt_preview(request) if shape is not None else None,
-            max_tokens=max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+            max_tokens=max_tokens
+            if isinstance(max_tokens, int) and not isinstance(max_tokens, bool)
+            else None,
             stop_reason=text_field(response, "stop_reason", where),
             source=ctx.source_index,
             line=number,

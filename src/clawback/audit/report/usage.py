@@ -57,7 +57,13 @@ def _chart(view: UsageView) -> str:
 def _note(view: UsageView) -> str:
     t = view.totals
     hit = "" if t.hit_rate is None else f", cache hit rate {t.hit_rate:.0%}"
-    unit = {"daily": "days", "weekly": "weeks", "monthly": "months", "session": "sessions", "blocks": "blocks"}
+    unit = {
+        "daily": "days",
+        "weekly": "weeks",
+        "monthly": "months",
+        "session": "sessions",
+        "blocks": "blocks",
+    }
     text = (
         f"{len(view.rows):,} {unit[view.view]}; {t.calls:,} calls, "
         f"{t.total_tokens:,} tokens, {money(t.cost)}{hit}"
