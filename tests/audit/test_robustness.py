@@ -33,7 +33,9 @@ def test_b1_json_nested_thousands_deep_is_a_skipped_file_or_a_malformed_line(tmp
 
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "5138-11-16T09:46:40Z"])
-def test_b2_dates_outside_2023_to_2100_are_malformed_lines_not_a_window(tmp_path: Path, stamp: str, fast: bool) -> None:
+def test_b2_dates_outside_2023_to_2100_are_malformed_lines_not_a_window(
+    tmp_path: Path, stamp: str, fast: bool
+) -> None:
     bad = log_line(stamp, "claude-sonnet-5-5", usage(1000, 50), task="t")
     data = audit_files([write_lines(tmp_path / "log.jsonl", [bad, GOOD])], fast=fast)
     assert data["calls"] == 1 and data["window"]["first"] == data["window"]["last"]
@@ -121,7 +123,12 @@ def test_s2_an_unreachable_ledger_url_is_an_error_without_its_password() -> None
 @pytest.mark.parametrize("fast", [True, False])
 def test_i1_i2_markup_and_escapes_in_labels_are_printed_not_obeyed(tmp_path: Path, fast: bool) -> None:
     lines = [
-        log_line("2026-11-10T09:00:00Z", "claude-sonnet-5-5", usage(1000, 50), task="[/bold][link=http://x]t[/link]"),
+        log_line(
+            "2026-11-10T09:00:00Z",
+            "claude-sonnet-5-5",
+            usage(1000, 50),
+            task="[/bold][link=http://x]t[/link]",
+        ),
         log_line("2026-11-10T09:01:00Z", "acme-\x1b]0;owned\x07llm", usage(10, 5), task="esc\x1b[2Jape"),
     ]
     path = write_lines(tmp_path / "log.jsonl", lines)

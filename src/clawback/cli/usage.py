@@ -60,9 +60,12 @@ def _short(n: int) -> str:
 
 
 def _money(value: Decimal) -> str:
+    """Dollars in at most eight characters: cents from $0.01, three significant digits below."""
     from clawback.audit.results import money
 
-    return money(value)
+    if value >= Decimal("0.01") or value == 0:
+        return money(value)
+    return f"${float(value):.3g}" if value >= Decimal("0.0001") else f"${float(value):.1e}"
 
 
 def _hit(row: UsageRow) -> str:
@@ -75,7 +78,7 @@ def _cells(row: UsageRow) -> list[str]:
             _short(row.cache_write_tokens), _short(row.cache_read_tokens), cost, _hit(row)]  # fmt: skip
 
 
-def _table(first: str, width: int = 17) -> Table:
+def _table(first: str, width: int = 16) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_footer=False)
     table.add_column(first, no_wrap=True, max_width=width, overflow="ellipsis")
     for name in ("calls", "input", "output", "c.write", "c.read", "cost", "hit"):
@@ -120,7 +123,7 @@ def _when(ts: datetime, zone: str) -> str:
 
 
 def _render_blocks(out: Console, view: UsageView, breakdown: bool) -> None:
-    table = _table(f"block start ({view.timezone})")
+    table = _table("block start")
     active: Block | None = None
     for block in view.blocks:
         name = _when(block.start, view.timezone) + (" [green]●[/green]" if block.active else "")
@@ -135,6 +138,7 @@ def _render_blocks(out: Console, view: UsageView, breakdown: bool) -> None:
     table.add_section()
     table.add_row("[bold]total[/bold]", *(f"[bold]{c}[/bold]" for c in _cells(view.totals)))
     out.print(table)
+    out.print(f"[dim]Blocks start on the hour of their first call; times in {plain(view.timezone)}.[/dim]")
     if active is None:
         out.print("No active block (no call in the last 5 hours of a block that is still open).")
         return
