@@ -46,11 +46,17 @@ def layout(copy: int) -> list[tuple[Path, Path]]:
     """(source, path under projects/) of every transcript of one copy."""
     spotter = SHARED / "claude-code-transcripts-spotter"
     fasthooks = SHARED / "claude-code-transcripts-fasthooks"
-    out = [(p, Path(f"-home-dev-spotter-{copy:03d}") / p.relative_to(spotter)) for p in sorted(spotter.rglob("*.jsonl"))]
+    out = [
+        (p, Path(f"-home-dev-spotter-{copy:03d}") / p.relative_to(spotter))
+        for p in sorted(spotter.rglob("*.jsonl"))
+    ]
     project = Path(f"-home-dev-fasthooks-{copy:03d}")
     out.append((fasthooks / "sample_main_transcript.jsonl", project / f"{FASTHOOKS_SESSION}.jsonl"))
     out.append(
-        (fasthooks / "sample_agent_sidechain.jsonl", project / FASTHOOKS_SESSION / "subagents" / "agent-af1ff21.jsonl")
+        (
+            fasthooks / "sample_agent_sidechain.jsonl",
+            project / FASTHOOKS_SESSION / "subagents" / "agent-af1ff21.jsonl",
+        )
     )
     return out
 
@@ -62,7 +68,11 @@ def generate(config: Path, copies: int) -> int:
         for source, rel in layout(copy):
             target = config / "projects" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = source.read_bytes().replace(b'"msg_', b'"msg_c%03d' % copy).replace(b'"req_', b'"req_c%03d' % copy)
+            data = (
+                source.read_bytes()
+                .replace(b'"msg_', b'"msg_c%03d' % copy)
+                .replace(b'"req_', b'"req_c%03d' % copy)
+            )
             target.write_bytes(data)
             size += len(data)
     return size
@@ -149,7 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="update the audit-ccusage section of docs/benchmarks.md")
+    parser.add_argument(
+        "--write", action="store_true", help="update the audit-ccusage section of docs/benchmarks.md"
+    )
     args = parser.parse_args()
     result = run(args.copies, args.rounds)
     print(json.dumps(result, indent=2), file=sys.stderr)

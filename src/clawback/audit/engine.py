@@ -25,7 +25,7 @@ from clawback.audit.simulate import monthly_factor
 from clawback.audit.store import AuditStore
 from clawback.audit.summary import AuditSummary, TemplateInfo
 from clawback.audit.techniques import build_techniques
-from clawback.audit.usage_views import VIEWS, usage_view
+from clawback.audit.usage_views import usage_views
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import Catalogue
 
@@ -132,7 +132,7 @@ def run_audit(
         templates = store.templates()
         generated = datetime.now(UTC)
         names = [i.path for i in inputs]
-        usage = {v: usage_view(store.con, v, sources=names, now=generated) for v in VIEWS}
+        usage = usage_views(store.con, sources=names, now=generated)
         progress.stage("simulating")
         shaped = store.has_shapes()
         ev = evaluate(

@@ -1,6 +1,6 @@
 """The SQL of the fast path: JSON lines split, parsed, checked and typed inside DuckDB (pure text).
 
-:func:`lines_sql` reads a group of staged files (``$files``, each named by its number) and yields
+:func:`lines_sql` reads a group of files (``$files``; a file's number is its place in that list) and yields
 one row per line worth a row, each with its kind:
 
 ========= =====================================================================================
@@ -147,7 +147,7 @@ def _text(col: str) -> str:
     return f"(CASE WHEN prefix({col}, '\"') THEN {col}[2:-2] END)"
 
 
-def _split(plain: bool) -> str:
+def _split(plain: bool, validate: bool) -> str:
     """Every line of the staged files worth a row, classified before parsing (``plain``: Claude Code).
 
     The filter uses only cheap tests (DuckDB repeats a filter's expressions where it pushes it down):
@@ -158,8 +158,8 @@ def _split(plain: bool) -> str:
     keep = f"n = 1 OR contains(line, '\"usage\"') OR NOT {whole}" if plain else "n < total OR line <> ''"
     other = f"CASE WHEN {whole} THEN 'nousage' " if plain else "CASE "
     return f"""
-    f0 AS (SELECT CAST(regexp_extract(filename, '([0-9]+)$', 1) AS INTEGER) AS fno,
-                  string_split(content, E'\\n') AS ls FROM read_text($files)),
+    f0 AS (SELECT CAST(list_position($files, filename) AS INTEGER) AS fno, string_split(content, E'\\n') AS ls
+           FROM read_text($files)),
     f AS (SELECT fno, ls, len(ls) AS total, len(ls) - CASE WHEN ls[-1] = '' THEN 1 ELSE 0 END AS lines FROM f0),
     l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
     l2 AS (SELECT * FROM l WHERE {keep}),
@@ -168,7 +168,7 @@ def _split(plain: bool) -> str:
             CASE WHEN n = total AND line = '' THEN 'end'
                  WHEN NOT contains(line, '"usage"') THEN
                      {other}WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
-                 WHEN prefix(line, '{{') AND json_valid(line) THEN 'parse'
+                 WHEN prefix(line, '{{'){" AND json_valid(line)" if validate else ""} THEN 'parse'
                  ELSE 'slow' END AS cls
         FROM l2
     ),
@@ -177,22 +177,19 @@ def _split(plain: bool) -> str:
 
 
 def _typed(ts: str) -> str:
-    """The typed columns of a call from the picked JSON texts (``j_*``)."""
+    """The typed columns of a call from the picked JSON texts (``j_*``); ``s5``, ``w1``, ``total_w`` as columns."""
 
     def count(name: str) -> str:
-        return f"TRY_CAST(j_{_col(name)} AS BIGINT)"
+        return f"coalesce(TRY_CAST(j_{_col(name)} AS BIGINT), 0)"
 
-    s5 = f"coalesce({count('cache_creation.ephemeral_5m_input_tokens')}, 0)"
-    w1 = f"coalesce({count('cache_creation.ephemeral_1h_input_tokens')}, 0)"
-    total = count("cache_creation_input_tokens")
     return f"""{ts} AS ts, {_text("j_model")} AS model,
-        coalesce({count("input_tokens")}, 0) AS inp, coalesce({count("output_tokens")}, 0) AS outp,
-        coalesce({count("cache_read_input_tokens")}, 0) AS rd,
-        CASE WHEN {total} > {s5} + {w1} THEN {total} - {w1} ELSE {s5} END AS w5, {w1} AS w1,
-        coalesce({count("server_tool_use.web_search_requests")}, 0) AS web,
+        {count("input_tokens")} AS inp, {count("output_tokens")} AS outp, {count("cache_read_input_tokens")} AS rd,
+        {count("cache_creation.ephemeral_5m_input_tokens")} AS s5,
+        {count("cache_creation.ephemeral_1h_input_tokens")} AS w1,
+        TRY_CAST(j_cache_creation_input_tokens AS BIGINT) AS total_w,
+        {count("server_tool_use.web_search_requests")} AS web,
         {_text("j_service_tier")} AS tier, nullif({_text("j_inference_geo")}, '') AS geo,
-        {_text("j_speed")} AS speed, {_text("j_stop")} AS stop,
-        ({total} IS NULL OR {s5} + {w1} <= {total}) AS split_ok"""
+        {_text("j_speed")} AS speed, {_text("j_stop")} AS stop"""
 
 
 def _finish(typed: str, prelude: str = "") -> str:
@@ -203,12 +200,15 @@ def _finish(typed: str, prelude: str = "") -> str:
         SELECT *, CASE
             WHEN cls <> 'parse' THEN cls
             {prelude}
-            WHEN sig_ok AND split_ok AND ts IS NOT NULL AND year(ts) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN 'call'
+            WHEN sig_ok AND (total_w IS NULL OR s5 + w1 <= total_w) AND ts IS NOT NULL
+                 AND year(ts) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN 'call'
             ELSE 'slow' END AS kind
         FROM t
     )
     SELECT fno, n, kind, lines, CASE WHEN kind = 'slow' THEN line END AS line,
-           ts, model, task, workspace, tolerant, inp, outp, rd, w5, w1, web, tier, geo, speed, stop, ckey, relayed
+           ts, model, task, workspace, tolerant, inp, outp, rd,
+           CASE WHEN total_w > s5 + w1 THEN total_w - w1 ELSE s5 END AS w5, w1, web, tier, geo, speed, stop,
+           ckey, relayed
     FROM k"""
 
 
@@ -316,11 +316,16 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
     return sql, structure
 
 
-def lines_sql(shape: Shape) -> tuple[str, str]:
-    """``CREATE TABLE fx AS`` the classified lines of ``$files``, and the ``$structure`` parameter to pass."""
+def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
+    """``CREATE TABLE fx AS`` the classified lines of ``$files``, and the ``$structure`` parameter to pass.
+
+    Without ``validate`` lines with ``"usage"`` are not checked to be JSON before they are parsed:
+    one that isn't fails the whole statement (then run it again with ``validate``), and the others
+    are parsed once instead of twice.
+    """
     body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
     return (
-        f"CREATE OR REPLACE TEMP TABLE fx AS WITH {_split(shape.fmt == 'claude-code')}, {body}",
+        f"CREATE OR REPLACE TEMP TABLE fx AS WITH {_split(shape.fmt == 'claude-code', validate)}, {body}",
         json.dumps(structure),
     )
 

@@ -16,12 +16,14 @@ minute between its first and last call) and the projection to the block's end ar
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -29,7 +31,7 @@ from clawback.audit.queries import TOTAL_SQL, micro_to_usd
 from clawback.audit.results import usd
 from clawback.errors import UsageError
 
-__all__ = ["BLOCK", "VIEWS", "Block", "UsageRow", "UsageView", "project_of", "usage_view"]
+__all__ = ["BLOCK", "VIEWS", "Block", "UsageRow", "UsageView", "project_of", "usage_view", "usage_views"]
 
 VIEWS: Final = ("daily", "weekly", "monthly", "session", "blocks")
 BLOCK: Final = timedelta(hours=5)
@@ -194,36 +196,16 @@ def _add(rows: Iterable[UsageRow], key: str) -> UsageRow:
     )
 
 
-def _local(timezone: str) -> str:
-    return "ts" if timezone == "UTC" else f"timezone('{timezone}', CAST(ts AS TIMESTAMPTZ))"
-
-
-def _check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
-    if not timezone.replace("/", "").replace("_", "").replace("-", "").replace("+", "").isalnum():
-        raise UsageError(f"--timezone must be an IANA time zone such as Europe/Berlin, got {timezone!r}")
+def _zone(timezone: str) -> tzinfo:
+    """The time zone named ``timezone`` (an IANA name); a one-line error otherwise."""
+    if timezone == "UTC":
+        return UTC
     try:
-        con.execute(f"SELECT timezone('{timezone}', TIMESTAMPTZ '2026-01-01 00:00:00+00')").fetchall()
-    except duckdb.Error:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(
             f"--timezone: unknown time zone {timezone!r} (an IANA name such as Europe/Berlin)"
         ) from None
-
-
-def _grouped(
-    con: duckdb.DuckDBPyConnection, key_sql: str, extra: str = "min(src)"
-) -> dict[str, tuple[list[UsageRow], Any]]:
-    """Rows per key and model (with first and last call), and ``extra`` per key."""
-    out: dict[str, tuple[list[UsageRow], Any]] = {}
-    sql = f"""
-        SELECT {key_sql} AS k, coalesce(model_id, model) AS m, {_SUMS}, min(ts), max(ts), {extra}
-        FROM priced GROUP BY ALL ORDER BY 1, 2
-    """
-    for k, m, *rest in con.execute(sql).fetchall():
-        row = replace(_row(str(m), rest[:7], str(m)), first=_utc(rest[7]), last=_utc(rest[8]))
-        rows, seen = out.get(str(k), ([], rest[9]))
-        rows.append(row)
-        out[str(k)] = (rows, min(seen, rest[9]) if seen is not None and rest[9] is not None else seen)
-    return out
 
 
 def _utc(ts: datetime | None) -> datetime | None:
@@ -234,6 +216,93 @@ def _by_cost(rows: Iterable[UsageRow]) -> tuple[UsageRow, ...]:
     return tuple(sorted(rows, key=lambda r: (-r.cost, r.key)))
 
 
+_Bucket = tuple[datetime, str, UsageRow]
+"""A quarter of an hour's calls on one model (time zones are all whole quarters of an hour off UTC)."""
+
+
+def _buckets(con: duckdb.DuckDBPyConnection) -> list[_Bucket]:
+    """The calls per quarter of an hour and model, in time order, with their first and last call."""
+    out = []
+    for start, model, *rest in con.execute(
+        f"""
+        SELECT time_bucket(INTERVAL '15 minutes', ts), coalesce(model_id, model), {_SUMS}, min(ts), max(ts)
+        FROM priced GROUP BY ALL ORDER BY 1, 2
+        """
+    ).fetchall():
+        row = replace(_row(str(model), rest[:7], str(model)), first=_utc(rest[7]), last=_utc(rest[8]))
+        out.append((start.replace(tzinfo=UTC), str(model), row))
+    return out
+
+
+def _period(view: str, start: datetime, zone: tzinfo) -> str:
+    local = start.astimezone(zone)
+    if view == "daily":
+        return f"{local:%Y-%m-%d}"
+    if view == "weekly":
+        return f"{local.date() - timedelta(days=local.weekday()):%Y-%m-%d}"
+    return f"{local:%Y-%m}"
+
+
+def _rows(grouped: dict[str, dict[str, list[UsageRow]]]) -> list[UsageRow]:
+    """One row per key, with its per-model breakdown, from rows grouped by key and model."""
+    out = []
+    for key, per_model in grouped.items():
+        models = [replace(_add(rows, model), key=model) for model, rows in per_model.items()]
+        out.append(replace(_add(models, key), breakdown=_by_cost(models)))
+    return out
+
+
+def _periods(view: str, buckets: Sequence[_Bucket], zone: tzinfo) -> list[UsageRow]:
+    grouped: dict[str, dict[str, list[UsageRow]]] = {}
+    for start, model, row in buckets:
+        grouped.setdefault(_period(view, start, zone), {}).setdefault(model, []).append(row)
+    return sorted(_rows(grouped), key=lambda r: r.key)
+
+
+def _sessions(con: duckdb.DuckDBPyConnection, sources: Sequence[str]) -> list[UsageRow]:
+    grouped: dict[str, dict[str, list[UsageRow]]] = {}
+    first_src: dict[str, int] = {}
+    for key, model, *rest in con.execute(
+        f"SELECT workspace, coalesce(model_id, model), {_SUMS}, min(ts), max(ts), min(src) FROM priced GROUP BY ALL"
+    ).fetchall():
+        row = replace(_row(str(model), rest[:7], str(model)), first=_utc(rest[7]), last=_utc(rest[8]))
+        grouped.setdefault(str(key), {}).setdefault(str(model), []).append(row)
+        first_src[str(key)] = min(first_src.get(str(key), int(rest[9])), int(rest[9]))
+    rows = []
+    for row in _rows(grouped):
+        src = first_src[row.key]
+        rows.append(replace(row, label=project_of(sources[src])) if src < len(sources) else row)
+    return sorted(rows, key=lambda r: (-r.cost, r.key))
+
+
+def usage_views(
+    con: duckdb.DuckDBPyConnection,
+    views: Sequence[str] = VIEWS,
+    *,
+    timezone: str = "UTC",
+    sources: Sequence[str] = (),
+    now: datetime | None = None,
+) -> dict[str, UsageView]:
+    """The ``views`` (of :data:`VIEWS`) of the priced calls; ``sources`` name the inputs (for projects).
+
+    Days, weeks, months and blocks come from one aggregation per quarter of an hour and model.
+    """
+    for view in views:
+        if view not in VIEWS:
+            raise UsageError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}")
+    zone = _zone(timezone)
+    buckets = _buckets(con) if set(views) - {"session"} else []
+    out = {}
+    for view in views:
+        if view == "blocks":
+            out[view] = _blocks(buckets, timezone, now or datetime.now(UTC))
+            continue
+        rows = _sessions(con, sources) if view == "session" else _periods(view, buckets, zone)
+        notes = (_SESSION_NOTE,) if view == "session" else ()
+        out[view] = UsageView(view, timezone, tuple(rows), _add(rows, "total"), notes=notes)
+    return out
+
+
 def usage_view(
     con: duckdb.DuckDBPyConnection,
     view: str,
@@ -242,61 +311,41 @@ def usage_view(
     sources: Sequence[str] = (),
     now: datetime | None = None,
 ) -> UsageView:
-    """The ``view`` (one of :data:`VIEWS`) of the priced calls; ``sources`` name the inputs (for projects)."""
-    if view not in VIEWS:
-        raise UsageError(f"unknown view {view!r}; expected one of: {', '.join(VIEWS)}")
-    _check_timezone(con, timezone)
-    if view == "blocks":
-        return _blocks(con, timezone, now or datetime.now(UTC))
-    local = _local(timezone)
-    key = {
-        "daily": f"strftime({local}, '%Y-%m-%d')",
-        "weekly": f"strftime(date_trunc('week', {local}), '%Y-%m-%d')",
-        "monthly": f"strftime({local}, '%Y-%m')",
-        "session": "workspace",
-    }[view]
-    rows = []
-    for k, (per_model, src) in _grouped(con, key).items():
-        row = replace(_add(per_model, k), breakdown=_by_cost(per_model))
-        if view == "session" and src is not None and int(src) < len(sources):
-            row = replace(row, label=project_of(sources[int(src)]))
-        rows.append(row)
-    rows.sort(key=(lambda r: (-r.cost, r.key)) if view == "session" else (lambda r: r.key))
-    notes = (
-        ("a session is a Claude Code session id (the workspace or API key id of other logs)",)
-        if view == "session"
-        else ()
-    )
-    return UsageView(view, timezone, tuple(rows), _add(rows, "total"), notes=notes)
+    """One view (see :func:`usage_views`)."""
+    return usage_views(con, (view,), timezone=timezone, sources=sources, now=now)[view]
 
 
-def _blocks(con: duckdb.DuckDBPyConnection, timezone: str, now: datetime) -> UsageView:
-    minutes = con.execute(
-        f"""
-        SELECT time_bucket(INTERVAL '1 minute', ts) AS minute, min(ts), max(ts), coalesce(model_id, model), {_SUMS}
-        FROM priced GROUP BY ALL ORDER BY 1, 4
-        """
-    ).fetchall()
-    groups: list[tuple[datetime, list[tuple[datetime, datetime, UsageRow]]]] = []
-    last_ts: datetime | None = None
-    for _minute, first, last, model, *sums in minutes:
-        first, last = _utc(first), _utc(last)
-        assert first is not None and last is not None
-        if not groups or first >= groups[-1][0] + BLOCK or (last_ts is not None and first - last_ts >= BLOCK):
-            groups.append((first.replace(minute=0, second=0, microsecond=0), []))
-        groups[-1][1].append((first, last, _row("", sums, str(model))))
-        last_ts = last if last_ts is None else max(last_ts, last)
-    blocks = [_block(start, parts, now) for start, parts in groups]
+_SESSION_NOTE: Final = "a session is a Claude Code session id (the workspace or API key id of other logs)"
+
+
+def _blocks(buckets: Sequence[_Bucket], timezone: str, now: datetime) -> UsageView:
+    """Blocks from the quarter-hour buckets: a block's end falls on a whole hour, so no bucket straddles
+    it, and the last call of one bucket and the first of the next show any five-hour gap."""
+    groups: list[tuple[datetime, dict[str, list[UsageRow]]]] = []
+    block_end: datetime | None = None
+    last: datetime | None = None
+    for _start, same in itertools.groupby(buckets, key=lambda b: b[0]):
+        rows = list(same)
+        first = min(r.first for _, _, r in rows if r.first is not None)
+        if block_end is None or first >= block_end or (last is not None and first - last >= BLOCK):
+            begin = first.replace(minute=0, second=0, microsecond=0)
+            groups.append((begin, {}))
+            block_end = begin + BLOCK
+        for _, model, row in rows:
+            groups[-1][1].setdefault(model, []).append(row)
+        latest = max(r.last for _, _, r in rows if r.last is not None)
+        last = latest if last is None else max(last, latest)
+    blocks = []
+    for begin, per_model in groups:
+        models = [replace(_add(rows, model), key=model) for model, rows in per_model.items()]
+        first = min(r.first for r in models if r.first is not None)
+        latest = max(r.last for r in models if r.last is not None)
+        blocks.append(_block(begin, models, first, latest, now))
     totals = _add((b.row for b in blocks), "total")
     return UsageView("blocks", timezone, tuple(b.row for b in blocks), totals, tuple(blocks), now)
 
 
-def _block(start: datetime, parts: list[tuple[datetime, datetime, UsageRow]], now: datetime) -> Block:
-    per_model: dict[str, list[UsageRow]] = {}
-    for _first, _last, row in parts:
-        per_model.setdefault(row.models[0], []).append(row)
-    models = [_add(rows, model) for model, rows in per_model.items()]
-    first, last = min(p[0] for p in parts), max(p[1] for p in parts)
+def _block(start: datetime, models: list[UsageRow], first: datetime, last: datetime, now: datetime) -> Block:
     row = replace(_add(models, start.isoformat()), first=first, last=last, breakdown=_by_cost(models))
     end = start + BLOCK
     active = start <= now < end and now - last < BLOCK
