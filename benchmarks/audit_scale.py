@@ -164,15 +164,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--baseline", type=Path, default=None, help="another checkout's src folder to compare with")
-    parser.add_argument("--write", action="store_true", help="update the audit-scale section of docs/benchmarks.md")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout's src folder to compare with"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="update the audit-scale section of docs/benchmarks.md"
+    )
     parser.add_argument("--child", nargs=3, metavar=("LOG", "RULES", "WORKDIR"))
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     rows = []
-    codes: list[tuple[str, Path | None]] = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+    codes: list[tuple[str, Path | None]] = [("this", None)] + (
+        [("baseline", args.baseline)] if args.baseline else []
+    )
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="clawback-audit-bench-") as tmp:
         rules = Path(tmp) / "rules.toml"
         rules.write_text(RULES)

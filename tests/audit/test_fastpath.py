@@ -256,3 +256,12 @@ def test_a_file_cut_into_chunks_keeps_its_line_numbers(
     assert [r[2] for r in rows] == [i + 1 for i in range(40) if i != 17]
     _, issues = _load(path, "jsonl", True, tmp_path)
     assert [(i["line"], i["reason"]) for i in issues["malformed_shown"]] == [(18, "not valid JSON")]
+
+
+def test_a_file_whose_name_reads_as_a_glob_pattern_is_read_as_itself(tmp_path: Path) -> None:
+    good = '{"timestamp": "2026-11-10T09:00:01Z", "response": {"model": "m", "usage": {"input_tokens": %d}}}'
+    odd = tmp_path / "log[1]*?.jsonl"
+    odd.write_text(good % 1 + "\n")
+    (tmp_path / "log1x.jsonl").write_text(good % 2 + "\n")  # a file the pattern would match
+    rows = assert_same(odd, "jsonl", tmp_path)
+    assert [r[7] for r in rows] == [1]
