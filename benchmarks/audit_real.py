@@ -244,7 +244,7 @@ def main() -> None:
     if "claude_code" in results:
         lines += _claude_code_markdown(results["claude_code"])
     if "mooncake" in results:
-        lines += _mooncake_markdown(results["mooncake"]) + [""]
+        lines += [*_mooncake_markdown(results["mooncake"]), ""]
     if "azure" in results:
         lines += _azure_markdown(results["azure"])
     text = "\n".join(lines)
