@@ -33,6 +33,7 @@ __all__ = [
     "iter_lines",
     "load_line",
     "parse_timestamp",
+    "read_lines",
     "text_field",
     "usage_counts",
 ]
@@ -81,6 +82,14 @@ class LineReader(Reader, Protocol):
     def read_line(self, number: int, raw: bytes, ctx: ReadContext) -> AuditRecord | None:
         """The call on line ``number``, or None (the issue is logged in ``ctx``)."""
         ...
+
+
+def read_lines(reader: LineReader, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
+    """Every record ``reader`` finds on the lines of ``path``, in file order."""
+    for number, raw in iter_lines(path, ctx):
+        record = reader.read_line(number, raw, ctx)
+        if record is not None:
+            yield record
 
 
 def iter_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:

@@ -30,9 +30,9 @@ from typing import Any, Final
 from clawback.audit.readers._common import (
     ReadContext,
     bool_field,
-    iter_lines,
     load_line,
     parse_timestamp,
+    read_lines,
     text_field,
     usage_counts,
 )
@@ -90,10 +90,7 @@ class ClaudeCodeReader:
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
         """Every usage line of ``path`` (direct or relayed), in file order."""
-        for number, raw in iter_lines(path, ctx):
-            record = self.read_line(number, raw, ctx)
-            if record is not None:
-                yield record
+        return read_lines(self, path, ctx)
 
     def read_line(self, number: int, raw: bytes, ctx: ReadContext) -> AuditRecord | None:
         """The usage record on line ``number`` (None: no usage, skipped or malformed, logged in ``ctx``)."""
