@@ -412,8 +412,8 @@ def test_audit_reads_a_bom_and_the_same_file_twice_once(
     _, data = _audit(capsys, tmp_path, BOM + LOG)
     assert _calls(data) == 5
     twice, data = _audit(capsys, tmp_path, LOG, "{log}")
-    assert _calls(data) == 5  # read once, and said so (with --json, in the warnings)
-    assert any("read once" in w for w in data["warnings"]), data["warnings"]
+    assert _calls(data) == 5  # read once, and said so (with --json, in input_issues.notes)
+    assert any("read once" in n for n in data["input_issues"]["notes"]), data["input_issues"]
 
 
 def test_audit_refuses_a_nan_keepalive_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
