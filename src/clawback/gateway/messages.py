@@ -197,7 +197,7 @@ async def _attempt(
     resp = await gw.upstream.send("POST", path, headers, attempt.body)
     try:
         attempt.status = resp.status
-        attempt.request_id = resp.headers.get("request-id")
+        attempt.request_id = resp.request_id
         retryable = resp.status == 529 or resp.status >= 500
         is_sse = resp.status == 200 and resp.content_type.encode() == _SSE
         if is_sse:
@@ -254,7 +254,7 @@ async def _stream(
     watcher = asyncio.ensure_future(receive())
     cut: BaseException | None = None
     try:
-        async for chunk in resp.content.iter_any():
+        async for chunk in resp.iter_chunks():
             tracker.feed(chunk)
             if attempt.ttft_s is None and tracker.content_seen:
                 attempt.ttft_s = time.perf_counter() - t_sent
