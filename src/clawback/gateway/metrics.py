@@ -11,6 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clawback.ledger.record import TokenCounts
 
 __all__ = ["BudgetGauge", "Histogram", "Metrics"]
 
@@ -114,6 +118,22 @@ class Metrics:
         for kind, n in counts.items():
             if n:
                 self.tokens[kind] += n
+        if cost is not None:
+            self.cost_usd += cost
+            self.baseline_usd += baseline if baseline is not None else cost
+
+    def count_usage(self, counts: TokenCounts, cost: Decimal | None, baseline: Decimal | None) -> None:
+        """:meth:`usage` from a call's :class:`~clawback.ledger.record.TokenCounts`."""
+        tokens = self.tokens
+        if counts.input:
+            tokens["input"] += counts.input
+        if counts.output:
+            tokens["output"] += counts.output
+        if counts.cache_read:
+            tokens["cache_read"] += counts.cache_read
+        writes = counts.cache_write_5m + counts.cache_write_1h
+        if writes:
+            tokens["cache_write"] += writes
         if cost is not None:
             self.cost_usd += cost
             self.baseline_usd += baseline if baseline is not None else cost

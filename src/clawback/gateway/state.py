@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clawback.gateway.budgets import (
     Budget,
     BudgetBook,
+    Period,
     Refusal,
     Reservation,
     WindowKey,
@@ -149,6 +150,7 @@ class LocalState:
         self._interval = flush_interval_s
         self._task: asyncio.Task[None] | None = None
         self._loaded: set[WindowKey] = set()
+        self._labels: dict[tuple[str, int], str] = {}
         self.salt = salt or ""
         if path is not None:
             from clawback.storage.sqlite import connect_sqlite, migrate_sqlite
@@ -183,20 +185,33 @@ class LocalState:
             reason = self.rates.check(scope, limit, now)
             if reason is not None:
                 raise rate_refusal(scope, reason, now)
-        when = _utc(now)
-        for budget in plan.budgets:
-            key = (budget.scope, budget.period, window_label(budget.period, when))
-            if key not in self._loaded:
-                self._load(key)
-        result = self.book.reserve(plan.budgets, plan.worst, when) if plan.budgets else None
-        if isinstance(result, Refusal):
-            raise budget_refusal(result)
+        result: Reservation | None = None
+        if plan.budgets:
+            when = _utc(now)
+            day = int(now // 86400)
+            keys = [(b.scope, b.period, self._label(b.period, day, when)) for b in plan.budgets]
+            for key in keys:
+                if key not in self._loaded:
+                    self._load(key)
+            reserved = self.book.reserve(plan.budgets, plan.worst, when, keys, named=False)
+            if isinstance(reserved, Refusal):
+                raise budget_refusal(reserved)
+            result = reserved
         scopes = tuple(scope for scope, _ in plan.rates)
         for scope in scopes:
             self.rates.count(scope, now)
         if result is None:
             return Admission(rate_scopes=scopes, minute=minute_of(now))
-        return Admission(result.id, result.amount, result.windows, scopes, minute_of(now))
+        return Admission(None, result.amount, result.windows, scopes, minute_of(now))
+
+    def _label(self, period: Period, day: int, when: datetime) -> str:
+        """:func:`window_label`, remembered per UTC day number."""
+        label = self._labels.get((period, day))
+        if label is None:
+            if len(self._labels) > 64:
+                self._labels.clear()
+            label = self._labels[(period, day)] = window_label(period, when)
+        return label
 
     def settle(self, admission: Admission, actual: Decimal, tokens: int, now: float) -> None:
         """Book the real cost in memory (written to SQLite by the next flush)."""

@@ -110,6 +110,11 @@ class UpstreamResponse:
                 return v.decode("latin-1")
         return None
 
+    @property
+    def complete(self) -> bool:
+        """The whole body has arrived and been read: the next :meth:`readany` returns ``b""``."""
+        return self._eof and not self._chunks
+
     async def read(self) -> bytes:
         """The whole body (raises what cut it short: see :data:`STREAM_ERRORS`)."""
         while not self._eof and self._error is None:
