@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -167,5 +168,11 @@ def test_workers_share_one_port_and_flush_their_rows_on_sigterm(tmp_path: Path) 
                     headers={"x-api-key": "sk-ant-workers-test-0001", "anthropic-version": "2023-06-01"},
                 )
                 assert r.status_code == 200
+            wanted = 'clawback_gateway_requests_total{route="messages",status="200"} 6\n'
+            for _ in range(100):  # /metrics sums both workers (each publishes once a second)
+                if wanted in httpx2.get(url + "/metrics").text:
+                    break
+                time.sleep(0.1)
+            assert wanted in httpx2.get(url + "/metrics").text
     with open_ledger(ledger) as opened:
         assert opened.count() == 6  # written by whichever worker served each, flushed at SIGTERM

@@ -437,3 +437,19 @@ def test_rate_buckets_refuse_the_second_burst_across_a_minute_boundary() -> None
     refused = windows.refusal("key:a", rate, t + 7)
     assert refused is not None and refused[0] == "1000 tokens per minute" and 28 < refused[1] < 30
     assert windows.refusal("key:a", rate, t + 36 + 1e-3) is None
+
+
+def test_metrics_of_several_workers_sum_through_their_snapshots() -> None:
+    a, b = Metrics(), Metrics()
+    for m, n in ((a, 2), (b, 3)):
+        for _ in range(n):
+            m.request("messages", 200)
+            m.usage({"input": 10, "output": 5}, Decimal("0.01"), Decimal("0.02"))
+            m.added_latency.observe(0.0004)
+    b.error("upstream_529")
+    merged = a.merged([json.loads(json.dumps(b.snapshot())), {"not": "a snapshot"}])
+    assert merged.requests[("messages", 200)] == 5 and merged.errors["upstream_529"] == 1
+    assert merged.tokens["input"] == 50 and merged.cost_usd == Decimal("0.05")
+    assert merged.baseline_usd == Decimal("0.10") and merged.added_latency.n == 5
+    assert 'clawback_gateway_requests_total{route="messages",status="200"} 5' in merged.render()
+    assert a.requests[("messages", 200)] == 2  # the live counters are left alone

@@ -26,6 +26,7 @@ from clawback.gateway.metrics import BudgetGauge, Metrics
 from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.policy import PolicyRunner
 from clawback.gateway.ratelimit import RateLimit
+from clawback.gateway.shared_metrics import SharedMetrics
 from clawback.gateway.state import AdmitPlan, LocalState
 from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal, new_request_id
@@ -147,6 +148,8 @@ class Gateway:
         self.clock = clock
         self.secrets = config.secrets
         self.ready = False
+        self.shared: SharedMetrics | None = None
+        """Set under ``--workers N``: where the workers' counters are summed for /metrics."""
         self.ids = RecordIds()
         self._callers: dict[tuple[str, str, str | None], Caller] = {}
         self._priced: dict[Any, Priced] = {}

@@ -3,7 +3,9 @@
 The listening socket is bound once, by the parent; with ``workers > 1`` each worker is a forked
 process serving the same socket (the kernel spreads connections), with its own upstream pool,
 ledger writer and state connection. Budgets held in memory can't be shared between processes, so
-several workers with budgets or rate limits need a PostgreSQL state store.
+several workers with budgets or rate limits need a PostgreSQL state store. The workers' counters
+are summed for ``/metrics`` through a private folder the parent makes and removes
+(:mod:`clawback.gateway.shared_metrics`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -62,8 +67,10 @@ def uvicorn_server(
     return uvicorn.Server(config)
 
 
-def _run_worker(config: GatewayConfig, settings: Settings, sock: socket.socket) -> None:
-    app = build_gateway(config, settings=settings)
+def _run_worker(
+    config: GatewayConfig, settings: Settings, sock: socket.socket, metrics_dir: Path | None = None
+) -> None:
+    app = build_gateway(config, settings=settings, metrics_dir=metrics_dir)
     uvicorn_server(app, config.log_level, access_log=config.access_log).run(sockets=[sock])
 
 
@@ -82,13 +89,16 @@ def serve(
     bound = sock.getsockname()[1]
     if on_ready is not None:
         on_ready(f"http://{'[' + host + ']' if ':' in host else host}:{bound}")
+    cleanup = contextlib.ExitStack()
     try:
         if workers == 1:
             _run_worker(config, settings, sock)
             return
         ctx = multiprocessing.get_context("fork")
+        metrics_dir = Path(tempfile.mkdtemp(prefix="clawback-gateway-metrics-"))  # private: mode 0700
+        cleanup.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         procs = [
-            ctx.Process(target=_run_worker, args=(config, settings, sock), daemon=False)
+            ctx.Process(target=_run_worker, args=(config, settings, sock, metrics_dir), daemon=False)
             for _ in range(workers)
         ]
         for p in procs:
@@ -106,3 +116,4 @@ def serve(
             p.join()
     finally:
         sock.close()
+        cleanup.close()
