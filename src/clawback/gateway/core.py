@@ -316,7 +316,17 @@ class Gateway:
             self._priced[key] = out
         return out
 
-    def fast_record(
+    def fast_record(self, caller: Caller, **fields: Any) -> CallRecord:
+        """The ledger record of an attempt no policy touched (fields: :meth:`priced_record`'s)."""
+        return self.priced_record(caller, **fields)[0]
+
+    def write_fast(self, caller: Caller, **fields: Any) -> tuple[TokenCounts, Decimal | None]:
+        """:meth:`priced_record` handed to :meth:`write`, with the counts and cost remembered with
+        its price (not read back from the record)."""
+        record, priced = self.priced_record(caller, **fields)
+        return self.write(record, priced=priced)
+
+    def priced_record(
         self,
         caller: Caller,
         *,
@@ -331,71 +341,9 @@ class Gateway:
         ttft_ms: float | None = None,
         extra: Mapping[str, Any] | None = None,
         record_id: str | None = None,
-    ) -> CallRecord:
-        """The ledger record of an attempt no policy touched (its baseline is its own cost)."""
-        return self._fast_record(
-            caller,
-            requested_model,
-            served_model,
-            started,
-            latency_ms,
-            usage,
-            stop_reason,
-            error,
-            request_id,
-            ttft_ms,
-            extra,
-            record_id,
-        )[0]
-
-    def write_fast(
-        self,
-        caller: Caller,
-        *,
-        requested_model: str,
-        served_model: str | None,
-        started: float,
-        latency_ms: float,
-        usage: Mapping[str, Any] | None,
-        stop_reason: str | None = None,
-        error: CallError | None = None,
-        request_id: str | None = None,
-        ttft_ms: float | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> tuple[TokenCounts, Decimal | None]:
-        """:meth:`fast_record` handed to :meth:`write`, with the counts and cost remembered with its
-        price (not read back from the record)."""
-        record, priced = self._fast_record(
-            caller,
-            requested_model,
-            served_model,
-            started,
-            latency_ms,
-            usage,
-            stop_reason,
-            error,
-            request_id,
-            ttft_ms,
-            extra,
-            None,
-        )
-        return self.write(record, priced=priced)
-
-    def _fast_record(
-        self,
-        caller: Caller,
-        requested_model: str,
-        served_model: str | None,
-        started: float,
-        latency_ms: float,
-        usage: Mapping[str, Any] | None,
-        stop_reason: str | None,
-        error: CallError | None,
-        request_id: str | None,
-        ttft_ms: float | None,
-        extra: Mapping[str, Any] | None,
-        record_id: str | None,
     ) -> tuple[CallRecord, Priced]:
+        """The ledger record of an attempt no policy touched (its baseline is its own cost), with
+        its usage priced and counted."""
         priced = self.priced_usage(served_model or requested_model, usage, started)
         record = CallRecord(
             id=record_id or self.ids.next(),

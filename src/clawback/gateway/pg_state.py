@@ -1,4 +1,4 @@
-"""Budgets, reservations and rate windows in PostgreSQL, shared by any number of gateway processes.
+"""Budgets, reservations and rate buckets in PostgreSQL, shared by any number of gateway processes.
 
 Each limited request is admitted with one call of ``clawback_gateway_admit2`` (one round trip: rate
 buckets drawn from (GCRA), budgets checked and reserved, atomically under row locks taken in a fixed order)
@@ -51,7 +51,7 @@ class _Pool:
 
 
 class PostgresState:
-    """Budgets, reservations and rate windows in PostgreSQL, shared by every gateway process."""
+    """Budgets, reservations and rate buckets in PostgreSQL, shared by every gateway process."""
 
     def __init__(
         self,

@@ -164,7 +164,20 @@ def g002_rate_buckets(db: SchemaDb) -> None:
         db.execute(_SETTLE2)
 
 
-_ADMIT2 = """
+def _between(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end)]
+
+
+# g002's functions share these parts of g001's, word for word (g001's own text never changes)
+_BUDGET_CHECKS = _between(
+    _ADMIT, "    FOR i IN 1..n_budget LOOP\n        INSERT", "    FOR i IN 1..n_rate LOOP\n        UPDATE"
+).replace("b_spent, b_reserved; RETURN;", "b_spent, b_reserved, 0.0::DOUBLE PRECISION; RETURN;")
+_RESERVE_AND_END = _ADMIT[_ADMIT.index("    IF n_budget > 0 THEN") :]
+_SETTLE_BUDGETS = _between(_SETTLE, "    IF p_id IS NOT NULL THEN", "    IF p_tokens > 0 THEN")
+
+
+_ADMIT2 = (
+    """
 CREATE OR REPLACE FUNCTION clawback_gateway_admit2(
     p_id TEXT, p_amount NUMERIC, p_scopes TEXT[], p_periods TEXT[], p_wins TEXT[], p_limits NUMERIC[],
     p_rscopes TEXT[], p_now DOUBLE PRECISION, p_rpm BIGINT[], p_tpm BIGINT[], p_expires TIMESTAMPTZ)
@@ -199,34 +212,21 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
-    FOR i IN 1..n_budget LOOP
-        INSERT INTO clawback_gateway_budget (scope, period, win) VALUES (p_scopes[i], p_periods[i], p_wins[i])
-            ON CONFLICT DO NOTHING;
-        SELECT b.spent, b.reserved INTO b_spent, b_reserved FROM clawback_gateway_budget b
-            WHERE b.scope = p_scopes[i] AND b.period = p_periods[i] AND b.win = p_wins[i] FOR UPDATE;
-        IF b_spent + b_reserved + p_amount > p_limits[i] THEN
-            RETURN QUERY SELECT i, 'budget'::TEXT, b_spent, b_reserved, 0.0::DOUBLE PRECISION; RETURN;
-        END IF;
-    END LOOP;
-    FOR i IN 1..n_rate LOOP
+"""
+    + _BUDGET_CHECKS
+    + """    FOR i IN 1..n_rate LOOP
         IF p_rpm[i] IS NOT NULL THEN
             UPDATE clawback_gateway_bucket g SET requests_tat = greatest(g.requests_tat, p_now) + 60.0 / p_rpm[i]
                 WHERE g.scope = p_rscopes[i];
         END IF;
     END LOOP;
-    IF n_budget > 0 THEN
-        FOR i IN 1..n_budget LOOP
-            UPDATE clawback_gateway_budget b SET reserved = b.reserved + p_amount
-                WHERE b.scope = p_scopes[i] AND b.period = p_periods[i] AND b.win = p_wins[i];
-        END LOOP;
-        INSERT INTO clawback_gateway_reservation (id, amount, keys, expires_at) VALUES (
-            p_id, p_amount, jsonb_build_object('scopes', p_scopes, 'periods', p_periods, 'wins', p_wins), p_expires);
-    END IF;
-    RETURN;
-END $$
 """
+    + _RESERVE_AND_END
+)
 
-_SETTLE2 = """
+
+_SETTLE2 = (
+    """
 CREATE OR REPLACE FUNCTION clawback_gateway_settle2(
     p_id TEXT, p_actual NUMERIC, p_scopes TEXT[], p_periods TEXT[], p_wins TEXT[],
     p_rscopes TEXT[], p_now DOUBLE PRECISION, p_tokens BIGINT, p_tpm BIGINT[])
@@ -234,16 +234,9 @@ RETURNS VOID LANGUAGE plpgsql AS $$
 DECLARE
     held NUMERIC := 0;
 BEGIN
-    IF p_id IS NOT NULL THEN
-        DELETE FROM clawback_gateway_reservation WHERE id = p_id RETURNING amount INTO held;
-        held := coalesce(held, 0);
-    END IF;
-    FOR i IN 1..coalesce(array_length(p_scopes, 1), 0) LOOP
-        INSERT INTO clawback_gateway_budget AS b (scope, period, win, spent) VALUES (p_scopes[i], p_periods[i], p_wins[i], p_actual)
-            ON CONFLICT (scope, period, win) DO UPDATE
-            SET spent = b.spent + p_actual, reserved = greatest(0, b.reserved - held);
-    END LOOP;
-    IF p_tokens > 0 THEN
+"""
+    + _SETTLE_BUDGETS
+    + """    IF p_tokens > 0 THEN
         FOR i IN 1..coalesce(array_length(p_rscopes, 1), 0) LOOP
             IF p_tpm[i] IS NOT NULL AND p_tpm[i] > 0 THEN
                 INSERT INTO clawback_gateway_bucket AS r (scope, tokens_tat)
@@ -254,3 +247,4 @@ BEGIN
     END IF;
 END $$
 """
+)

@@ -1,4 +1,4 @@
-"""Where budgets and rate windows live: in this process (SQLite behind it) or in PostgreSQL.
+"""Where budgets and rate buckets live: in this process (SQLite behind it) or in PostgreSQL.
 
 :class:`LocalState` (one process; the default) checks and reserves in memory — no database round
 trip on the request path — and writes each window's spend to SQLite behind the requests, once a
