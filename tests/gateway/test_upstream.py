@@ -220,3 +220,27 @@ def test_what_no_request_may_carry_is_refused_before_sending_and_nothing_listeni
         return statuses
 
     assert _run(handler, scenario) == [400, 400, 400, 400, 502]
+
+
+def test_bodies_past_the_high_water_mark_are_read_whole_and_chunk_by_chunk() -> None:
+    big = bytes(range(256)) * (3 * 4096)  # 3 MiB
+
+    async def handler(c: Conn) -> None:
+        while await c.request():
+            c.writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(big) + big)
+            await c.writer.drain()
+
+    async def scenario(url: str, seen: list[bytes]) -> tuple[bool, bool]:
+        up = Upstream(url)
+        whole = await up.send("GET", "/whole", {}, None)
+        await asyncio.sleep(0.05)  # the body arrives while nobody reads it
+        read_whole = await whole.read() == big
+        whole.release()
+        chunked = await up.send("GET", "/chunks", {}, None)
+        await asyncio.sleep(0.05)  # reading paused past the high-water mark, resumed as it is read
+        parts = [c async for c in chunked.iter_chunks()]
+        chunked.release()
+        await up.close()
+        return read_whole, b"".join(parts) == big
+
+    assert _run(handler, scenario) == (True, True)

@@ -82,6 +82,7 @@ class UpstreamResponse:
         "_error",
         "_loop",
         "_waiter",
+        "_whole",
         "content_length",
         "content_type",
         "raw_headers",
@@ -103,6 +104,7 @@ class UpstreamResponse:
         self._eof = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._whole = False
         self._conn: _Connection | None = None
 
     def header(self, name: str) -> str | None:
@@ -120,6 +122,9 @@ class UpstreamResponse:
 
     async def read(self) -> bytes:
         """The whole body (raises what cut it short: see :data:`STREAM_ERRORS`)."""
+        self._whole = True  # held whole anyway: never pause reading for it
+        if self._conn is not None:
+            self._conn.resume()
         while not self._eof and self._error is None:
             await self._wait()
         if self._error is not None:
@@ -286,7 +291,7 @@ class _Connection(asyncio.Protocol):
         resp._chunks.append(body)
         resp._buffered += len(body)
         resp._wake()
-        if resp._buffered > HIGH_WATER and not self.paused and self.transport is not None:
+        if resp._buffered > HIGH_WATER and not resp._whole and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
 
