@@ -198,7 +198,6 @@ class _Connection(asyncio.Protocol):
         self.head: asyncio.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
-        self.counted = True
         self.paused = False
         self.received = False
         self.head_only = False
