@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,12 @@ def client(gw: Stack) -> Iterator[anthropic.Anthropic]:
 
 
 def _row(gw: Stack, request_id: str | None) -> CallRecord:
-    rows = [r for r in gw.records() if r.request_id == request_id]
+    # the row is handed to the writer just after the response is sent: wait for it (bounded)
+    for _ in range(250):
+        rows = [r for r in gw.records() if r.request_id == request_id]
+        if rows:
+            break
+        time.sleep(0.02)
     assert len(rows) == 1, f"expected one ledger row for {request_id}"
     return rows[0]
 
