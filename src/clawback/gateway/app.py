@@ -15,7 +15,6 @@ Anything else is 404 ``not_found_error`` and a wrong method 405, both in the API
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import re
 import time
@@ -45,8 +44,6 @@ from clawback.storage.location import parse_location
 __all__ = ["GatewayApp", "build_gateway"]
 
 log = logging.getLogger("clawback.gateway")
-GC_THRESHOLD = 20_000
-"""Allocations between young-generation collections (CPython's default is 700)."""
 _BATCH = re.compile(r"^/v1/messages/batches/([^/]+)(/results|/cancel)?$")
 
 
@@ -70,7 +67,6 @@ class GatewayApp:
             self.gateway.shared.start(self.gateway.metrics)
         self._started = True
         self.gateway.ready = True
-        _settle_heap()
 
     async def shutdown(self) -> None:
         """Finish settlements, write the last budget state, flush the ledger, close the pool."""
@@ -160,15 +156,6 @@ class GatewayApp:
             await handle_passthrough(gw, scope, receive, send, "models")
         else:
             await handle_passthrough(gw, scope, receive, send, "other_api")
-
-
-def _settle_heap() -> None:
-    """Move everything alive at start-up (modules, config, catalogue) out of the garbage
-    collector's sight, and collect the young generation less often: the hot path allocates few
-    cycles, and full collections over the whole start-up heap were ~5% of the CPU under load."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 20, 50)
 
 
 def _method(method: str, path: str) -> GatewayRefusal:

@@ -11,6 +11,7 @@ are summed for ``/metrics`` through a private folder the parent makes and remove
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import shutil
@@ -30,7 +31,10 @@ from clawback.gateway.config import GatewayConfig
 from clawback.settings import Settings
 from clawback.storage.location import parse_location
 
-__all__ = ["check_workers", "serve", "uvicorn_server"]
+__all__ = ["GC_THRESHOLD", "check_workers", "serve", "settle_heap", "uvicorn_server"]
+
+GC_THRESHOLD = 20_000
+"""Allocations between young-generation collections in a gateway process (CPython's default: 700)."""
 
 
 def check_workers(config: GatewayConfig, workers: int, settings: Settings) -> None:
@@ -71,7 +75,20 @@ def _run_worker(
     config: GatewayConfig, settings: Settings, sock: socket.socket, metrics_dir: Path | None = None
 ) -> None:
     app = build_gateway(config, settings=settings, metrics_dir=metrics_dir)
-    uvicorn_server(app, config.log_level, access_log=config.access_log).run(sockets=[sock])
+    server = uvicorn_server(app, config.log_level, access_log=config.access_log)
+    settle_heap()
+    server.run(sockets=[sock])
+
+
+def settle_heap() -> None:
+    """Move everything alive once the gateway is built (modules, config, catalogue) out of the
+    garbage collector's sight, and collect the young generation every :data:`GC_THRESHOLD`
+    allocations: the hot path makes few reference cycles, and collections over the start-up heap
+    were about 5% of the CPU under load. Only in a process that serves the gateway and nothing else
+    (not when an app is built inside another program)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 50)
 
 
 def serve(
