@@ -99,12 +99,8 @@ async def _serve(
     attempt = _Attempt(body, requested, None)
     if policy.active:
         pipe = gw.policies.pipeline(policy, caller.workspace)
-        prepared = gw.policies.prepare(pipe, data, caller.task)
-        if data.get("stream") is True and prepared.cap is not None and prepared.cap.capped:
-            # a stream can't be sent again once the caller has read it: streams are never capped
-            prepared = replace(
-                prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
-            )
+        # a stream can't be sent again once the caller has read it: streams are never capped
+        prepared = gw.policies.prepare(pipe, data, caller.task, caps=data.get("stream") is not True)
         attempt = _prepared_attempt(prepared, None)
     models = [attempt.model, *policy.fallbacks]
     caching = policy.plan_cache or b"cache_control" in body
@@ -163,16 +159,8 @@ def _next_attempt(
     prepared = attempt.prepared
     assert pipe is not None and prepared is not None
     if then == "uncap":
-        again = replace(
-            prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
-        )
-        again.started_perf = time.perf_counter()
-        return _prepared_attempt(again, attempt.fallback_from)
-    model = fallbacks.pop(0)
-    again = gw.policies.prepare(pipe, prepared.source or data, caller.task, model=model)
-    again.requested_model = requested
-    again.routing = prepared.routing
-    return _prepared_attempt(again, attempt.model)
+        return _prepared_attempt(pipe.uncapped(prepared), attempt.fallback_from)
+    return _prepared_attempt(pipe.fallback(prepared, fallbacks.pop(0)), attempt.model)
 
 
 def _prepared_attempt(prepared: Prepared, fallback_from: str | None) -> _Attempt:
@@ -227,14 +215,13 @@ async def _attempt(
 
 
 def _cut_by_cap(attempt: _Attempt) -> bool:
+    from clawback.client.pipeline import CallPipeline  # only reached when a policy prepared the call
+
     prepared = attempt.prepared
     return (
         prepared is not None
-        and prepared.cap is not None
-        and prepared.cap.capped
-        and prepared.original_max_tokens is not None
         and attempt.facts is not None
-        and attempt.facts.stop_reason == "max_tokens"
+        and CallPipeline.cut_by_cap(prepared, attempt.facts.stop_reason)
     )
 
 
