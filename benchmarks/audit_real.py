@@ -1,14 +1,17 @@
 """Audit the real public data in ../shared/data: Claude Code transcripts and the Mooncake traces.
 
-* Claude Code (spotter and fasthooks transcripts): calls after deduplication, every call priced,
-  the exact total, and the same total computed independently with plain Decimal arithmetic.
+* Claude Code (spotter and fasthooks transcripts): calls after deduplication (subagent calls only
+  relayed in a parent's progress lines included once), every call priced, the exact total, and the
+  same total computed independently with plain Decimal arithmetic.
 * Mooncake FAST'25 traces (conversation and synthetic), served on ``--model``: the cost under
   each caching policy (none, automatic, clawback's planner, clairvoyant), hit rates, and how long
   the whole audit took (four replays of every request).
 * Azure LLM inference traces 2023 (code and conversation, token-count CSV), served on ``--model``
   at their real dates: rows, the total, the same total by plain Decimal arithmetic, and the time.
 
-Run: .venv/bin/python benchmarks/audit_real.py [--model claude-sonnet-5-5] [--only azure] [--markdown]
+Run: .venv/bin/python benchmarks/audit_real.py [--model claude-sonnet-5-5] [--only azure] [--markdown] [--write]
+
+``--write`` replaces the ``audit-real`` section of docs/benchmarks.md (all three parts must run).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _doc_section import write_section
 from clawback.audit.engine import AuditOptions, run_audit
 from clawback.pricing import load_catalogue
 
@@ -37,19 +42,37 @@ def transcripts() -> list[Path]:
     return [*files, fast / "sample_main_transcript.jsonl", fast / "sample_agent_sidechain.jsonl"]
 
 
-def hand_total(files: list[Path]) -> tuple[int, Decimal]:
-    """Calls and cost by plain arithmetic: dedupe by (message id, request id), most output tokens wins."""
-    calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]] = {}
+def _usage_lines(files: list[Path]) -> tuple[list[Any], list[Any]]:
+    """(direct, relayed) usage lines as ((message id, request id), model, timestamp, usage)."""
+    direct, relayed = [], []
     for path in files:
         for raw in path.read_text("utf-8").splitlines():
             line = json.loads(raw)
             msg = line.get("message")
-            if not isinstance(msg, dict) or "usage" not in msg:
-                continue
-            key, use = (msg["id"], line["requestId"]), msg["usage"]
-            if key not in calls or use["output_tokens"] > calls[key][2]["output_tokens"]:
-                first_day = calls[key][1] if key in calls else line["timestamp"][:10]
-                calls[key] = (msg["model"], first_day, use)
+            if isinstance(msg, dict) and "usage" in msg:
+                direct.append(((msg["id"], line["requestId"]), msg["model"], line["timestamp"], msg["usage"]))
+            inner = (line.get("data") or {}).get("message") if line.get("type") == "progress" else None
+            if (
+                isinstance(inner, dict)
+                and isinstance(inner.get("message"), dict)
+                and "usage" in inner["message"]
+            ):
+                m = inner["message"]
+                relayed.append(((m["id"], inner["requestId"]), m["model"], inner["timestamp"], m["usage"]))
+    return direct, relayed
+
+
+def _calls(lines: list[Any]) -> dict[tuple[str, str], tuple[str, str, dict[str, int]]]:
+    """One call per key: the usage with the most output tokens, the date of the first line."""
+    calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]] = {}
+    for key, model, stamp, use in lines:
+        if key not in calls or use["output_tokens"] > calls[key][2]["output_tokens"]:
+            first_day = calls[key][1] if key in calls else stamp[:10]
+            calls[key] = (model, first_day, use)
+    return calls
+
+
+def _cost(calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]]) -> Decimal:
     total = Decimal(0)
     for model, day, u in calls.values():
         r = CATALOGUE.resolve(model).rates_at(date.fromisoformat(day))
@@ -61,16 +84,25 @@ def hand_total(files: list[Path]) -> tuple[int, Decimal]:
             + u["cache_read_input_tokens"] * r.cache_read
             + u["output_tokens"] * r.output
         ) / Decimal(1_000_000)
-    return len(calls), total
+    return total
+
+
+def hand_total(files: list[Path]) -> tuple[int, Decimal, int, Decimal]:
+    """Calls and cost by plain arithmetic: dedupe by (message id, request id), most output tokens wins;
+    then the relayed calls no transcript holds itself. Returns (own calls, own cost, relayed calls, their cost)."""
+    direct, relayed = _usage_lines(files)
+    own = _calls(direct)
+    only_relayed = {k: v for k, v in _calls(relayed).items() if k not in own}
+    return len(own), _cost(own), len(only_relayed), _cost(only_relayed)
 
 
 def claude_code() -> dict[str, object]:
     """The transcripts' audit beside the independent total."""
     files = transcripts()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     summary = run_audit([str(f) for f in files], CATALOGUE)
-    seconds = time.perf_counter() - started
-    calls, hand = hand_total(files)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    calls, hand, relayed_calls, relayed = hand_total(files)
     data = summary.to_json()
     return {
         "files": len(files),
@@ -79,12 +111,15 @@ def claude_code() -> dict[str, object]:
         "total_usd": data["total_usd"],
         "hand_calls": calls,
         "hand_total_usd": str(hand),
-        "match": summary.spend.total == hand,
+        "relayed_calls": relayed_calls,
+        "relayed_usd": str(relayed),
+        "match": summary.spend.total == hand + relayed and data["calls"] == calls + relayed_calls,
         "repeated_lines": data["input_issues"]["skipped"].get(
             "repeated line of an API call already counted", 0
         ),
         "by_model": {k: v["usd"] for k, v in data["by_model"].items()},
         "seconds": seconds,
+        "cpu_seconds": cpu,
     }
 
 
@@ -138,47 +173,62 @@ def azure(names: list[str], model: str) -> dict[str, object]:
     }
 
 
-def _azure_markdown(runs: list[dict[str, Any]]) -> None:
-    print("| Azure trace | calls | total | plain Decimal check | audit wall / CPU time |")
-    print("|---|---:|---:|---|---:|")
+def _azure_markdown(runs: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| Azure trace | calls | total | plain Decimal check | audit wall / CPU time |",
+        "|---|---:|---:|---|---:|",
+    ]
     for a in runs:
         traces = " + ".join(str(t) for t in a["traces"])
         check = f"{a['hand_rows']:,} rows, ${a['hand_total_usd']} ({'match' if a['match'] else 'MISMATCH'})"
-        print(
+        out.append(
             f"| {traces} on {a['model']} | {a['calls']:,} | ${a['total_usd']} | {check} "
             f"| {a['seconds']:.1f} s / {a['cpu_seconds']:.1f} s |"
         )
+    return out
 
 
-def _claude_code_markdown(cc: dict[str, object]) -> None:
-    print(f"Claude Code: {cc['files']} transcript files, {cc['calls']:,} calls ({cc['repeated_lines']:,} repeated "
-          f"lines deduplicated), {cc['unpriced']} unpriced, total ${cc['total_usd']}; independent hand check "
-          f"{cc['hand_calls']:,} calls, ${cc['hand_total_usd']} ({'match' if cc['match'] else 'MISMATCH'}); "
-          f"{cc['seconds']:.1f} s.\n")  # fmt: skip
+def _claude_code_markdown(cc: dict[str, Any]) -> list[str]:
+    own = Decimal(cc["hand_total_usd"])
+    return [
+        f"Claude Code: {cc['files']} transcript files, **{cc['calls']:,} calls** ({cc['repeated_lines']:,} repeated "
+        f"lines deduplicated), {cc['unpriced']} unpriced, total **${cc['total_usd']}**; independent plain-Decimal "
+        f"check: {cc['hand_calls']:,} calls in the transcripts themselves (${own}) plus {cc['relayed_calls']} subagent "
+        f"calls only relayed in a parent's progress lines (${cc['relayed_usd']}): "
+        f"{'match' if cc['match'] else 'MISMATCH'}; {cc['seconds']:.1f} s wall / {cc['cpu_seconds']:.1f} s CPU.",
+        "",
+    ]
 
 
-def _mooncake_markdown(traces: list[dict[str, object]]) -> None:
-    print("| trace | requests | none | auto | planner | clairvoyant | audit wall / CPU time |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+def _mooncake_markdown(traces: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "| trace | requests | none | auto | planner | clairvoyant | audit wall / CPU time |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for t in traces:
         p = t["policies"]
-        assert isinstance(p, dict)
         cells = " | ".join(
             f"${p[k]['cost_usd']} ({p[k]['hit_rate']:.1%})"
             for k in ("none", "auto", "planner", "clairvoyant")
         )
-        print(
+        out.append(
             f"| {t['trace']} on {t['model']} | {t['requests']:,} | {cells} | {t['seconds']:.0f} s / {t['cpu_seconds']:.0f} s |"
         )
+    return out
 
 
 def main() -> None:
-    """Run every part (or ``--only`` one) and print JSON or Markdown."""
+    """Run every part (or ``--only`` one) and print JSON or Markdown (or write the docs section)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="claude-sonnet-5-5")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--write", action="store_true", help="update the audit-real section of docs/benchmarks.md"
+    )
     parser.add_argument("--only", choices=("claude-code", "mooncake", "azure"), help="Run one part only.")
     args = parser.parse_args()
+    if args.write and args.only:
+        raise SystemExit("--write needs every part: drop --only")
     parts = [args.only] if args.only else ["claude-code", "mooncake", "azure"]
     results: dict[str, Any] = {}
     if "claude-code" in parts:
@@ -187,15 +237,25 @@ def main() -> None:
         results["mooncake"] = [mooncake(name, args.model) for name in ("conversation", "synthetic")]
     if "azure" in parts:
         results["azure"] = [azure(names, args.model) for names in (["code"], ["conv"], ["code", "conv"])]
-    if not args.markdown:
+    if not (args.markdown or args.write):
         print(json.dumps(results, indent=2))
         return
+    lines: list[str] = []
     if "claude_code" in results:
-        _claude_code_markdown(results["claude_code"])
+        lines += _claude_code_markdown(results["claude_code"])
     if "mooncake" in results:
-        _mooncake_markdown(results["mooncake"])
+        lines += [*_mooncake_markdown(results["mooncake"]), ""]
     if "azure" in results:
-        _azure_markdown(results["azure"])
+        lines += _azure_markdown(results["azure"])
+    text = "\n".join(lines)
+    if args.write:
+        header = (
+            f"## Audit of real logs: Claude Code transcripts, Mooncake and Azure traces\n\n{date.today()} · "
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} · "
+            f"`.venv/bin/python benchmarks/audit_real.py --write` · Mooncake and Azure rows served on {args.model}\n\n"
+        )
+        write_section("audit-real", header + text)
+    print(text)
 
 
 if __name__ == "__main__":

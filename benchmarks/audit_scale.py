@@ -12,7 +12,14 @@ These records carry usage but no request bodies, so the caching replay has nothi
 this scale and says so; routing, batch and output caps are simulated on every record. The replay's
 own throughput is measured on the Mooncake traces (``benchmarks/audit_real.py``).
 
-Run: .venv/bin/python benchmarks/audit_scale.py [--sizes 1000000 10000000] [--workdir DIR] [--markdown]
+The child's CPU time is measured twice: the audit itself (``time.process_time()`` around
+``run_audit``, every thread) and the whole child process from the parent (``getrusage`` of the
+child: interpreter start-up and imports included). ``--baseline SRC`` also audits each log with
+another checkout's ``src`` folder (say the previous commit's, from ``git archive``), alternating, so
+the two are compared on the same machine in the same run.
+
+Run: .venv/bin/python benchmarks/audit_scale.py [--sizes 1000000 10000000] [--workdir DIR]
+     [--baseline /tmp/base/src] [--write]
 """
 
 from __future__ import annotations
@@ -22,12 +29,16 @@ import json
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from _doc_section import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = (
@@ -105,54 +116,87 @@ def child(log: str, rules: str, workdir: str) -> None:
     }))  # fmt: skip
 
 
+def audit_child(log: Path, rules: Path, workdir: str, src: Path | None) -> dict[str, Any]:
+    """One audit in a fresh child process (``src``: another checkout's code); its JSON and the child's CPU."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(log), str(rules), workdir],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
+
+
+def markdown(rows: list[dict[str, Any]], command: str) -> str:
+    """The benchmarks.md section."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        "## Audit at scale: 1 and 10 million usage records",
+        "",
+        f"{date.today()} · {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} · "
+        f"`{command}` · load average {load:.1f} at the end",
+        "",
+        "A synthetic usage-level JSONL log (timestamp, task, workspace, the response with its usage; six tasks on "
+        "six models, one unknown; 30 days; one malformed line per 100,000) audited whole in a fresh child process "
+        "with `memory_limit = 1GB`: read, validate, price, group, the usage views, routing, batch and output caps on "
+        "every record. *Audit CPU* is `process_time()` around `run_audit` (all threads); *process CPU* is the whole "
+        "child (start-up and imports too). Peak RSS is the child's `VmHWM`.",
+        "",
+        "| code | records | input | wall | audit CPU | process CPU | peak RSS | total | malformed | unpriced |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['code']} | {r['n']:,} | {r['file_mb']:,.0f} MB | {r['seconds']:,.1f} s | {r['cpu_seconds']:,.1f} s | "
+            f"{r['process_cpu_seconds']:,.1f} s | {r['peak_rss_mb']:,.0f} MB | ${float(r['total_usd']):,.2f} | "
+            f"{r['malformed']:,} | {r['unpriced']:,} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
-    """Generate, audit in a child process, report."""
+    """Generate, audit in a child process (alternating with ``--baseline`` code), report."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout's src folder to compare with"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="update the audit-scale section of docs/benchmarks.md"
+    )
     parser.add_argument("--child", nargs=3, metavar=("LOG", "RULES", "WORKDIR"))
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     rows = []
+    codes: list[tuple[str, Path | None]] = [("this", None)] + (
+        [("baseline", args.baseline)] if args.baseline else []
+    )
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="clawback-audit-bench-") as tmp:
         rules = Path(tmp) / "rules.toml"
         rules.write_text(RULES)
         for n in args.sizes:
             log = Path(tmp) / f"log-{n}.jsonl"
-            t0 = time.perf_counter()
             generate(log, n)
-            gen = time.perf_counter() - t0
             size_mb = log.stat().st_size / 1e6
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", str(log), str(rules), tmp],
-                capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-            )  # fmt: skip
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            result.update(n=n, file_mb=size_mb, generate_seconds=gen)
-            rows.append(result)
-            print(json.dumps(result), file=sys.stderr)
+            for code, src in codes:
+                result = audit_child(log, rules, tmp, src)
+                result.update(n=n, file_mb=size_mb, code=code)
+                rows.append(result)
+                print(json.dumps(result), file=sys.stderr)
             log.unlink()
-    if args.markdown:
-        print(
-            f"{datetime.now(UTC):%Y-%m-%d} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores\n"
-        )
-        print(
-            "| records | input | wall time | CPU time | records/s (wall) | records/s (CPU) | peak RSS | total "
-            "| malformed counted | unpriced |"
-        )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            print(
-                f"| {r['n']:,} | {r['file_mb']:,.0f} MB | {r['seconds']:,.0f} s | {r['cpu_seconds']:,.0f} s | "
-                f"{r['n'] / r['seconds']:,.0f} | {r['n'] / r['cpu_seconds']:,.0f} | {r['peak_rss_mb']:,.0f} MB | "
-                f"${float(r['total_usd']):,.2f} | "
-                f"{r['malformed']:,} | {r['unpriced']:,} |"
-            )
-    else:
-        print(json.dumps(rows, indent=2))
+    command = " ".join(["benchmarks/audit_scale.py", *sys.argv[1:]])
+    text = markdown(rows, f".venv/bin/python {command}")
+    if args.write:
+        write_section("audit-scale", text)
+    print(text)
 
 
 if __name__ == "__main__":

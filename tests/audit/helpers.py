@@ -64,3 +64,12 @@ def read_all(fmt: str, path: Path, **options: Any) -> tuple[list[Any], IssueLog]
     issues = IssueLog()
     ctx = ReadContext(issues, 0, str(path), options=options)
     return list(reader_for(fmt).read(path, ctx)), issues
+
+
+def audit_files(paths: Iterable[Path | str], *, fast: bool = True, **options: Any) -> dict[str, Any]:
+    """The ``--json`` document of an audit of ``paths`` (with or without the DuckDB fast path)."""
+    from clawback.audit.engine import AuditOptions, run_audit
+    from clawback.pricing import load_catalogue
+
+    summary = run_audit([str(p) for p in paths], load_catalogue(), AuditOptions(fast=fast, **options))
+    return summary.to_json()

@@ -58,7 +58,7 @@ def test_terminal_summary_and_report(log: Path, tmp_path: Path) -> None:
         (["{log}", "--report", "/nonexistent/dir/r.html"], ["cannot write report"]),
         (["{notes}"], ["can't tell the format", "--format"]),
         (["{empty}"], ["empty.jsonl is empty: nothing to audit"]),
-        (["{folder}"], ["is a directory"]),
+        (["{folder}"], ["nothing to audit", "no files in this folder"]),
         (["{log}", "--format", "trace"], ["no API calls found", "read as trace", "6 malformed lines"]),
         (["{log}", "--format", "claude-code"], ["no API calls found", "skipped", "wrong --format?"]),
         (["{log}", "--until", "2020-01-01"], ["no calls between --since and --until"]),

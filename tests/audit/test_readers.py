@@ -11,7 +11,7 @@ import pytest
 
 from clawback.audit.readers import detect_format
 from clawback.errors import InputFileError
-from tests.audit.helpers import log_line, read_all, usage, write_lines
+from tests.audit.helpers import audit_files, log_line, read_all, usage, write_lines
 
 BODY = {
     "model": "claude-sonnet-5-5",
@@ -105,7 +105,9 @@ def _cc(ts: str, msg_id: str, req: str, out: int, *, model: str = "claude-opus-4
     }  # fmt: skip
 
 
-def test_claude_code_deduplicates_by_message_and_request_id(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_claude_code_keeps_one_record_per_call(tmp_path: Path, fast: bool) -> None:
+    """Lines of one streamed answer are one call: its usage from the line with most output, its time from the first."""
     path = write_lines(
         tmp_path / "session.jsonl",
         [
@@ -123,17 +125,18 @@ def test_claude_code_deduplicates_by_message_and_request_id(tmp_path: Path) -> N
             "not json",
         ],
     )
-    records, issues = read_all("claude-code", path)
-    assert [(r.task, r.output_tokens) for r in records] == [
-        ("claude-code/main", 441),
-        ("claude-code/subagent", 5),
-        ("claude-code/compaction", 5),
-    ]
-    assert records[0].ts == datetime(2026, 2, 11, 20, 0, 1, tzinfo=UTC) and records[0].line == 2
-    assert records[0].cache_write_1h_input_tokens == 200 and records[0].workspace == "s1"
-    assert issues.skipped["repeated line of an API call already counted"] == 2
-    assert issues.skipped["<synthetic> message written by Claude Code (not an API call)"] == 1
-    assert issues.malformed_count == 1 and issues.issues[0].line == 8
+    summary = audit_files([path], fast=fast)
+    assert {k: (v["calls"], v["output_tokens"]) for k, v in summary["by_task"].items()} == {
+        "claude-code/main": (1, 441),
+        "claude-code/subagent": (1, 5),
+        "claude-code/compaction": (1, 5),
+    }
+    assert summary["window"]["first"] == "2026-02-11T20:00:01+00:00"
+    issues = summary["input_issues"]
+    assert issues["skipped"]["repeated line of an API call already counted"] == 2
+    assert issues["skipped"]["<synthetic> message written by Claude Code (not an API call)"] == 1
+    assert issues["malformed"] == 1 and issues["malformed_shown"][0]["line"] == 8
+    assert issues["lines_read"] == 8
 
 
 USAGE_REPORT = {

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,9 @@ from tests.conftest import shared_file
 pytestmark = pytest.mark.shared_data
 CATALOGUE = load_catalogue()
 HAND_CHECKED_TOTAL = Decimal("51.74634805")
+RELAYED_ONLY = Decimal("0.0381633")
+"""The 5 Haiku calls of a subagent whose own transcript is not in the data: only its parent's
+progress lines relay them."""
 
 
 def _transcripts() -> list[Path]:
@@ -27,46 +31,83 @@ def _transcripts() -> list[Path]:
     return files
 
 
-def _hand_total(files: list[Path]) -> tuple[int, Decimal]:
-    """The transcripts' cost with plain Decimal arithmetic: one call per (message id, request id),
-    its usage from the line with the most output tokens, its date from the first line."""
-    calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]] = {}
+def _usage_lines(
+    files: list[Path],
+) -> tuple[list[tuple[tuple[str, str], str, str, dict[str, int]]], list[Any]]:
+    """(direct, relayed) usage lines: (message id, request id), model, timestamp, usage."""
+    direct, relayed = [], []
     for path in files:
         for raw in path.read_text("utf-8").splitlines():
             line = json.loads(raw)
             message = line.get("message")
-            if not isinstance(message, dict) or "usage" not in message:
-                continue
-            key = (message["id"], line["requestId"])
-            use = message["usage"]
+            if isinstance(message, dict) and "usage" in message:
+                direct.append(
+                    (
+                        (message["id"], line["requestId"]),
+                        message["model"],
+                        line["timestamp"],
+                        message["usage"],
+                    )
+                )
+            inner = (line.get("data") or {}).get("message") if line.get("type") == "progress" else None
+            if (
+                isinstance(inner, dict)
+                and isinstance(inner.get("message"), dict)
+                and "usage" in inner["message"]
+            ):
+                m = inner["message"]
+                relayed.append(((m["id"], inner["requestId"]), m["model"], inner["timestamp"], m["usage"]))
+    return direct, relayed
+
+
+def _hand_total(files: list[Path]) -> tuple[int, Decimal, int, Decimal]:
+    """The transcripts' cost with plain Decimal arithmetic: one call per (message id, request id),
+    its usage from the line with the most output tokens, its date from the first line; then the
+    subagent calls only relayed in a parent's progress lines, the same way.
+
+    Returns (calls, total) without and with those relayed calls."""
+    direct, relayed = _usage_lines(files)
+
+    def calls_of(lines: Any) -> dict[tuple[str, str], tuple[str, str, dict[str, int]]]:
+        calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]] = {}
+        for key, model, stamp, use in lines:
             if key not in calls:
-                calls[key] = (message["model"], line["timestamp"][:10], use)
+                calls[key] = (model, stamp[:10], use)
             elif use["output_tokens"] > calls[key][2]["output_tokens"]:
                 calls[key] = (calls[key][0], calls[key][1], use)
-    total = Decimal(0)
-    for model, day, use in calls.values():
-        r = CATALOGUE.resolve(model).rates_at(date.fromisoformat(day))
-        split = use.get("cache_creation") or {}
-        total += (
-            use["input_tokens"] * r.input
-            + split.get("ephemeral_5m_input_tokens", 0) * r.cache_write_5m
-            + split.get("ephemeral_1h_input_tokens", 0) * r.cache_write_1h
-            + use["cache_read_input_tokens"] * r.cache_read
-            + use["output_tokens"] * r.output
-        ) / Decimal(1_000_000)
-    return len(calls), total
+        return calls
+
+    def cost(calls: dict[tuple[str, str], tuple[str, str, dict[str, int]]]) -> Decimal:
+        total = Decimal(0)
+        for model, day, use in calls.values():
+            r = CATALOGUE.resolve(model).rates_at(date.fromisoformat(day))
+            split = use.get("cache_creation") or {}
+            total += (
+                use["input_tokens"] * r.input
+                + split.get("ephemeral_5m_input_tokens", 0) * r.cache_write_5m
+                + split.get("ephemeral_1h_input_tokens", 0) * r.cache_write_1h
+                + use["cache_read_input_tokens"] * r.cache_read
+                + use["output_tokens"] * r.output
+            ) / Decimal(1_000_000)
+        return total
+
+    own = calls_of(direct)
+    only_relayed = {k: v for k, v in calls_of(relayed).items() if k not in own}
+    return len(own), cost(own), len(own) + len(only_relayed), cost(own) + cost(only_relayed)
 
 
 def test_claude_code_transcripts_price_every_call_to_the_hand_checked_total() -> None:
     files = _transcripts()
-    calls, hand = _hand_total(files)
+    calls, hand, all_calls, all_hand = _hand_total(files)
     assert (calls, hand) == (912, HAND_CHECKED_TOTAL)
+    assert (all_calls, all_hand - hand) == (917, RELAYED_ONLY)
     summary = run_audit([str(f) for f in files], CATALOGUE)
     data = summary.to_json()
-    assert data["calls"] == 912 and data["unpriced_calls"] == 0
-    assert summary.spend.total == HAND_CHECKED_TOTAL
+    assert data["calls"] == 917 and data["unpriced_calls"] == 0
+    assert summary.spend.total == HAND_CHECKED_TOTAL + RELAYED_ONLY
     assert data["input_issues"]["malformed"] == 0
-    assert data["input_issues"]["skipped"]["repeated line of an API call already counted"] == 1853 - 912
+    skipped = data["input_issues"]["skipped"]
+    assert skipped["repeated line of an API call already counted"] == 1853 - 912
     assert set(data["by_task"]) == {"claude-code/main", "claude-code/subagent", "claude-code/compaction"}
     assert not summary.techniques[2].applies  # caching: transcripts carry no system prompt or tools
 

@@ -12,7 +12,8 @@ from clawback.audit.report.html import money
 from clawback.audit.summary import AuditSummary
 from tests.audit.chromium import dump_dom, png_rows, screenshot
 
-CHARTS = 5
+CHARTS = 10
+"""Spend by model and by token kind, the waterfall, tasks, hit rate, and the five usage views."""
 
 
 def test_report_is_one_self_contained_file(sample_summary: AuditSummary) -> None:

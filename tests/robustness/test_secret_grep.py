@@ -247,11 +247,6 @@ PRODUCERS: dict[str, Producer] = {
 }
 """Every part of clawback that writes files or streams."""
 
-NOT_ON_THIS_BRANCH: dict[str, str] = {
-    "audit of a ledger URL": "fixed on the audit branch",
-}
-"""Producers whose leak is fixed on another engineer's branch (issue #11's S2): expected to fail here."""
-
 POSTGRES = {"stores on PostgreSQL", "audit of a ledger URL"}
 
 
@@ -260,14 +255,7 @@ POSTGRES = {"stores on PostgreSQL", "audit of a ledger URL"}
     [
         pytest.param(
             name,
-            marks=[
-                *(
-                    [pytest.mark.xfail(reason=NOT_ON_THIS_BRANCH[name], strict=False)]
-                    if name in NOT_ON_THIS_BRANCH
-                    else []
-                ),
-                *([pytest.mark.postgres] if name in POSTGRES else []),
-            ],
+            marks=[pytest.mark.postgres] if name in POSTGRES else [],
         )
         for name in PRODUCERS
     ],

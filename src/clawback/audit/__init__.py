@@ -2,10 +2,15 @@
 
 Layout, from the edges in::
 
+    discover     which files to read: paths, folders walked, Claude Code's log folders
+    loading      every input into the store: format, reader or fast path, one record per call
     readers/     one reader per log format, each turning its input into AuditRecords (+ detect)
-    store        DuckDB: records streamed in by batches, tasks assigned, every call priced in SQL
+    fastpath     JSON-lines logs and transcripts read, checked and loaded inside DuckDB
+    fastpath_sql   ... and the SQL that does it
+    store        DuckDB: records streamed in by batches, deduplicated, tasks assigned, priced in SQL
     pricing_sql  the catalogue as dated rates, and the SQL that prices with them (exact)
     queries      totals by task, model, day and token kind; the unpriced bucket; chart series
+    usage_views  daily, weekly, monthly, per session and 5-hour blocks (``clawback usage``)
     caching      the caching replay (clawback.cache.replay) fed from the store, per policy
     scenarios    one SQL pass re-pricing calls routed, batched, re-cached or capped
     evaluate     each technique alone and stacked per (task, model)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from clawback.audit.queries import micro_to_usd, pick_bucket, window
 from clawback.audit.results import (
     LOGGED,
+    NO_REQUEST_DATA,
     POLICIES,
     TOP_LEVEL,
     BreakpointAdvice,
@@ -64,10 +65,6 @@ __all__ = [
 DEFAULT_KEEPALIVE_CAP: Final = DEFAULT_SPEND_CAP
 """The audit's planner pings under the client's default cap, so its row is what the client does."""
 
-NO_REQUEST_DATA: Final = (
-    "no call in the input carries request data (a request body or prefix hashes), so caching can't be "
-    "replayed: the prompt prefixes and where they repeat are unknown"
-)
 _FETCH: Final = 10_000
 _ADVICE_SAMPLES: Final = 1_001
 _NO_PINGS: Final = [0, 0, 0, 0, 0]

@@ -124,11 +124,23 @@ class _Planner:
         )
 
 
+def _changes_nothing(plan: TaskPlan, pair: Pair) -> bool:
+    """True when a plan leaves its calls as they are (no route, cache or cap; no call it would batch)."""
+    batches = plan.batch or (plan.batch is not None and pair.tolerant > 0)
+    return plan.route_to is None and plan.cache is None and plan.cap is None and not batches
+
+
 def _run(
     con: duckdb.DuckDBPyConnection, planner: _Planner, make: Callable[[Pair], TaskPlan | None]
 ) -> dict[Key, Decimal]:
-    plans = [p for p in (make(pair) for pair in planner.pairs) if p is not None]
-    return scenario_costs(con, plans)
+    """The cost of each pair under its plan; a plan that changes nothing costs what the pair costs
+    today, without pricing its calls again."""
+    plans = [
+        (pair, plan) for pair, plan in ((pair, make(pair)) for pair in planner.pairs) if plan is not None
+    ]
+    same = {(pair.task, pair.model_id): pair.cost for pair, plan in plans if _changes_nothing(plan, pair)}
+    changed = [plan for pair, plan in plans if (pair.task, pair.model_id) not in same]
+    return {**same, **scenario_costs(con, changed)}
 
 
 def _caps(stats: Mapping[str, OutputStats], rules: AuditRules) -> dict[str, int]:

@@ -77,6 +77,14 @@ class AuditRecord:
     """The token kind (or ``other``) of ``reported_usd``."""
     until: datetime | None = None
     """The end of an aggregated report's bucket (its ``ending_at``), when the report gives one."""
+    call_key: str | None = None
+    """The API call a line belongs to when a log repeats a call over several lines (Claude Code's
+    ``message.id|requestId``): the store keeps one record per key, the one with the most output."""
+    preview: str | None = None
+    """The first words of the request's prompt (system prompt, else first message), to name templates."""
+    relayed: bool = False
+    """A call seen second-hand (a subagent's call relayed in its parent's transcript): counted only
+    when no record of the audit holds the same ``call_key`` first-hand."""
 
     @property
     def cache_write_tokens(self) -> int:
@@ -120,6 +128,10 @@ class IssueLog:
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lines_read: int = 0
+    files_skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Files not read, with the reason (a format that can't be told, a device…)."""
+    no_timestamp: int = 0
+    """Malformed lines that are billed responses logged without any timestamp (see ``--logged-on``)."""
 
     def malformed(self, source: str, line: int | None, reason: str, *, where: str | None = None) -> None:
         """Count one malformed line or item; keep it in full while under the limit."""
@@ -131,6 +143,10 @@ class IssueLog:
         """Count valid input that is not a billed call, by reason."""
         self.skipped[reason] = self.skipped.get(reason, 0) + count
 
+    def skip_file(self, name: str, reason: str) -> None:
+        """A whole file not read, and why (it never stops the other inputs)."""
+        self.files_skipped.append((name, reason))
+
     def note(self, text: str) -> None:
         """A format-level remark shown with the results (each once)."""
         if text not in self.notes:
@@ -141,7 +157,11 @@ class IssueLog:
         return {
             "lines_read": self.lines_read,
             "malformed": self.malformed_count,
+            "no_timestamp": self.no_timestamp,
             "malformed_shown": [i.to_json() for i in self.issues],
             "skipped": dict(sorted(self.skipped.items())),
+            "files_skipped": [
+                {"path": name, "reason": reason} for name, reason in self.files_skipped[: self.keep]
+            ],
             "notes": list(self.notes),
         }

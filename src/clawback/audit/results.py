@@ -17,6 +17,7 @@ from clawback.pricing.cost import format_usd
 __all__ = [
     "KIND_LABELS",
     "LOGGED",
+    "NO_REQUEST_DATA",
     "POLICIES",
     "TOP_LEVEL",
     "BreakpointAdvice",
@@ -42,6 +43,11 @@ KIND_LABELS: dict[str, str] = {
 }
 
 
+NO_REQUEST_DATA = (
+    "no call in the input carries request data (a request body or prefix hashes), so caching can't be "
+    "replayed: the prompt prefixes and where they repeat are unknown"
+)
+"""Why caching can't be evaluated on calls without request data (the replay is skipped, unimported)."""
 POLICIES: tuple[str, ...] = ("none", "auto", "planner", "first-sighting oracle", "oracle", "clairvoyant")
 LOGGED = "as logged"
 """The name of the row that shows the replayed calls as the log has them (today's caching)."""

@@ -29,11 +29,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from clawback.errors import InputFileError
+
+if TYPE_CHECKING:
+    from clawback.audit._rules_file import RuleIn
 
 __all__ = ["AuditRules", "TaskRule", "load_rules", "routing_verdicts"]
 
@@ -78,24 +79,7 @@ class AuditRules:
         return replace(self, tasks=tasks)
 
 
-class _RuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    route_to: str | None = None
-    latency_tolerant: bool | None = None
-    output_cap: bool | None = None
-    output_cap_percentile: float | None = Field(default=None, gt=0, le=100)
-
-
-class _FileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: Literal[1] = 1
-    defaults: _RuleIn = Field(default_factory=_RuleIn)
-    tasks: dict[str, _RuleIn] = Field(default_factory=dict)
-
-
-def _merge(base: TaskRule, spec: _RuleIn, source: str) -> TaskRule:
+def _merge(base: TaskRule, spec: RuleIn, source: str) -> TaskRule:
     return TaskRule(
         route_to=spec.route_to if spec.route_to is not None else base.route_to,
         route_source=source if spec.route_to is not None else base.route_source,
@@ -120,13 +104,9 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 def load_rules(path: Path) -> AuditRules:
     """The rules in ``path``; a missing or invalid file is a one-line error naming the field."""
-    data = _read_toml(path, "rules file")
-    try:
-        spec = _FileIn.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InputFileError(f"rules file {path}: {where}: {first['msg']}") from exc
+    from clawback.audit._rules_file import parse_rules_file
+
+    spec = parse_rules_file(_read_toml(path, "rules file"), path)
     source = f"rules file {path.name}"
     defaults = _merge(TaskRule(), spec.defaults, source)
     tasks = {name: _merge(defaults, rule, source) for name, rule in spec.tasks.items()}

@@ -34,19 +34,37 @@ from clawback.audit.tasks import (
 from clawback.errors import StoreError
 from clawback.pricing.catalogue import Catalogue
 
-__all__ = ["UNLABELLED", "AuditStore"]
+__all__ = ["CALL_COLUMNS", "OUTSIDE_WINDOW", "UNLABELLED", "AuditStore"]
 
 BATCH: Final = 20_000
 UNLABELLED: Final = "(unlabelled)"
 _CALLS_DDL: Final = """
 CREATE TABLE calls (
-    id BIGINT, ts TIMESTAMP, src INTEGER, line BIGINT, model VARCHAR, model_id VARCHAR,
+    id BIGINT, ts TIMESTAMP, src INTEGER, line BIGINT, model VARCHAR,
     label VARCHAR, tolerant BOOLEAN, workspace VARCHAR,
     inp BIGINT, outp BIGINT, rd BIGINT, w5 BIGINT, w1 BIGINT, web BIGINT,
     tier VARCHAR, geo VARCHAR, speed VARCHAR, max_tokens BIGINT, stop VARCHAR,
     agg BOOLEAN, rep_usd DECIMAL(38,12), rep_kind VARCHAR, ts_end TIMESTAMP,
+    ckey VARCHAR, relayed BOOLEAN, preview VARCHAR,
     shape VARCHAR, keys VARCHAR[], next_keys VARCHAR[], key_tokens BIGINT[]
 )
+"""
+CALL_COLUMNS: Final = (
+    "id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web, tier, geo, speed, "
+    "max_tokens, stop, agg, rep_usd, rep_kind, ts_end, ckey, relayed"
+)
+"""The columns of ``calls`` every record fills (the shape columns are NULL for calls without request data)."""
+REPEATED: Final = "repeated line of an API call already counted"
+RELAYED_KNOWN: Final = "subagent call relayed in the parent transcript (counted from its own transcript)"
+RELAYED_REPEATED: Final = "repeated progress line of a relayed subagent call"
+OUTSIDE_WINDOW: Final = "outside --since/--until"
+_DEDUPE: Final = """
+CREATE OR REPLACE TEMP TABLE dd AS
+SELECT id, ckey, relayed,
+       row_number() OVER (PARTITION BY ckey, relayed ORDER BY outp DESC, src, line) AS rn,
+       first_value(ts) OVER w AS ts0, first_value(src) OVER w AS src0, first_value(line) OVER w AS line0
+FROM calls WHERE ckey IS NOT NULL
+WINDOW w AS (PARTITION BY ckey, relayed ORDER BY src, line)
 """
 
 
@@ -67,7 +85,8 @@ class AuditStore:
         self.catalogue = catalogue
         self._cleanup = cleanup
         self._next_id = 0
-        self._models: dict[str, str | None] = {}
+        self.keyed = False
+        """True once a record with a ``call_key`` was loaded (deduplication is needed)."""
         con.execute(_CALLS_DDL)
 
     @classmethod
@@ -85,6 +104,7 @@ class AuditStore:
             con = duckdb.connect(":memory:")
             con.execute(f"SET temp_directory = '{folder / 'spill'}'")
             con.execute("SET preserve_insertion_order = false")
+            con.execute("SET TimeZone = 'UTC'")
             if memory_limit:
                 con.execute(f"SET memory_limit = '{memory_limit}'")
             if threads:
@@ -110,11 +130,16 @@ class AuditStore:
 
     # -- loading ---------------------------------------------------------------------------
 
-    def _model_id(self, model: str) -> str | None:
-        if model not in self._models:
-            info = self.catalogue.get(model)
-            self._models[model] = info.id if info else None
-        return self._models[model]
+    @property
+    def folder(self) -> Path | None:
+        """The store's temporary folder (removed on close), for files the fast path stages."""
+        return self._cleanup
+
+    def reserve_ids(self, count: int) -> int:
+        """Reserve ``count`` call ids for rows inserted in SQL; returns the first id minus one."""
+        base = self._next_id
+        self._next_id += count
+        return base
 
     def _row(self, r: AuditRecord) -> tuple[Any, ...]:
         self._next_id += 1
@@ -125,18 +150,21 @@ class AuditStore:
                 template_candidates(r.shape) if r.shape.blocks else (None, None, None)
             )
         ts = _naive_utc(r.ts)
+        if r.call_key is not None:
+            self.keyed = True
         return (
-            self._next_id, ts, r.source, r.line, r.model, self._model_id(r.model),
+            self._next_id, ts, r.source, r.line, r.model,
             r.task, r.latency_tolerant, r.workspace,
             r.input_tokens, r.output_tokens, r.cache_read_input_tokens,
             r.cache_write_5m_input_tokens, r.cache_write_1h_input_tokens, r.web_search_requests,
             r.service_tier, r.inference_geo, r.speed, r.max_tokens, r.stop_reason,
             r.aggregated, r.reported_usd, r.reported_kind, r.until and _naive_utc(r.until),
-            shape, keys, following, key_tokens,
+            r.call_key, r.relayed, r.preview, shape, keys, following, key_tokens,
         )  # fmt: skip
 
     def load(self, records: Iterable[AuditRecord], *, on_batch: Callable[[int], None] | None = None) -> int:
-        """Append ``records`` in batches; returns how many were loaded in all so far."""
+        """Append ``records`` in batches; returns how many were appended."""
+        first = self._next_id
         appender = self.con.appender("calls")
         pending = 0
         for record in records:
@@ -150,7 +178,67 @@ class AuditStore:
         appender.flush()
         if on_batch is not None and pending:
             on_batch(pending)
-        return self._next_id
+        return self._next_id - first
+
+    def count(self) -> int:
+        """Calls (and buckets) loaded so far, after :meth:`settle` one per API call."""
+        return int(self.con.execute("SELECT count(*) FROM calls").fetchall()[0][0])
+
+    def settle(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+        """Keep one record per API call and drop calls outside ``[since, until)``; skipped lines by reason.
+
+        Calls logged over several lines (same ``call_key``) keep the line with the most output tokens
+        (a stream's final count), dated by their first line. A relayed call is dropped when a record
+        of the audit holds the same call first-hand, and otherwise counted once.
+        """
+        con = self.con
+        skipped: dict[str, int] = {}
+        if self.keyed:
+            con.execute(_DEDUPE)
+            for reason, where in (
+                (RELAYED_KNOWN, "relayed AND ckey IN (SELECT ckey FROM dd WHERE NOT relayed)"),
+                (REPEATED, "NOT relayed AND rn > 1"),
+                (RELAYED_REPEATED, "relayed AND rn > 1"),
+            ):
+                gone = con.execute(
+                    f"DELETE FROM calls WHERE id IN (SELECT id FROM dd WHERE {where})"
+                ).fetchall()[0][0]
+                con.execute(f"DELETE FROM dd WHERE {where}")
+                if gone:
+                    skipped[reason] = int(gone)
+            con.execute(
+                """
+                UPDATE calls SET ts = dd.ts0, src = dd.src0, line = dd.line0 FROM dd
+                WHERE calls.id = dd.id AND (calls.src <> dd.src0 OR calls.line <> dd.line0)
+                """
+            )
+            con.execute("DROP TABLE dd")
+        bounds = [
+            f"ts < '{_naive_utc(since)}'" if since else "",
+            f"ts >= '{_naive_utc(until)}'" if until else "",
+        ]
+        outside = " OR ".join(b for b in bounds if b)
+        if outside:
+            gone = con.execute(f"DELETE FROM calls WHERE {outside}").fetchall()[0][0]
+            if gone:
+                skipped[OUTSIDE_WINDOW] = int(gone)
+        return skipped
+
+    def has_shapes(self) -> bool:
+        """True when some call carries request data (shapes): only then can caching be replayed."""
+        return bool(self.con.execute("SELECT count(*) FROM calls WHERE shape IS NOT NULL").fetchall()[0][0])
+
+    def relayed_calls(self) -> tuple[int, int]:
+        """Relayed calls counted (their own transcript missing) and the files they came from."""
+        row = self.con.execute("SELECT count(*), count(DISTINCT src) FROM calls WHERE relayed").fetchall()[0]
+        return int(row[0]), int(row[1])
+
+    def records_by_source(self) -> dict[int, int]:
+        """Calls (and buckets) kept per input index."""
+        return {
+            int(s): int(n)
+            for s, n in self.con.execute("SELECT src, count(*) FROM calls GROUP BY src").fetchall()
+        }
 
     # -- preparing -------------------------------------------------------------------------
 
@@ -161,15 +249,29 @@ class AuditStore:
         appender = con.appender("rates")
         appender.append_rows(list(rate_rows(self.catalogue)))
         appender.flush()
+        self._models()
         self._find_templates()
         usage = f"""(
-            SELECT c.* EXCLUDE (shape, keys, next_keys, key_tokens), CAST(c.ts AS DATE) AS day,
+            SELECT c.* EXCLUDE (shape, keys, next_keys, key_tokens, preview), m.model_id, CAST(c.ts AS DATE) AS day,
                    (c.shape IS NOT NULL) AS shaped,
                    coalesce(c.label, n.name, CASE WHEN c.keys IS NULL THEN '{UNLABELLED}' ELSE '{NO_TEMPLATE}' END)
                      AS task
-            FROM calls c LEFT JOIN tpl_pick p ON p.id = c.id LEFT JOIN tpl_names n ON n.key = p.key
+            FROM calls c LEFT JOIN models m ON m.model = c.model
+            LEFT JOIN tpl_pick p ON p.id = c.id LEFT JOIN tpl_names n ON n.key = p.key
         )"""
         con.execute(f"CREATE OR REPLACE TABLE priced AS {priced_select(usage, keep='u.*')}")
+
+    def _models(self) -> None:
+        """The ``models`` table: each model name logged and the catalogue id it resolves to (or NULL)."""
+        con = self.con
+        names = [str(row[0]) for row in con.execute("SELECT DISTINCT model FROM calls").fetchall()]
+        con.execute("CREATE OR REPLACE TABLE models (model VARCHAR, model_id VARCHAR)")
+        if names:
+            appender = con.appender("models")
+            for name in names:
+                info = self.catalogue.get(name)
+                appender.append_row(name, info.id if info else None)
+            appender.flush()
 
     def _find_templates(self) -> None:
         con = self.con
@@ -204,6 +306,17 @@ class AuditStore:
             appender = con.appender("tpl_names")
             appender.append_rows([(key, template_name(key)) for key in keys])
             appender.flush()
+
+    def templates(self) -> dict[str, tuple[str | None, int, int]]:
+        """Each template task found: the first words of its prompt (when logged) and its first call's input and line."""
+        rows = self.con.execute(
+            """
+            SELECT n.name, c.preview, c.src, c.line FROM tpl_pick p JOIN calls c ON c.id = p.id
+            JOIN tpl_names n ON n.key = p.key
+            QUALIFY row_number() OVER (PARTITION BY n.name ORDER BY c.src, c.line) = 1
+            """
+        ).fetchall()
+        return {str(name): (preview, int(src), int(line)) for name, preview, src, line in rows}
 
     def shaped_calls(self) -> duckdb.DuckDBPyConnection:
         """A cursor over calls with shapes, per model in time order (all workspaces interleaved).

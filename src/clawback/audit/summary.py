@@ -3,10 +3,11 @@
 JSON keys (money as decimal strings in USD over the audited window unless named ``monthly``)::
 
     calls, buckets, total_usd, unpriced_calls, unpriced[], window{first, last, seconds,
-    monthly_factor}, by_model{}, by_task{}, by_day{}, by_token_kind{}, savings{route, batch, cache,
-    output_cap, stacked}, policies{none, auto, planner, first-sighting oracle, oracle, clairvoyant} and policies_as_logged (the same
-    calls as billed; both when calls have shapes), recommendations[], inputs[], input_issues{},
-    warnings[]
+    monthly_factor, monthly_usd}, by_model{}, by_task{}, by_day{}, by_token_kind{}, savings{route,
+    batch, cache, output_cap, stacked}, policies{none, auto, planner, first-sighting oracle, oracle,
+    clairvoyant} and policies_as_logged (the same calls as billed; both when calls have shapes),
+    recommendations[], inputs[], input_issues{}, warnings[], templates{}, usage{daily, weekly,
+    monthly, session, blocks}
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clawback.audit.results import CachingReport, PolicyResult, Recommendation, Spend, Technique, usd
+from clawback.audit.results import CachingReport, PolicyResult, Recommendation, Spend, Technique, money, usd
 
-__all__ = ["AuditSummary", "InputFile"]
+if TYPE_CHECKING:
+    from clawback.audit.usage_views import UsageView
+
+__all__ = ["AuditSummary", "InputFile", "TemplateInfo"]
 
 FORMAT_VERSION = 1
 
@@ -37,6 +41,26 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    """What a task found from a prompt template looks like: its first words and one place it occurs."""
+
+    first_words: str | None
+    where: str | None
+    """``file:line`` of the first call built from the template (a ledger's record number as the line)."""
+
+    def label(self) -> str:
+        """``“first words…” at file:line`` (what is known of it)."""
+        parts = [f"“{self.first_words}”"] if self.first_words else []
+        if self.where:
+            parts.append(f"at {self.where}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"first_words": self.first_words, "where": self.where}
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSummary:
     """Everything the audit found, already computed; renderers only read it."""
 
@@ -50,6 +74,30 @@ class AuditSummary:
     issues: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     generated: datetime | None = None
+    templates: dict[str, TemplateInfo] = field(default_factory=dict)
+    """Tasks found from prompt templates (``template:<hash>``): their first words and where one occurs."""
+    usage: dict[str, UsageView] = field(default_factory=dict)
+    """The usage views (daily, weekly, monthly, session, blocks) of the same calls."""
+
+    @property
+    def monthly_spend(self) -> Decimal:
+        """The audited window's spend scaled to 30 days (by :attr:`monthly_factor`)."""
+        return self.spend.total * self.monthly_factor
+
+    def no_recommendation(self) -> str:
+        """Why the list of recommendations is empty: nothing saves money, or no saving is worth a change."""
+        if self.stacked_saving <= 0:
+            return "No change saves money on these calls."
+        monthly = self.stacked_saving * self.monthly_factor
+        return (
+            f"No single change is worth recommending: together the changes above save {money(self.stacked_saving)} "
+            f"in this window ({money(monthly)} a month), and none saves both a cent a month and 0.1% of the spend."
+        )
+
+    def task_label(self, task: str) -> str:
+        """``task`` with what is known of its template, for people (the key stays ``task``)."""
+        info = self.templates.get(task)
+        return f"{task} {info.label()}".rstrip() if info else task
 
     @property
     def stacked_total(self) -> Decimal:
@@ -95,6 +143,7 @@ class AuditSummary:
                 "last": s.last.isoformat() if s.last else None,
                 "seconds": self.window_seconds,
                 "monthly_factor": format(self.monthly_factor.quantize(Decimal("0.0001")), "f"),
+                "monthly_usd": usd(self.monthly_spend),
             },
             "by_model": {row.key: row.to_json() for row in s.by_model},
             "by_task": {row.key: row.to_json() for row in s.by_task},
@@ -106,6 +155,8 @@ class AuditSummary:
             "inputs": [i.to_json() for i in self.inputs],
             "input_issues": self.issues,
             "warnings": list(self.warnings),
+            "templates": {name: info.to_json() for name, info in sorted(self.templates.items())},
+            "usage": {name: view.to_json() for name, view in self.usage.items()},
         }
         if self.caching.policies:
             data["policies"] = {name: p.to_json() for name, p in self.caching.policies.items()}

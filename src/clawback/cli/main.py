@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "cost": ("clawback.cli.cost", "cost", False),
     "estimate": ("clawback.cli.estimate", "estimate", False),
     "audit": ("clawback.cli.audit", "audit", False),
+    "usage": ("clawback.cli.usage", "app", True),
     "lint": ("clawback.cli.lint", "lint", False),
     "emulate": ("clawback.cli.emulate", "emulate", False),
     "gateway": ("clawback.cli.gateway", "gateway", False),
@@ -113,9 +114,14 @@ _INTERRUPTED = 130
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; bad input exits non-zero with a one-line message, never a traceback."""
+    from clawback.cli._coercion import install
+
     _flags_take_no_value()
+    install()
     args = list(argv) if argv is not None else sys.argv[1:]
     only = args[0] if args and args[0] in _COMMANDS else None
+    if only is None and args[:1] == ["--version"]:
+        only = ""  # the version needs no command module (importing them all costs most of a second)
     try:
         command = typer.main.get_command(build_app(only))
         code = command.main(args=args, prog_name="clawback", standalone_mode=False)

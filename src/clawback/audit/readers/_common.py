@@ -1,4 +1,11 @@
-"""What the readers share: the reader protocol, line iteration, timestamps and usage validation."""
+"""What the readers share: the reader protocol, line iteration, JSON lines, timestamps and usage validation.
+
+Everything here is standard library only: ``clawback audit`` and ``clawback usage`` import no
+pydantic on their way to the first record. Validation is strict and names the field at fault, in
+the words the audit prints for a malformed line (``usage.input_tokens: should be greater than or
+equal to 0, got -1``). The DuckDB fast path (:mod:`clawback.audit.fastpath`) accepts exactly the
+lines these rules accept and sends every other line here, so both give the same records.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,33 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from clawback.audit.records import AuditRecord, IssueLog
 from clawback.errors import InputFileError
+from clawback.safe_input import MAX_YEAR, MIN_YEAR, loads
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "MAX_TOKENS",
+    "LineReader",
     "ReadContext",
     "Reader",
-    "UsageIn",
+    "bool_field",
+    "check_record_year",
     "describe_validation_error",
     "iter_lines",
+    "load_line",
     "parse_timestamp",
+    "read_lines",
+    "text_field",
     "usage_counts",
 ]
 
 _CHUNK = 1 << 20
+_BOM: Final = b"\xef\xbb\xbf"
 MAX_TOKENS = 10**15
 """The largest token count a reader accepts: more is a corrupt line, not a call (and would overflow
 the audit database's 64-bit integers, stopping the whole audit)."""
@@ -61,12 +76,28 @@ class Reader(Protocol):
         ...
 
 
+class LineReader(Reader, Protocol):
+    """A reader of one call per line, which can also read one line alone (the fast path's fallback)."""
+
+    def read_line(self, number: int, raw: bytes, ctx: ReadContext) -> AuditRecord | None:
+        """The call on line ``number``, or None (the issue is logged in ``ctx``)."""
+        ...
+
+
+def read_lines(reader: LineReader, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
+    """Every record ``reader`` finds on the lines of ``path``, in file order."""
+    for number, raw in iter_lines(path, ctx):
+        record = reader.read_line(number, raw, ctx)
+        if record is not None:
+            yield record
+
+
 def iter_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines of ``path`` with their 1-based numbers; an unreadable file is an error."""
+    """Non-blank lines of ``path`` with their 1-based numbers (a leading UTF-8 BOM dropped)."""
     try:
         handle = path.open("rb", buffering=_CHUNK)
     except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise InputFileError(f"cannot read {ctx.source_name or path}: {exc.strerror or exc}") from exc
     pending = 0
     report = ctx.on_bytes
     with handle:
@@ -78,12 +109,25 @@ def iter_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, bytes]]:
                     if pending >= _CHUNK:
                         report(pending)
                         pending = 0
+                if number == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]
                 if raw.strip():
                     yield number, raw
         except OSError as exc:
-            raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            raise InputFileError(f"cannot read {ctx.source_name or path}: {exc.strerror or exc}") from exc
     if report is not None and pending:
         report(pending)
+
+
+def load_line(raw: bytes) -> Any:
+    """One line's JSON (bounded nesting, UTF-8, no NaN); ValueError with a short reason otherwise."""
+    try:
+        return loads(raw)
+    except InputFileError as exc:
+        reason = str(exc)
+        raise ValueError(
+            "not valid JSON" if reason.startswith(("invalid JSON", "not valid JSON")) else reason
+        ) from None
 
 
 def parse_timestamp(value: Any) -> datetime:
@@ -99,70 +143,110 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"timestamp {value!r} is not ISO 8601") from None
-        zone = parsed.tzinfo
-        if zone is UTC:
-            return parsed
-        return parsed.replace(tzinfo=UTC) if zone is None else parsed.astimezone(UTC)
-    raise ValueError(f"timestamp {value!r} is not a string or a number")
+            zone = parsed.tzinfo
+            if zone is UTC:
+                return parsed
+            return parsed.replace(tzinfo=UTC) if zone is None else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValueError(f"timestamp {value[:60]!r} is not ISO 8601") from None
+    raise ValueError(f"timestamp {str(value)[:60]!r} is not a string or a number")
 
 
-class _CacheCreationIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    ephemeral_5m_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    ephemeral_1h_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-
-
-class _ServerToolIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    web_search_requests: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
+def check_record_year(ts: datetime) -> str | None:
+    """Why a call's time can't be audited (a year outside MIN_YEAR..MAX_YEAR), or None when it can."""
+    if MIN_YEAR <= ts.year <= MAX_YEAR:
+        return None
+    return f"timestamp {ts.isoformat()[:19]} is outside the years {MIN_YEAR}–{MAX_YEAR}"
 
 
-class UsageIn(BaseModel):
-    """A Messages API usage object (unknown keys ignored; counts must be non-negative integers)."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    output_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    cache_read_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKENS)
-    cache_creation: _CacheCreationIn | None = None
-    server_tool_use: _ServerToolIn | None = None
-    service_tier: str | None = None
-    inference_geo: str | None = None
-    speed: str | None = None
+def _surrogate_free(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-def usage_counts(usage: UsageIn) -> dict[str, Any]:
-    """AuditRecord keyword arguments from a usage object (unsplit writes count as 5-minute).
+def text_field(obj: Mapping[str, Any], key: str, where: str = "") -> str | None:
+    """``obj[key]`` when it is a string (None when absent or null); ValueError for any other type."""
+    value = obj.get(key)
+    if value is None or (isinstance(value, str) and _surrogate_free(value)):
+        return value
+    name = f"{where}{key}"
+    if isinstance(value, str):
+        raise ValueError(f"{name}: holds a lone surrogate (not valid Unicode)")
+    raise ValueError(f"{name}: should be a string, got {_kind(value)}")
 
-    Raises ValueError when ``cache_creation`` splits more tokens than the total it splits.
+
+def bool_field(obj: Mapping[str, Any], key: str, where: str = "") -> bool | None:
+    """``obj[key]`` when it is true or false (None when absent or null); ValueError otherwise."""
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"{where}{key}: should be true or false, got {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}.{key}: should be a whole number, got {_kind(value)}")
+    if value < 0:
+        raise ValueError(f"{where}.{key}: should be greater than or equal to 0, got {value}")
+    if value > MAX_TOKENS:
+        raise ValueError(f"{where}.{key}: should be less than or equal to {MAX_TOKENS}")
+    return value
+
+
+def _object(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}.{key}: should be an object, got {_kind(value)}")
+    return value
+
+
+def usage_counts(usage: Any, where: str = "usage") -> dict[str, Any]:
+    """AuditRecord keyword arguments from a Messages API usage object (unsplit writes count as 5-minute).
+
+    Unknown keys are ignored; counts must be whole numbers from 0 to :data:`MAX_TOKENS` (absent or
+    null counts as 0). Raises ValueError naming the field at fault, and when ``cache_creation``
+    splits more tokens than the total it splits.
     """
-    split = usage.cache_creation
-    w5 = (split.ephemeral_5m_input_tokens or 0) if split else 0
-    w1 = (split.ephemeral_1h_input_tokens or 0) if split else 0
-    total_writes = usage.cache_creation_input_tokens
+    if not isinstance(usage, dict):
+        raise ValueError(f"{where}: should be an object, got {_kind(usage)}")
+    split = _object(usage, "cache_creation", where)
+    server = _object(usage, "server_tool_use", where)
+    w5 = _count(split, "ephemeral_5m_input_tokens", f"{where}.cache_creation") or 0
+    w1 = _count(split, "ephemeral_1h_input_tokens", f"{where}.cache_creation") or 0
+    total_writes = _count(usage, "cache_creation_input_tokens", where)
     if total_writes is not None and w5 + w1 > total_writes:
         raise ValueError(
             f"usage.cache_creation splits {w5 + w1} tokens but cache_creation_input_tokens is {total_writes}"
         )
     if total_writes is not None and total_writes > w5 + w1:
         w5 = total_writes - w1
-    server = usage.server_tool_use
+    prefix = f"{where}."
     return {
-        "input_tokens": usage.input_tokens or 0,
-        "output_tokens": usage.output_tokens or 0,
-        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+        "input_tokens": _count(usage, "input_tokens", where) or 0,
+        "output_tokens": _count(usage, "output_tokens", where) or 0,
+        "cache_read_input_tokens": _count(usage, "cache_read_input_tokens", where) or 0,
         "cache_write_5m_input_tokens": w5,
         "cache_write_1h_input_tokens": w1,
-        "web_search_requests": (server.web_search_requests or 0) if server else 0,
-        "service_tier": usage.service_tier,
-        "inference_geo": usage.inference_geo or None,
-        "speed": usage.speed,
+        "web_search_requests": _count(server, "web_search_requests", f"{where}.server_tool_use") or 0,
+        "service_tier": text_field(usage, "service_tier", prefix),
+        "inference_geo": text_field(usage, "inference_geo", prefix) or None,
+        "speed": text_field(usage, "speed", prefix),
     }
 
 

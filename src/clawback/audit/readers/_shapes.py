@@ -14,7 +14,7 @@ from typing import Any
 from clawback import tokens as _tokens
 from clawback.shapes import RequestShape, request_shape
 
-__all__ = ["ShapeMaker"]
+__all__ = ["ShapeMaker", "prompt_preview"]
 
 _MEMO_LIMIT = 50_000
 
@@ -45,3 +45,32 @@ class ShapeMaker:
             tokenizer="4.7+" if tokenizer == "4.7+" else "pre-4.7",
             count=lambda block: self._count(block, tokenizer),
         )
+
+
+_PREVIEW_WORDS = 8
+_PREVIEW_CHARS = 60
+
+
+def _first_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        for block in value:
+            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+                return str(block["text"])
+    return None
+
+
+def prompt_preview(body: Mapping[str, Any]) -> str | None:
+    """The first words of a request's prompt: its system prompt, else its first message (None: no text)."""
+    text = _first_text(body.get("system"))
+    messages = body.get("messages")
+    if not text and isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        text = _first_text(messages[0].get("content"))
+    if not text:
+        return None
+    words = text.split()
+    short = " ".join(words[:_PREVIEW_WORDS])
+    if len(short) > _PREVIEW_CHARS:
+        short = short[:_PREVIEW_CHARS].rstrip()
+    return short + ("…" if short != " ".join(words) else "")

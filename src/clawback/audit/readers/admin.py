@@ -18,7 +18,6 @@ call), routing by prompt and output caps (no per-call data).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -32,10 +31,12 @@ from clawback.audit.readers._common import (
     ReadContext,
     describe_validation_error,
     iter_lines,
+    load_line,
     parse_timestamp,
 )
 from clawback.audit.records import AuditRecord
 from clawback.errors import InputFileError
+from clawback.safe_input import loads, read_input
 
 __all__ = ["COST_TOKEN_KINDS", "AdminCostReader", "AdminUsageReader"]
 
@@ -103,21 +104,21 @@ def _pages(path: Path, ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
     if first is None:
         return
     try:
-        page = json.loads(first[1])
+        page = load_line(first[1])
     except ValueError:
         page = None
     if isinstance(page, dict) and "data" in page:
         yield first[0], page
         for number, raw in lines:
             try:
-                yield number, json.loads(raw)
-            except ValueError:
-                ctx.malformed(number, "not valid JSON")
+                yield number, load_line(raw)
+            except ValueError as exc:
+                ctx.malformed(number, str(exc))
         return
     try:
-        whole = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path} is not a JSON report: {str(exc).splitlines()[0]}") from exc
+        whole = loads(read_input(path, ctx.source_name or str(path)))
+    except InputFileError as exc:
+        raise InputFileError(f"{ctx.source_name or path} is not a JSON report: {exc}") from exc
     for page in whole if isinstance(whole, list) else [whole]:
         yield None, page
 

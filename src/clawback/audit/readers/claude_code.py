@@ -1,129 +1,141 @@
-"""Claude Code session transcripts (``~/.claude/projects/**/*.jsonl``).
+"""Claude Code session transcripts (``~/.claude/projects/<project>/<session>.jsonl`` and subagents).
 
 Assistant lines carry ``message.usage``, ``message.model``, ``message.id`` and ``requestId``.
 Claude Code writes one line per content block of a response, each repeating the usage, and the
 last one carries the final ``output_tokens`` of the stream; so one API call is the set of lines
-sharing ``(message.id, requestId)``, and its usage is the line with the most output tokens.
-Repeated lines are counted as skipped, not as calls.
+sharing ``(message.id, requestId)``, and its usage is the line with the most output tokens. The
+reader emits every usage line with that key (``call_key``); the audit's store keeps one record
+per key (the most output tokens, the time and place of the first line) and counts the rest as
+repeated lines, across all the files of an audit.
+
+A subagent's calls are in its own transcript (``<session>/subagents/agent-<id>.jsonl``) and are
+also relayed, while it runs, in ``progress`` lines of the parent transcript
+(``data.message.message.usage``). Those are emitted as *relayed* records: the store counts one
+only when no transcript of the audit holds the same call itself, so a call is never counted
+twice and a subagent whose transcript is missing is not lost.
 
 ``<synthetic>`` messages (errors and notices Claude Code writes itself) are not API calls: they
 are counted and skipped. User turns, tool results, progress and snapshot lines are counted as
-lines without usage. Tasks are ``claude-code/main``, ``claude-code/subagent`` (sidechains) and
-``claude-code/compaction`` (the compaction agent); the session id is the cache isolation key.
-Transcripts hold no system prompt or tool definitions, so there are no request shapes.
+lines without usage. Tasks are ``claude-code/main``, ``claude-code/subagent`` (sidechains and
+relayed calls) and ``claude-code/compaction`` (the compaction agent); the session id is the cache
+isolation key. Transcripts hold no system prompt or tool definitions, so there are no request shapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, Final
 
 from clawback.audit.readers._common import (
     ReadContext,
-    UsageIn,
-    describe_validation_error,
-    iter_lines,
+    bool_field,
+    load_line,
     parse_timestamp,
+    read_lines,
+    text_field,
     usage_counts,
 )
 from clawback.audit.records import AuditRecord
 
-__all__ = ["ClaudeCodeReader"]
+__all__ = [
+    "MAIN",
+    "NO_USAGE",
+    "SUBAGENT",
+    "SYNTHETIC",
+    "SYNTHETIC_MODEL",
+    "ClaudeCodeReader",
+    "call_key",
+    "task_of",
+]
 
-SYNTHETIC_MODEL = "<synthetic>"
-
-
-class _MessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str | None = None
-    model: str | None = None
-    usage: UsageIn | None = None
-    stop_reason: str | None = None
-
-
-class _LineIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: str | None = None
-    timestamp: Any = None
-    request_id: str | None = Field(default=None, alias="requestId")
-    session_id: str | None = Field(default=None, alias="sessionId")
-    is_sidechain: bool | None = Field(default=None, alias="isSidechain")
-    agent_id: str | None = Field(default=None, alias="agentId")
-    message: _MessageIn | dict[str, Any] | str | None = None
+SYNTHETIC_MODEL: Final = "<synthetic>"
+MAIN: Final = "claude-code/main"
+SUBAGENT: Final = "claude-code/subagent"
+COMPACTION: Final = "claude-code/compaction"
+NO_USAGE: Final = "transcript line without usage (user turn, tool result, progress, …)"
+SYNTHETIC: Final = "<synthetic> message written by Claude Code (not an API call)"
 
 
-def _task(line: _LineIn) -> str:
-    if line.agent_id and line.agent_id.startswith("acompact"):
-        return "claude-code/compaction"
-    if line.is_sidechain:
-        return "claude-code/subagent"
-    return "claude-code/main"
+def call_key(message_id: str | None, request_id: str | None) -> str | None:
+    """The key one API call's lines share (None when a line names neither id)."""
+    if not message_id and not request_id:
+        return None
+    return f"{message_id or ''}|{request_id or ''}"
+
+
+def task_of(agent_id: str | None, sidechain: bool | None) -> str:
+    """The task of a transcript line: compaction agent, subagent (sidechain) or the main agent."""
+    if agent_id and agent_id.startswith("acompact"):
+        return COMPACTION
+    return SUBAGENT if sidechain else MAIN
+
+
+def _relayed(line: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """(the relayed line, its message) of a progress line relaying a subagent's API call."""
+    if line.get("type") != "progress":
+        return None
+    data = line.get("data")
+    inner = data.get("message") if isinstance(data, dict) else None
+    message = inner.get("message") if isinstance(inner, dict) else None
+    if isinstance(message, dict) and message.get("usage") is not None:
+        return inner, message  # type: ignore[return-value]
+    return None
 
 
 class ClaudeCodeReader:
-    """Reads Claude Code transcripts, one record per API call."""
+    """Reads Claude Code transcripts: one record per usage line, keyed by its API call."""
 
     name = "claude-code"
 
-    def __init__(self) -> None:
-        self._emitted: set[tuple[str, str]] = set()
-
     def read(self, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
-        """Every deduplicated API call in ``path``, in order of first appearance."""
-        pending: dict[tuple[str, str] | int, AuditRecord] = {}
-        for number, raw in iter_lines(path, ctx):
-            try:
-                line = _LineIn.model_validate_json(raw)
-            except ValidationError as exc:
-                ctx.malformed(number, describe_validation_error(exc))
-                continue
-            message = line.message
-            if not isinstance(message, _MessageIn) or message.usage is None:
-                ctx.issues.skip("transcript line without usage (user turn, tool result, progress, …)")
-                continue
-            if message.model == SYNTHETIC_MODEL:
-                ctx.issues.skip("<synthetic> message written by Claude Code (not an API call)")
-                continue
-            try:
-                record = self._record(line, message, number, ctx)
-            except ValueError as exc:
-                ctx.malformed(number, str(exc))
-                continue
-            key: tuple[str, str] | int = (
-                (message.id or "", line.request_id or "") if (message.id or line.request_id) else number
-            )
-            if key in self._emitted:
-                ctx.issues.skip("repeated line of an API call already counted")
-                continue
-            if key in pending:
-                ctx.issues.skip("repeated line of an API call already counted")
-                kept = pending[key]
-                if record.output_tokens > kept.output_tokens:
-                    pending[key] = replace(record, ts=kept.ts, line=kept.line)
-                continue
-            pending[key] = record
-        for key, record in pending.items():
-            if isinstance(key, tuple):
-                self._emitted.add(key)
-            yield record
+        """Every usage line of ``path`` (direct or relayed), in file order."""
+        return read_lines(self, path, ctx)
 
-    def _record(self, line: _LineIn, message: _MessageIn, number: int, ctx: ReadContext) -> AuditRecord:
-        if not message.model:
+    def read_line(self, number: int, raw: bytes, ctx: ReadContext) -> AuditRecord | None:
+        """The usage record on line ``number`` (None: no usage, skipped or malformed, logged in ``ctx``)."""
+        try:
+            line = load_line(raw)
+            if not isinstance(line, dict):
+                raise ValueError("expected a JSON object")
+            return self._record(line, number, ctx)
+        except ValueError as exc:
+            ctx.malformed(number, str(exc))
+            return None
+
+    def _record(self, line: Mapping[str, Any], number: int, ctx: ReadContext) -> AuditRecord | None:
+        message = line.get("message")
+        relayed = False
+        outer: Mapping[str, Any] = line
+        if not isinstance(message, dict) or message.get("usage") is None:
+            found = _relayed(line)
+            if found is None:
+                ctx.issues.skip(NO_USAGE)
+                return None
+            (outer, message), relayed = found, True
+        model = text_field(message, "model", "message.")
+        if model == SYNTHETIC_MODEL:
+            ctx.issues.skip(SYNTHETIC)
+            return None
+        if not model:
             raise ValueError("message.model: missing on a line with usage")
-        assert message.usage is not None
+        counts = usage_counts(message["usage"], "message.usage")
+        session = text_field(line, "sessionId") or ""
+        if relayed:
+            stamp = outer.get("timestamp") if outer.get("timestamp") is not None else line.get("timestamp")
+            task = SUBAGENT
+        else:
+            stamp = line.get("timestamp")
+            task = task_of(text_field(line, "agentId"), bool_field(line, "isSidechain"))
         return AuditRecord(
-            ts=parse_timestamp(line.timestamp),
-            model=message.model,
-            **usage_counts(message.usage),
-            task=_task(line),
-            workspace=line.session_id or "",
-            stop_reason=message.stop_reason,
+            ts=parse_timestamp(stamp),
+            model=model,
+            **counts,
+            task=task,
+            workspace=session,
+            stop_reason=text_field(message, "stop_reason", "message."),
             source=ctx.source_index,
             line=number,
+            call_key=call_key(text_field(message, "id", "message."), text_field(outer, "requestId")),
+            relayed=relayed,
         )

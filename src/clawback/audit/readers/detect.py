@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from clawback.errors import InputFileError
+from clawback.safe_input import loads
 
 __all__ = ["FORMATS", "detect_format"]
 
@@ -21,6 +21,7 @@ FORMATS: tuple[str, ...] = (
 )
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PROBE_LINES = 50
+_FIRST_PROBE = 64 << 10
 _PROBE_BYTES = 4 << 20
 
 
@@ -55,39 +56,51 @@ def _classify_report(doc: Any) -> str | None:
     return None
 
 
-def detect_format(path: Path) -> str:
-    """The format name of ``path``; a one-line error naming ``--format`` when it can't be told."""
-    if path.is_dir():
-        raise InputFileError(f"{path} is a directory; pass the files in it (e.g. {path}/*.jsonl)")
+def _parse(raw: bytes) -> Any:
+    """JSON of ``raw``, or None when it isn't JSON within the safe bounds (too deep, not UTF-8, …)."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(_PROBE_BYTES)
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if head.startswith(_SQLITE_MAGIC):
-        return "ledger"
+        return loads(raw)
+    except InputFileError:
+        return None
+
+
+def _vote(head: bytes) -> str | None:
     votes: dict[str, int] = {}
     for raw in head.splitlines()[:_PROBE_LINES]:
-        if not raw.strip():
-            continue
-        try:
-            kind = _classify_line(json.loads(raw))
-        except ValueError:
-            continue
-        if kind is not None:
-            votes[kind] = votes.get(kind, 0) + 1
-    if votes:
-        return max(votes.items(), key=lambda kv: kv[1])[0]
-    if head.lstrip()[:1] in (b"{", b"["):
-        try:
-            kind = _classify_report(json.loads(head))
-        except ValueError:
-            kind = None
+        if raw.strip():
+            kind = _classify_line(_parse(raw))
+            if kind is not None:
+                votes[kind] = votes.get(kind, 0) + 1
+    return max(votes.items(), key=lambda kv: kv[1])[0] if votes else None
+
+
+def detect_format(path: Path, name: str | None = None) -> str:
+    """The format name of ``path``; a one-line error naming ``--format`` when it can't be told.
+
+    The first 64 KB decide for most files; up to 4 MB are read when their first lines are longer.
+    """
+    shown = name or str(path)
+    if path.is_dir():
+        raise InputFileError(f"{shown} is a directory")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_FIRST_PROBE)
+            if len(head) == _FIRST_PROBE and (_vote(head) is None or head.count(b"\n") < 2):
+                head += handle.read(_PROBE_BYTES - _FIRST_PROBE)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {shown}: {exc.strerror or exc}") from exc
+    if head.startswith(_SQLITE_MAGIC):
+        return "ledger"
+    kind = _vote(head)
+    if kind is not None:
+        return kind
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
+        kind = _classify_report(_parse(head))
         if kind is not None:
             return kind
     if _is_token_csv(head):
         return "token-csv"
-    raise InputFileError(f"can't tell the format of {path}; pass --format with one of: {', '.join(FORMATS)}")
+    raise InputFileError(f"can't tell the format of {shown}; pass --format with one of: {', '.join(FORMATS)}")
 
 
 def _is_token_csv(head: bytes) -> bool:

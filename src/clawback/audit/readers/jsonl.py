@@ -11,79 +11,70 @@ Aliases: ``ts``/``time``/``created_at``/``start_time`` for the timestamp (ISO 86
 seconds/milliseconds); ``request_body``/``params`` and ``response_body`` for the bodies;
 ``label``/``task_label`` or ``metadata.task`` for the task; ``workspace_id``/``api_key_id`` or
 ``metadata.workspace`` for the cache isolation key; ``latency_tolerant`` (top level or in
-``metadata``) marks calls that can wait for the Batch API. When the request body is present its
-shape (block hashes and token estimates, never text) is kept for the caching simulation.
+``metadata``) marks calls that can wait for the Batch API. When a line has several aliases of one
+field, the first in that order is used. When the request body is present its shape (block hashes
+and token estimates, never text) is kept for the caching simulation.
 
 Error responses and batch results that did not succeed are not billed: they are skipped and
-counted. A line that is not JSON, has no timestamp, no model or no usage is malformed.
+counted. A line that is not JSON, has no timestamp, no model or no usage is malformed. A response
+logged without a timestamp can be dated with ``--logged-on`` (the date it was logged).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, Final
 
 from clawback.audit.readers._common import (
     ReadContext,
-    UsageIn,
-    describe_validation_error,
-    iter_lines,
+    bool_field,
+    load_line,
     parse_timestamp,
+    read_lines,
+    text_field,
     usage_counts,
 )
-from clawback.audit.readers._shapes import ShapeMaker
+from clawback.audit.readers._shapes import ShapeMaker, prompt_preview
 from clawback.audit.records import AuditRecord
 
-__all__ = ["JsonlReader"]
+__all__ = ["RESPONSE_KEYS", "TIMESTAMP_KEYS", "JsonlReader", "NoTimestampError"]
+
+TIMESTAMP_KEYS: Final = ("timestamp", "ts", "time", "created_at", "start_time")
+TASK_KEYS: Final = ("task", "task_label", "label")
+WORKSPACE_KEYS: Final = ("workspace", "workspace_id", "api_key_id")
+REQUEST_KEYS: Final = ("request", "request_body", "params")
+RESPONSE_KEYS: Final = ("response", "response_body")
+ERROR_SKIP: Final = "error response (not billed)"
 
 
-class _MessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str | None = None
-    type: str | None = None
-    model: str | None = None
-    usage: UsageIn | None = None
-    stop_reason: str | None = None
-    error: Any = None
+class NoTimestampError(ValueError):
+    """A billed response logged without any timestamp field."""
 
 
-class _ResultIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def first_of(line: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
+    """The first of ``keys`` present in ``line`` and its value (even null), or ``(None, None)``."""
+    for key in keys:
+        if key in line:
+            return key, line[key]
+    return None, None
 
-    type: str
-    message: _MessageIn | None = None
+
+def _object(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise ValueError(f"{name}: should be an object")
 
 
-class _LineIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
-    timestamp: Any = Field(
-        default=None,
-        validation_alias=AliasChoices("timestamp", "ts", "time", "created_at", "start_time"),
-    )
-    task: str | None = Field(default=None, validation_alias=AliasChoices("task", "task_label", "label"))
-    workspace: str | None = Field(
-        default=None, validation_alias=AliasChoices("workspace", "workspace_id", "api_key_id")
-    )
-    latency_tolerant: bool | None = None
-    metadata: dict[str, Any] | None = None
-    request: dict[str, Any] | None = Field(
-        default=None, validation_alias=AliasChoices("request", "request_body", "params")
-    )
-    response: _MessageIn | None = Field(
-        default=None, validation_alias=AliasChoices("response", "response_body")
-    )
-    result: _ResultIn | None = None
-    # a bare response object on the line
-    type: str | None = None
-    model: str | None = None
-    usage: UsageIn | None = None
-    stop_reason: str | None = None
-    error: Any = None
+
+def _alias_text(line: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The text of the first of ``keys`` present (None when it is null); ValueError when not a string."""
+    key, _ = first_of(line, keys)
+    return None if key is None else text_field(line, key)
 
 
 class JsonlReader:
@@ -96,70 +87,100 @@ class JsonlReader:
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[AuditRecord]:
         """Every billed call in ``path``."""
-        for number, raw in iter_lines(path, ctx):
-            try:
-                line = _LineIn.model_validate_json(raw)
-            except ValidationError as exc:
-                ctx.malformed(number, describe_validation_error(exc))
-                continue
-            try:
-                record = self._record(line, number, ctx)
-            except ValueError as exc:
-                ctx.malformed(number, str(exc))
-                continue
-            if record is not None:
-                yield record
+        return read_lines(self, path, ctx)
 
-    def _response(self, line: _LineIn, ctx: ReadContext) -> _MessageIn | None:
-        if line.result is not None:
-            if line.result.type != "succeeded":
-                ctx.issues.skip(f"batch result {line.result.type} (not billed)")
+    def read_line(self, number: int, raw: bytes, ctx: ReadContext) -> AuditRecord | None:
+        """The call on line ``number`` (None: skipped or malformed, logged in ``ctx``)."""
+        try:
+            line = load_line(raw)
+            if not isinstance(line, dict):
+                raise ValueError("expected a JSON object")
+            return self._record(line, number, ctx)
+        except NoTimestampError as exc:
+            ctx.issues.no_timestamp += 1
+            ctx.malformed(number, str(exc))
+        except ValueError as exc:
+            ctx.malformed(number, str(exc))
+        return None
+
+    def _response(self, line: Mapping[str, Any], ctx: ReadContext) -> tuple[Mapping[str, Any], str] | None:
+        """The response object of a line and where it sits (None: a batch result not billed)."""
+        result = _object(line.get("result"), "result")
+        if result is not None:
+            kind = text_field(result, "type", "result.")
+            if kind is None:
+                raise ValueError("result.type: missing")
+            if kind != "succeeded":
+                ctx.issues.skip(f"batch result {kind} (not billed)")
                 return None
-            if line.result.message is None:
+            message = _object(result.get("message"), "result.message")
+            if message is None:
                 raise ValueError("result.message: missing on a succeeded batch result")
-            return line.result.message
-        if line.response is not None:
-            return line.response
-        return _MessageIn(type=line.type, model=line.model, usage=line.usage, stop_reason=line.stop_reason)
+            return message, "result.message."
+        key, response = first_of(line, RESPONSE_KEYS)
+        if response is not None:
+            return _object(response, str(key)) or {}, f"{key}."
+        return line, ""
 
-    def _record(self, line: _LineIn, number: int, ctx: ReadContext) -> AuditRecord | None:
-        response = self._response(line, ctx)
-        if response is None:
+    def _record(self, line: Mapping[str, Any], number: int, ctx: ReadContext) -> AuditRecord | None:
+        found = self._response(line, ctx)
+        if found is None:
             return None
-        if response.type == "error" or line.error is not None or response.error is not None:
-            ctx.issues.skip("error response (not billed)")
+        response, where = found
+        if (
+            response.get("type") == "error"
+            or line.get("error") is not None
+            or response.get("error") is not None
+        ):
+            ctx.issues.skip(ERROR_SKIP)
             return None
-        request = line.request or {}
-        model = response.model or _text(request.get("model"))
+        key, raw_request = first_of(line, REQUEST_KEYS)
+        request = _object(raw_request, str(key)) or {}
+        model = text_field(response, "model", where) or _text(request.get("model"))
         if not model:
             raise ValueError("no model (response.model or request.model)")
-        if response.usage is None:
+        if response.get("usage") is None:
             raise ValueError("no usage object")
-        meta: Mapping[str, Any] = line.metadata or {}
-        ts = parse_timestamp(line.timestamp)
-        shape = None
-        if isinstance(request.get("messages"), list):
-            shape = self._shapes.shape({**request, "model": model}, ctx.tokenizer_of(model))
-        tolerant = line.latency_tolerant
+        counts = usage_counts(response["usage"], f"{where}usage")
+        meta = _object(line.get("metadata"), "metadata") or {}
+        ts = self._timestamp(line, ctx)
+        task = _alias_text(line, TASK_KEYS)
+        workspace = _alias_text(line, WORKSPACE_KEYS)
+        tolerant = bool_field(line, "latency_tolerant")
         if tolerant is None and isinstance(meta.get("latency_tolerant"), bool):
             tolerant = meta["latency_tolerant"]
         max_tokens = request.get("max_tokens")
+        shape = self._shape(request, model, ctx)
         return AuditRecord(
             ts=ts,
             model=model,
-            **usage_counts(response.usage),
-            task=line.task or _text(meta.get("task")),
+            **counts,
+            task=task or _text(meta.get("task")),
             latency_tolerant=tolerant,
-            workspace=line.workspace or _text(meta.get("workspace")) or "",
+            workspace=workspace or _text(meta.get("workspace")) or "",
             shape=shape,
+            preview=prompt_preview(request) if shape is not None else None,
             max_tokens=max_tokens
             if isinstance(max_tokens, int) and not isinstance(max_tokens, bool)
             else None,
-            stop_reason=response.stop_reason,
+            stop_reason=text_field(response, "stop_reason", where),
             source=ctx.source_index,
             line=number,
         )
 
+    def _timestamp(self, line: Mapping[str, Any], ctx: ReadContext) -> datetime:
+        key, value = first_of(line, TIMESTAMP_KEYS)
+        if key is None:
+            logged_on = ctx.options.get("logged_on")
+            if isinstance(logged_on, datetime):
+                return logged_on
+            raise NoTimestampError("no timestamp")
+        return parse_timestamp(value)
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    def _shape(self, request: Mapping[str, Any], model: str, ctx: ReadContext) -> Any:
+        if not isinstance(request.get("messages"), list):
+            return None
+        try:
+            return self._shapes.shape({**request, "model": model}, ctx.tokenizer_of(model))
+        except (TypeError, KeyError, AttributeError, IndexError, UnicodeError) as exc:
+            raise ValueError(f"request: its blocks can't be read ({type(exc).__name__})") from None

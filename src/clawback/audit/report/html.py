@@ -14,6 +14,7 @@ from decimal import Decimal
 from html import escape
 
 from clawback.audit.report import svg
+from clawback.audit.report.usage import usage_section
 from clawback.audit.results import KIND_LABELS, POLICIES, SpendRow, Technique, money
 from clawback.audit.summary import AuditSummary
 
@@ -77,37 +78,44 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _span(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{max(seconds / 60, 1):.0f} minutes"
+
+
 def _headline(s: AuditSummary) -> str:
     sp = s.spend
-    seconds = s.window_seconds
-    if seconds >= 86400:
-        span = f"{seconds / 86400:.1f} days"
-    elif seconds >= 3600:
-        span = f"{seconds / 3600:.1f} hours"
-    else:
-        span = f"{max(seconds / 60, 1):.0f} minutes"
+    span = _span(s.window_seconds)
     calls = f"{sp.calls:,} calls" if sp.calls else f"{sp.buckets:,} report buckets"
     unpriced_what = "calls" if sp.calls else "report buckets"
     pct = float(s.stacked_saving / sp.total * 100) if sp.total else 0.0
     monthly = s.stacked_saving * s.monthly_factor
+    factor = f"×{s.monthly_factor:.2f}"
     cards = [
-        (money(sp.total), f"spent on {calls} over {span}"),
-        (money(s.stacked_total), f"with every recommendation applied ({_less(pct)} less)"),
-        (money(monthly), "saved per month at this volume"),
-        (f"{sp.unpriced_calls:,}", f"{unpriced_what} without a price (never counted as $0)"),
+        (money(sp.total), f"spent on {calls} in the audited window ({span})"),
+        (money(s.monthly_spend), f"a month at this rate (the window {factor} to 30 days)"),
+        (money(s.stacked_total), f"in the window with every recommendation applied ({_less(pct)} less)"),
+        (money(monthly), f"saved per month at this rate ({factor})"),
     ]
+    if sp.unpriced_calls:
+        cards.append((f"{sp.unpriced_calls:,}", f"{unpriced_what} without a price (never counted as $0)"))
     card_html = "".join(
         f'<div class="card"><b>{escape(a)}</b><span>{escape(b)}</span></div>' for a, b in cards
     )
     top = s.recommendations[0] if s.recommendations else None
     lead = (
-        f"These calls cost <b>{escape(money(sp.total))}</b>. Applying the recommendations below would have cost "
-        f"<b>{escape(money(s.stacked_total))}</b> — {_less(pct)} less, about <b>{escape(money(monthly))} a month</b>."
+        f"In the audited window ({escape(span)}) these calls cost <b>{escape(money(sp.total))}</b>; at this rate "
+        f"that is <b>{escape(money(s.monthly_spend))} a month</b> (the window scaled {escape(factor)} to 30 days). "
+        f"Applying the recommendations below, the window would have cost <b>{escape(money(s.stacked_total))}</b> — "
+        f"{_less(pct)} less, about <b>{escape(money(monthly))} a month</b>."
     )
     if top is not None:
         lead += (
             f" The biggest single change: <b>{escape(top.technique.replace('_', ' '))}</b> for "
-            f"<b>{escape(top.task)}</b> ({escape(money(top.monthly_saving))}/month)."
+            f"<b>{escape(s.task_label(top.task))}</b> ({escape(money(top.monthly_saving))}/month)."
         )
     return f'<div class="cards">{card_html}</div><p class="lead">{lead}</p>'
 
@@ -178,9 +186,9 @@ def _hit_chart(s: AuditSummary) -> str:
 
 def _recommendations(s: AuditSummary) -> str:
     if not s.recommendations:
-        return "<section><h2>Recommendations</h2><p>No change saves money on these calls.</p></section>"
+        return f"<section><h2>Recommendations</h2><p>{escape(s.no_recommendation())}</p></section>"
     rows = [
-        [str(i), escape(r.task), escape(r.technique.replace("_", " ")), escape(money(r.monthly_saving)),
+        [str(i), escape(s.task_label(r.task)), escape(r.technique.replace("_", " ")), escape(money(r.monthly_saving)),
          escape(r.effort), f"<code>{escape(r.change)}</code><br><span class='note'>{escape(r.why)}</span>"]
         for i, r in enumerate(s.recommendations[:25], 1)
     ]  # fmt: skip
@@ -220,7 +228,7 @@ def _details(s: AuditSummary) -> str:
     )
     tasks = _table(
         ["task", *counts, "cost"],
-        [[escape(r.key), *numbers(r), _cost(r)] for r in sp.by_task],
+        [[escape(s.task_label(r.key)), *numbers(r), _cost(r)] for r in sp.by_task],
         set(range(1, width + 2)),
     )
     parts = [f"<section><h2>What each technique saves</h2>{tech}</section>",
@@ -256,17 +264,23 @@ def _policies(s: AuditSummary) -> str:
     return f"<section><h2>Caching policies (replay)</h2>{table}<p class='note'>{about}</p></section>"
 
 
+def _inputs(s: AuditSummary, shown: int = 20) -> str:
+    listed = ", ".join(escape(f"{i.path} ({i.format}, {i.records:,} records)") for i in s.inputs[:shown])
+    more = len(s.inputs) - shown
+    return listed + (f" and {more:,} more" if more > 0 else "")
+
+
 def _footer(s: AuditSummary) -> str:
     issues = s.issues
-    lines = [
-        f"Inputs: {', '.join(escape(f'{i.path} ({i.format}, {i.records:,} records)') for i in s.inputs)}."
-    ]
+    lines = [f"Inputs: {_inputs(s)}."]
     if issues.get("malformed"):
         lines.append(f'<span class="warn">{issues["malformed"]:,} malformed lines were counted and skipped '
                      "(listed with line numbers in the terminal and --json output).</span>")  # fmt: skip
     lines.extend(f'<span class="warn">{escape(w)}</span>' for w in s.warnings)
     lines.extend(escape(n) for n in issues.get("notes", []))
-    lines.append(f"Monthly figures scale the audited window to 30 days (×{s.monthly_factor:.2f}).")
+    lines.append(
+        f"Monthly figures scale the audited window ({_span(s.window_seconds)}) to 30 days (×{s.monthly_factor:.2f})."
+    )
     return "<section><h2>About these figures</h2><p class='note'>" + "<br>".join(lines) + "</p></section>"
 
 
@@ -285,6 +299,7 @@ def render_report(summary: AuditSummary) -> str:
             _spend_charts(summary),
             _task_bars(summary),
             _hit_chart(summary),
+            usage_section(summary.usage),
             _details(summary),
             _footer(summary),
         ]

@@ -1,0 +1,342 @@
+"""The SQL of the fast path: JSON lines split, parsed, checked and typed inside DuckDB (pure text).
+
+:func:`lines_sql` reads a group of files (``$files``; a file's number is its place in that list) and yields
+one row per line worth a row, each with its kind:
+
+========= =====================================================================================
+kind      what the line is
+========= =====================================================================================
+call      a billed call of the strict shape: its typed fields follow
+synthetic a Claude Code ``<synthetic>`` message (counted, skipped)
+nousage   a whole JSON object without usage (counted, skipped; Claude Code only)
+blank     a blank line
+slow      anything else: the Python reader reads it, with its messages and line number
+========= =====================================================================================
+
+Lines without ``"usage"`` that look like whole JSON objects (``{`` first, ``}`` last) are not
+parsed: they hold no call; they get no row but are counted from ``lines`` (the file's number of
+lines, on the row of its first line). A line with ``"usage"`` is validated by ``json_valid`` and
+parsed once (``json_extract`` of every field the audit reads, as JSON text). Its fields, joined
+into one *signature*, must match one regular expression that spells the strict shape: strings
+without escapes, counts written as plain digits from 0 to 10^15, objects where objects belong, a
+timestamp ``YYYY-MM-DD[T ]hh:mm:ss[.ffffff]`` with ``Z``, ``+00:00`` or no zone (or, in JSON-lines
+logs, epoch seconds/milliseconds) in 2023–2100. A line that doesn't match, names a key the shape
+doesn't expect (a request body, an error, a batch result, another alias of a field), or merely
+contains ``NaN``, ``Infinity``, ``,}`` or ``,]``, goes to the slow path, which decides.
+
+A JSON-lines :class:`Shape` says which alias of each field a file uses and whether usage sits in
+``response`` or at the top level (found from the file's first lines); lines using anything else go
+to the slow path too. Known leniency: a line otherwise of the strict shape is read even when it
+repeats a key (the first one counts), nests deeper than 128 levels, or holds an integer over 30
+digits in a field the audit doesn't read, where the Python reader would call it malformed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from clawback.safe_input import MAX_YEAR, MIN_YEAR
+
+__all__ = ["CLAUDE_CODE", "Shape", "calls_insert_sql", "lines_sql"]
+
+_SEP: Final = "\x1f"
+_WS: Final = r"E' \t\r\x0b\x0c'"
+_YEAR: Final = "(?:" + "|".join(str(y) for y in range(MIN_YEAR, MAX_YEAR + 1)) + ")"
+_ISO: Final = (
+    rf'"{_YEAR}-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+    r'(?:\.[0-9]{1,6})?(?:Z|\+00:00)?"'
+)
+_EPOCH: Final = "[1-9][0-9]{0,13}"
+_STR: Final = r'(?:|null|"[^"\\]*")'
+_NONEMPTY: Final = r'"[^"\\]+"'
+_ANY_STR: Final = r'(?:|null|"[^"\\]*"|[^"\x1f][^\x1f]*)'
+_COUNT: Final = "(?:|null|0|[1-9][0-9]{0,14}|1000000000000000)"
+_BOOL: Final = "(?:|null|true|false)"
+_OBJ: Final = "(?:|n|[{])"
+_ANY: Final = r"[^\x1f]*"
+_QUOTED_PROGRESS: Final = '"progress"'
+_QUOTED_SYNTHETIC: Final = '"<synthetic>"'
+_COUNTS: Final = (
+    "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+    "cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens",
+    "server_tool_use.web_search_requests",
+)  # fmt: skip
+_TS_KEYS: Final = ("timestamp", "ts", "time", "created_at", "start_time")
+_TASK_KEYS: Final = ("task", "task_label", "label")
+_WS_KEYS: Final = ("workspace", "workspace_id", "api_key_id")
+_JSONL_SLOW: Final = ("request", "request_body", "params", "result", "error", "response_body")
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Which fields a file's lines use: the format and, for JSON-lines logs, the alias of each field."""
+
+    fmt: str
+    ts: str = "timestamp"
+    task: str = "task"
+    workspace: str = "workspace"
+    response: str = "response"
+    """Where the usage sits: ``response`` or ``""`` (a bare response object on the line)."""
+
+
+CLAUDE_CODE: Final = Shape("claude-code")
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    regex: str
+    first_char: bool = False
+    """Only the JSON text's first character enters the signature (objects: its type is what matters)."""
+
+
+def _usage_fields() -> list[_Field]:
+    return [
+        *(_Field(c, _COUNT) for c in _COUNTS),
+        _Field("service_tier", _STR),
+        _Field("inference_geo", _STR),
+        _Field("speed", _STR),
+    ]
+
+
+_USAGE_STRUCT: Final = {
+    "input_tokens": "JSON", "output_tokens": "JSON", "cache_read_input_tokens": "JSON",
+    "cache_creation_input_tokens": "JSON",
+    "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},
+    "server_tool_use": {"web_search_requests": "JSON"},
+    "service_tier": "JSON", "inference_geo": "JSON", "speed": "JSON",
+}  # fmt: skip
+_MESSAGE_STRUCT: Final = {"id": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
+
+
+def _usage_picks(u: str) -> list[str]:
+    """Columns ``j_<field>`` with the JSON text of each usage field of the struct ``u``, and ``usage_ok``.
+
+    A nested object (``cache_creation``, ``server_tool_use``) read as a struct can't tell ``{}`` from
+    a value of another type: both give empty fields. The fast path takes it only absent, null, or
+    with a field it knows; anything else is for the slow path to judge.
+    """
+    cols = [f"CAST({u}.{name} AS VARCHAR) AS j_{_col(name)}" for name in _COUNTS]
+    cols += [
+        f"CAST({u}.{name} AS VARCHAR) AS j_{name}" for name in ("service_tier", "inference_geo", "speed")
+    ]
+    cc, stu = f"{u}.cache_creation", f"{u}.server_tool_use"
+    cols.append(
+        f"""({u}.input_tokens IS NOT NULL OR {u}.output_tokens IS NOT NULL)
+            AND ({cc} IS NULL OR {cc}.ephemeral_5m_input_tokens IS NOT NULL OR {cc}.ephemeral_1h_input_tokens IS NOT NULL)
+            AND ({stu} IS NULL OR {stu}.web_search_requests IS NOT NULL) AS usage_ok"""
+    )
+    return cols
+
+
+def _signature(fields: list[_Field]) -> tuple[str, str]:
+    """(the SQL joining each field's JSON text into one string, the regular expression it must match)."""
+    parts = [f"coalesce(j_{_col(f.name)}{'[1]' if f.first_char else ''}, '')" for f in fields]
+    sql = f"concat_ws(chr(31), {', '.join(parts)})"
+    return sql, _SEP.join(f.regex for f in fields)
+
+
+def _col(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def _text(col: str) -> str:
+    """The value of a JSON string (checked: no escapes) held in column ``col``, NULL for anything else."""
+    return f"(CASE WHEN prefix({col}, '\"') THEN {col}[2:-2] END)"
+
+
+def _split(plain: bool, validate: bool) -> str:
+    """Every line of the staged files worth a row, classified before parsing (``plain``: Claude Code).
+
+    The filter uses only cheap tests (DuckDB repeats a filter's expressions where it pushes it down):
+    a Claude Code line without ``"usage"`` that looks like a whole object is dropped here and
+    counted from ``lines``; the first line of each file always stays (it carries ``lines``).
+    """
+    whole = "(prefix(line, '{') AND (suffix(line, '}') OR suffix(line, E'}\\r')))"
+    keep = f"n = 1 OR contains(line, '\"usage\"') OR NOT {whole}" if plain else "n < total OR line <> ''"
+    other = f"CASE WHEN {whole} THEN 'nousage' " if plain else "CASE "
+    return f"""
+    f0 AS (SELECT CAST(list_position($files, filename) AS INTEGER) AS fno, string_split(content, E'\\n') AS ls
+           FROM read_text($files)),
+    f AS (SELECT fno, ls, len(ls) AS total, len(ls) - CASE WHEN ls[-1] = '' THEN 1 ELSE 0 END AS lines FROM f0),
+    l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
+    l2 AS (SELECT * FROM l WHERE {keep}),
+    c AS (
+        SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines,
+            CASE WHEN n = total AND line = '' THEN 'end'
+                 WHEN NOT contains(line, '"usage"') THEN
+                     {other}WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
+                 WHEN prefix(line, '{{'){" AND json_valid(line)" if validate else ""} THEN 'parse'
+                 ELSE 'slow' END AS cls
+        FROM l2
+    ),
+    p AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN json_transform(line, $structure) END AS v
+          FROM c)"""
+
+
+def _typed(ts: str) -> str:
+    """The typed columns of a call from the picked JSON texts (``j_*``); ``s5``, ``w1``, ``total_w`` as columns."""
+
+    def count(name: str) -> str:
+        return f"coalesce(TRY_CAST(j_{_col(name)} AS BIGINT), 0)"
+
+    return f"""{ts} AS ts, {_text("j_model")} AS model,
+        {count("input_tokens")} AS inp, {count("output_tokens")} AS outp, {count("cache_read_input_tokens")} AS rd,
+        {count("cache_creation.ephemeral_5m_input_tokens")} AS s5,
+        {count("cache_creation.ephemeral_1h_input_tokens")} AS w1,
+        TRY_CAST(j_cache_creation_input_tokens AS BIGINT) AS total_w,
+        {count("server_tool_use.web_search_requests")} AS web,
+        {_text("j_service_tier")} AS tier, nullif({_text("j_inference_geo")}, '') AS geo,
+        {_text("j_speed")} AS speed, {_text("j_stop")} AS stop"""
+
+
+def _finish(typed: str, prelude: str = "") -> str:
+    """The kind of each line from ``s`` (picked texts with ``sig_ok``) and the typed columns of calls."""
+    return f"""
+    t AS (SELECT *, {typed} FROM s),
+    k AS (
+        SELECT *, CASE
+            WHEN cls <> 'parse' THEN cls
+            {prelude}
+            WHEN sig_ok AND (total_w IS NULL OR s5 + w1 <= total_w) AND ts IS NOT NULL
+                 AND year(ts) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN 'call'
+            ELSE 'slow' END AS kind
+        FROM t
+    )
+    SELECT fno, n, kind, lines, CASE WHEN kind = 'slow' THEN line END AS line,
+           ts, model, task, workspace, tolerant, inp, outp, rd,
+           CASE WHEN total_w > s5 + w1 THEN total_w - w1 ELSE s5 END AS w5, w1, web, tier, geo, speed, stop,
+           ckey, relayed
+    FROM k"""
+
+
+def _claude_code() -> tuple[str, dict[str, Any]]:
+    structure = {
+        "type": "JSON", "timestamp": "JSON", "requestId": "JSON", "sessionId": "JSON", "isSidechain": "JSON",
+        "agentId": "JSON", "message": _MESSAGE_STRUCT,
+        "data": {"message": {"timestamp": "JSON", "requestId": "JSON", "message": _MESSAGE_STRUCT}},
+    }  # fmt: skip
+    relay = f"(CAST(v.type AS VARCHAR) = '{_QUOTED_PROGRESS}' AND v.data.message.message.usage IS NOT NULL)"
+    relay_ts = (
+        "CASE WHEN v.data.message.timestamp IS NULL OR CAST(v.data.message.timestamp AS VARCHAR) = 'null' "
+        "THEN v.timestamp ELSE v.data.message.timestamp END"
+    )
+    fields = [
+        _Field("ts", _ISO), _Field("model", _NONEMPTY), _Field("mid", _STR), _Field("rid", _STR),
+        _Field("stop", _STR), _Field("sid", _STR), _Field("side", _BOOL), _Field("agent", _STR), *_usage_fields(),
+    ]  # fmt: skip
+    sig, regex = _signature(fields)
+    typed = _typed(f"TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP)")
+    prelude = (
+        f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
+    )
+    sql = f"""
+    q AS (
+        SELECT fno, n, cls, line, lines, v, direct, relay,
+               CASE WHEN direct THEN v.message ELSE v.data.message.message END AS m,
+               CAST(CASE WHEN direct THEN v.requestId ELSE v.data.message.requestId END AS VARCHAR) AS j_rid,
+               CAST(CASE WHEN direct THEN v.timestamp ELSE {relay_ts} END AS VARCHAR) AS j_ts
+        FROM (SELECT *, v.message.usage IS NOT NULL AS direct, {relay} AS relay FROM p)
+    ),
+    r AS (
+        SELECT fno, n, cls, line, lines, direct, relay, j_rid, j_ts, {", ".join(_usage_picks("m.usage"))},
+               CAST(m.model AS VARCHAR) AS j_model, CAST(m.id AS VARCHAR) AS j_mid,
+               CAST(m.stop_reason AS VARCHAR) AS j_stop, CAST(v.sessionId AS VARCHAR) AS j_sid,
+               CAST(CASE WHEN direct THEN v.isSidechain END AS VARCHAR) AS j_side,
+               CAST(CASE WHEN direct THEN v.agentId END AS VARCHAR) AS j_agent
+        FROM q
+    ),
+    s AS (
+        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AS sig_ok,
+               coalesce({_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
+               CASE WHEN relay THEN 'claude-code/subagent'
+                    WHEN prefix({_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
+                    WHEN j_side = 'true' THEN 'claude-code/subagent' ELSE 'claude-code/main' END AS task,
+               CASE WHEN coalesce({_text("j_mid")}, '') <> '' OR coalesce({_text("j_rid")}, '') <> ''
+                    THEN coalesce({_text("j_mid")}, '') || '|' || coalesce({_text("j_rid")}, '') END AS ckey
+        FROM r
+    ),
+    {_finish(typed, prelude)}"""
+    return sql, structure
+
+
+def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
+    message: dict[str, Any] = {"type": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
+    structure: dict[str, Any] = {
+        shape.ts: "JSON", shape.task: "JSON", shape.workspace: "JSON", "latency_tolerant": "JSON", "metadata": "JSON",
+    }  # fmt: skip
+    if shape.response:
+        structure[shape.response] = message
+        m = f"v.{shape.response}"
+    else:
+        structure.update(message)
+        m = "v"
+    fields = [
+        _Field("ts", f"(?:{_ISO}|{_EPOCH})"), _Field("task", _STR), _Field("ws", _STR), _Field("tol", _BOOL),
+        _Field("meta", _OBJ, first_char=True), _Field("mtask", _ANY_STR), _Field("mws", _ANY_STR),
+        _Field("type", _ANY_STR), _Field("model", _NONEMPTY), _Field("stop", _STR), *_usage_fields(),
+    ]  # fmt: skip
+    sig, regex = _signature(fields)
+    others = [
+        k for k in (*_TS_KEYS, *_TASK_KEYS, *_WS_KEYS) if k not in (shape.ts, shape.task, shape.workspace)
+    ]
+    words = "|".join([*_JSONL_SLOW, *others] + ([] if shape.response else ["response"]))
+    n = "CAST(j_ts AS BIGINT)"
+    ts = (
+        f"CASE WHEN prefix(j_ts, '\"') THEN TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP) "
+        f"ELSE make_timestamp(CASE WHEN {n} > 100000000000 THEN {n} * 1000 ELSE {n} * 1000000 END) END"
+    )
+    meta = (
+        "CASE WHEN prefix(j_meta, '{') THEN "
+        "CAST(json_extract(j_meta, ['$.task', '$.workspace', '$.latency_tolerant']) AS VARCHAR[]) END"
+    )
+    plain = {"ts": f'v."{shape.ts}"', "task": f'v."{shape.task}"', "ws": f'v."{shape.workspace}"',
+             "tol": "v.latency_tolerant", "meta": "v.metadata", "type": f"{m}.type", "model": f"{m}.model",
+             "stop": f"{m}.stop_reason"}  # fmt: skip
+    picks = [
+        *(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()),
+        *_usage_picks(f"{m}.usage"),
+    ]
+    sql = f"""
+    r AS (SELECT fno, n, cls, line, lines, {", ".join(picks)} FROM p),
+    r2 AS (SELECT *, ({meta})[1] AS j_mtask, ({meta})[2] AS j_mws, ({meta})[3] AS j_mtol FROM r),
+    s AS (
+        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AND NOT regexp_matches(line, '"(?:{words})"')
+                  AND coalesce(j_type, '') <> '"error"' AS sig_ok,
+               coalesce(nullif({_text("j_task")}, ''), nullif({_text("j_mtask")}, '')) AS task,
+               coalesce(nullif({_text("j_ws")}, ''), nullif({_text("j_mws")}, ''), '') AS workspace,
+               CASE WHEN j_tol IN ('true', 'false') THEN j_tol = 'true'
+                    WHEN j_mtol IN ('true', 'false') THEN j_mtol = 'true' END AS tolerant,
+               NULL::VARCHAR AS ckey, false AS relayed
+        FROM r2
+    ),
+    {_finish(_typed(ts))}"""
+    return sql, structure
+
+
+def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
+    """``CREATE TABLE fx AS`` the classified lines of ``$files``, and the ``$structure`` parameter to pass.
+
+    Without ``validate`` lines with ``"usage"`` are not checked to be JSON before they are parsed:
+    one that isn't fails the whole statement (then run it again with ``validate``), and the others
+    are parsed once instead of twice.
+    """
+    body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE fx AS WITH {_split(shape.fmt == 'claude-code', validate)}, {body}",
+        json.dumps(structure),
+    )
+
+
+def calls_insert_sql(base: int) -> str:
+    """``INSERT INTO calls`` the ``call`` rows of ``fx`` (joined to ``fmap`` for input index and line offset)."""
+    return f"""
+    INSERT INTO calls (id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web,
+                       tier, geo, speed, stop, agg, ckey, relayed)
+    SELECT {int(base)} + row_number() OVER (), x.ts, m.src, m.line0 + x.n, x.model, x.task, x.tolerant,
+           x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo, x.speed, x.stop, false,
+           x.ckey, x.relayed
+    FROM fx x JOIN fmap m ON m.fno = x.fno WHERE x.kind = 'call'
+    """
