@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,10 +85,7 @@ class Exchange:
         self.start = state.clock.now()
         client = request.scope.get("client")
         self.arrival = Arrival(
-            state.cache_store.begun,
-            tuple(client) if client else None,
-            time.monotonic(),
-            fanout=state.clock.mode == "real",
+            state.cache_store.begun, tuple(client) if client else None, self.start, fanout=True
         )
         self.caller: Caller | None = None
         self.model: str | None = None
