@@ -11,6 +11,7 @@ once the prompt's tokens are known. Messages follow the API's wording where it i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -70,7 +71,12 @@ class MessageRequest:
 
 def model_version(info: ModelInfo) -> tuple[int, ...]:
     """A model's version as numbers: ``"4.6"`` → ``(4, 6)``."""
-    return tuple(int(p) for p in info.version.split(".") if p.isdigit())
+    return _version_numbers(info.version)
+
+
+@functools.lru_cache(maxsize=256)
+def _version_numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def resolve_model(catalogue: Catalogue, model: Any, today: date) -> ModelInfo:

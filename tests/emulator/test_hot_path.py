@@ -1,0 +1,94 @@
+"""The small-call fast path keeps the contract: bodies read from ``receive`` whole or in chunks, the
+413 past the limit, JSON answers with their headers, callers remembered only once accepted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from clawback.emulator import state as state_module
+from clawback.emulator.config import EmulatorConfig, Limits
+from clawback.emulator.state import EmulatorState
+from clawback.emulator.testing import EmulatorSession, emulator_client
+from clawback.emulator.wire import ApiError
+
+from .helpers import HAIKU, assert_error, body, user
+
+KEY = "sk-ant-hot-path-0001"
+V = {"anthropic-version": "2023-06-01", "x-api-key": KEY, "content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[EmulatorSession, httpx2.Client]]:
+    config = EmulatorConfig(auth_keys=(SecretStr(KEY),), limits=Limits(messages_body_bytes=20_000))
+    with emulator_client(config, api_key=KEY) as emu, httpx2.Client(base_url=emu.base_url) as http:
+        yield emu, http
+
+
+def _chunks(data: bytes, size: int) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def test_a_body_sent_in_chunks_is_read_whole(served: tuple[EmulatorSession, httpx2.Client]) -> None:
+    _, http = served
+    raw = json.dumps(body(messages=[user("chunked " * 300)])).encode()
+    whole = http.post("/v1/messages", content=raw, headers=V)
+    chunked = http.post("/v1/messages", content=_chunks(raw, 97), headers=V)
+    assert whole.status_code == chunked.status_code == 200
+    assert chunked.json()["usage"] == whole.json()["usage"]
+    assert chunked.json()["content"] == whole.json()["content"]
+
+
+def test_a_chunked_body_past_the_limit_is_413_and_the_server_keeps_serving(
+    served: tuple[EmulatorSession, httpx2.Client],
+) -> None:
+    _, http = served
+    raw = json.dumps(body(messages=[user("x" * 30_000)])).encode()
+    response = http.post("/v1/messages", content=_chunks(raw, 4096), headers=V)
+    assert_error(response, 413, "request_too_large", "20,000 bytes")
+    assert http.post("/v1/messages", json=body(), headers=V).status_code == 200
+
+
+def test_json_answers_carry_their_headers_once(served: tuple[EmulatorSession, httpx2.Client]) -> None:
+    emu, _ = served
+    raw = emu.client.messages.with_raw_response.create(
+        model=HAIKU, max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+    )
+    headers = raw.http_response.headers
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(raw.http_response.content)
+    assert headers["request-id"].startswith("req_") and raw.parse().content
+    names = [name.lower() for name, _ in headers.multi_items()]
+    assert len(names) == len(set(names))
+    assert "anthropic-ratelimit-requests-limit" in names
+
+
+def test_the_log_keeps_the_path_as_requested(served: tuple[EmulatorSession, httpx2.Client]) -> None:
+    emu, http = served
+    for sent, logged in [
+        ("/v1/models/no%20such%20model", "/v1/models/no such model"),
+        ("/v1/models/what%3Fx%23y", "/v1/models/what%3Fx%23y"),  # not cut at a decoded ? or #
+    ]:
+        assert_error(http.get(sent, headers=V), 404, "not_found_error")
+        assert emu.state.log.since()[-1].path == logged
+
+
+def test_callers_are_remembered_only_once_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = EmulatorState(EmulatorConfig(auth_keys=(SecretStr(KEY),)))
+    first = state.caller({"x-api-key": KEY})
+    assert state.caller({"authorization": f"Bearer {KEY}"}) is first
+    for headers in ({"x-api-key": "sk-ant-wrong"}, {}, {"x-api-key": "sk-ant-wrong"}):
+        with pytest.raises(ApiError) as info:
+            state.caller(headers)
+        assert info.value.status == 401
+    assert list(state._callers) == [KEY]
+    monkeypatch.setattr(state_module, "_CALLERS_KEPT", 3)
+    open_state = EmulatorState(EmulatorConfig())
+    for i in range(10):
+        assert open_state.caller({"x-api-key": f"sk-ant-k{i}"}).key.endswith(f"k{i}")
+    assert len(open_state._callers) <= 3
