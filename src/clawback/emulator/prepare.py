@@ -125,8 +125,7 @@ def prepare_message(raw: bytes, job: Job, catalogue: Catalogue) -> Prepared:
         )
         tokenizer = request.info.tokenizer
         shape = request_shape(request.body, tokenizer=tokenizer, count=block_counter(tokenizer))
-        if not job.counting:
-            check_context_window(shape.total_tokens, request.info)
+        check_context_window(shape.total_tokens, request.info)  # count_tokens and batch items too
     except ApiError as err:
         return Prepared(digest, model, stream, error=_fault(err), details=err.details)
     if job.light:  # the caller needs only what responders read (count_tokens needs nothing)
