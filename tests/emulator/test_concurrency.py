@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import anthropic
 import httpx2
 
 from clawback.cache.rules import Entry
 from clawback.emulator.config import EmulatorConfig, LatencyConfig
-from clawback.emulator.testing import async_emulator_client, emulator_client
+from clawback.emulator.testing import EmulatorSession, async_emulator_client, emulator_client
 from clawback.emulator.visibility import Arrival, ArrivalStore
 
 from .helpers import HAIKU, text, user
@@ -21,6 +24,21 @@ HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-emulator-test
 
 def params() -> dict[str, Any]:
     return {"model": HAIKU, "max_tokens": 8, "system": SYSTEM, "messages": [user("hi")]}
+
+
+@contextmanager
+def _clients(emu: EmulatorSession) -> Iterator[list[anthropic.Anthropic]]:
+    """Five SDK clients, each with its own connection pool, warmed (the SDK's first call detects the
+    platform in a thread): five threads sharing one pool could find a connection another thread had
+    already used and returned, which is a sequential call on that connection, and reads."""
+    with ExitStack() as stack:
+        clients = [
+            stack.enter_context(emu.client.copy(http_client=httpx2.Client(base_url=emu.base_url)))
+            for _ in range(5)
+        ]
+        for client in clients:
+            client.models.list()
+        yield clients
 
 
 def test_five_simultaneous_identical_requests_all_write_then_the_next_one_reads() -> None:
@@ -43,14 +61,14 @@ def test_five_simultaneous_http_requests_on_a_real_clock_all_write() -> None:
     # a long modelled time to first token (nothing waits for it with latency off), so that a loaded
     # machine cannot stagger the five past it: the test does not depend on timing
     config = EmulatorConfig(clock="real", latency=LatencyConfig(ttft_seconds=60))
-    with emulator_client(config) as emu:
-        emu.client.models.list()  # the SDK's first call detects the platform in a thread
+    with emulator_client(config) as emu, ExitStack() as stack:
+        clients = stack.enter_context(_clients(emu))
         usages: list[Any] = [None] * 5
         barrier = threading.Barrier(5)
 
         def call(i: int) -> None:
             barrier.wait()
-            usages[i] = emu.client.messages.create(**params()).usage
+            usages[i] = clients[i].messages.create(**params()).usage
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
         for t in threads:
@@ -83,14 +101,14 @@ def test_five_http_requests_on_a_manual_clock_arriving_apart_all_write() -> None
 
 
 def test_five_threads_over_http_on_a_manual_clock_all_write() -> None:
-    with emulator_client() as emu:
-        emu.client.models.list()
+    with emulator_client() as emu, ExitStack() as stack:
+        clients = stack.enter_context(_clients(emu))
         usages: list[Any] = [None] * 5
         barrier = threading.Barrier(5)
 
         def call(i: int) -> None:
             barrier.wait()
-            usages[i] = emu.client.messages.create(**params()).usage
+            usages[i] = clients[i].messages.create(**params()).usage
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
         for t in threads:

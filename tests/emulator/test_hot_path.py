@@ -1,5 +1,6 @@
-"""The small-call fast path keeps the contract: bodies read from ``receive`` whole or in chunks, the
-413 past the limit, JSON answers with their headers, callers remembered only once accepted."""
+"""The small-call fast path keeps the contract: the hot routes dispatched directly (near misses still
+through the router), bodies read from ``receive`` whole or in chunks, the 413 past the limit, JSON
+answers with their headers, callers remembered only once accepted."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from clawback.emulator import state as state_module
+from clawback.emulator.app import _uses_cache
 from clawback.emulator.config import EmulatorConfig, Limits
 from clawback.emulator.state import EmulatorState
 from clawback.emulator.testing import EmulatorSession, emulator_client
 from clawback.emulator.wire import ApiError
 
-from .helpers import HAIKU, assert_error, body, user
+from .helpers import HAIKU, assert_error, body, shape_of, text, user
 
 KEY = "sk-ant-hot-path-0001"
 V = {"anthropic-version": "2023-06-01", "x-api-key": KEY, "content-type": "application/json"}
@@ -92,3 +94,38 @@ def test_callers_are_remembered_only_once_accepted(monkeypatch: pytest.MonkeyPat
     for i in range(10):
         assert open_state.caller({"x-api-key": f"sk-ant-k{i}"}).key.endswith(f"k{i}")
     assert len(open_state._callers) <= 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "kind"),
+    [
+        ("GET", "/v1/messages", 405, "invalid_request_error"),
+        ("POST", "/v1/models", 405, "invalid_request_error"),
+        ("POST", "/v1/messages/", 404, "not_found_error"),
+        ("POST", "/v1/Messages", 404, "not_found_error"),
+    ],
+)
+def test_near_misses_of_the_direct_routes_go_through_the_router(
+    served: tuple[EmulatorSession, httpx2.Client], method: str, path: str, status: int, kind: str
+) -> None:
+    _, http = served
+    assert_error(http.request(method, path, headers=V, json=body()), status, kind)
+
+
+def test_the_direct_routes_answer_as_the_router_did(served: tuple[EmulatorSession, httpx2.Client]) -> None:
+    emu, http = served
+    assert http.get("/v1/models", headers=V).json()["data"]
+    counted = http.post(
+        "/v1/messages/count_tokens", headers=V, json={"model": HAIKU, "messages": [user("hi")]}
+    )
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
+    unauthorised = http.post("/v1/messages", headers={**V, "x-api-key": "sk-ant-nope"}, json=body())
+    assert_error(unauthorised, 401, "authentication_error")
+    assert emu.state.log.since()[-1].status == 401
+
+
+def test_only_requests_with_a_breakpoint_wait_for_the_others_that_arrived_together() -> None:
+    plain = shape_of(body())
+    marked = shape_of(body(messages=[user([text(10, ttl="5m")])]))
+    automatic = shape_of(body(cache_control={"type": "ephemeral"}))
+    assert not _uses_cache(plain) and _uses_cache(marked) and _uses_cache(automatic)
