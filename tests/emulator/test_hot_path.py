@@ -5,6 +5,7 @@ answers with their headers, callers remembered only once accepted."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import httpx2
@@ -16,7 +17,7 @@ from clawback.emulator.app import _uses_cache
 from clawback.emulator.config import EmulatorConfig, Limits
 from clawback.emulator.state import EmulatorState
 from clawback.emulator.testing import EmulatorSession, emulator_client
-from clawback.emulator.wire import ApiError
+from clawback.emulator.wire import ApiError, new_id
 
 from .helpers import HAIKU, assert_error, body, shape_of, text, user
 
@@ -129,3 +130,10 @@ def test_only_requests_with_a_breakpoint_wait_for_the_others_that_arrived_togeth
     marked = shape_of(body(messages=[user([text(10, ttl="5m")])]))
     automatic = shape_of(body(cache_control={"type": "ephemeral"}))
     assert not _uses_cache(plain) and _uses_cache(marked) and _uses_cache(automatic)
+
+
+def test_ids_keep_their_shape_and_do_not_repeat() -> None:
+    ids = [new_id("req") for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"req_01[0-9a-f]{22}", i) for i in ids)
+    assert re.fullmatch(r"msgbatch_01[0-9a-f]{22}", new_id("msgbatch"))

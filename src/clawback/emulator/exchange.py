@@ -82,6 +82,16 @@ def _path(request: Request) -> str:
     return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
+_NAMES: dict[str, bytes] = {}  # header name → its lowercase bytes (the same dozen names on every answer)
+
+
+def _name(name: str) -> bytes:
+    encoded = name.lower().encode("latin-1")
+    if len(_NAMES) < 256:
+        _NAMES[name] = encoded
+    return encoded
+
+
 class JsonResponse(Response):
     """A JSON body with its headers encoded directly (every API answer is one: the hot path)."""
 
@@ -91,7 +101,8 @@ class JsonResponse(Response):
         self.status_code = status
         self.background = None
         self.body = body
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        names = _NAMES
+        raw = [(names.get(k) or _name(k), v.encode("latin-1")) for k, v in headers.items()]
         raw.append((b"content-length", str(len(body)).encode("latin-1")))
         raw.append((b"content-type", b"application/json"))
         self.raw_headers = raw
