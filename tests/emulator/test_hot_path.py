@@ -137,3 +137,24 @@ def test_ids_keep_their_shape_and_do_not_repeat() -> None:
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"req_01[0-9a-f]{22}", i) for i in ids)
     assert re.fullmatch(r"msgbatch_01[0-9a-f]{22}", new_id("msgbatch"))
+
+
+def test_a_forwarded_for_header_does_not_change_the_connection(
+    served: tuple[EmulatorSession, httpx2.Client],
+) -> None:
+    emu, http = served
+    http.post("/v1/messages", json=body(), headers={**V, "x-forwarded-for": "203.0.113.9"})
+    seen: list[object] = []
+    original = emu.state.serve
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs["arrival"])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    emu.state.serve = spy  # type: ignore[method-assign]
+    try:
+        http.post("/v1/messages", json=body(), headers={**V, "x-forwarded-for": "203.0.113.9"})
+    finally:
+        del emu.state.serve
+    (arrival,) = seen
+    assert arrival.connection[0] == "127.0.0.1"  # type: ignore[attr-defined]

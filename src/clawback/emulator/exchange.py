@@ -33,16 +33,15 @@ _SMALL = 65_536
 log = logging.getLogger("clawback.emulator")
 
 
-async def _drain(request: Request) -> None:
-    async for _ in request.stream():
-        pass
-
-
 async def _drain_rest(receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
 
 
 async def read_body(request: Request, limit: int) -> bytes | bytearray:
@@ -53,11 +52,10 @@ async def read_body(request: Request, limit: int) -> bytes | bytearray:
     is never joined in one go on the event loop.
     """
     declared = request.headers.get("content-length")
-    too_large = ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        await _drain(request)
-        raise too_large
     receive = request.receive
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _drain_rest(receive)
+        raise _too_large(limit)
     body = bytearray()
     while True:
         message = await receive()
@@ -68,7 +66,7 @@ async def read_body(request: Request, limit: int) -> bytes | bytearray:
         if len(body) + len(chunk) > limit:
             if more:
                 await _drain_rest(receive)
-            raise too_large
+            raise _too_large(limit)
         if not more and not body:  # the whole body in one message (every small request)
             return chunk
         body += chunk
