@@ -4,16 +4,18 @@ answers with their headers, callers remembered only once accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import pytest
 from pydantic import SecretStr
 
 from clawback.emulator import state as state_module
-from clawback.emulator.app import _uses_cache
+from clawback.emulator.app import _uses_cache, create_app
 from clawback.emulator.config import EmulatorConfig, Limits
 from clawback.emulator.state import EmulatorState
 from clawback.emulator.testing import EmulatorSession, emulator_client
@@ -158,3 +160,30 @@ def test_a_forwarded_for_header_does_not_change_the_connection(
         del emu.state.serve
     (arrival,) = seen
     assert arrival.connection[0] == "127.0.0.1"  # type: ignore[attr-defined]
+
+
+def test_middleware_added_to_the_app_sees_the_direct_routes_too() -> None:
+    seen: list[str] = []
+
+    class Spy:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope.get("path", ""))
+            await self.app(scope, receive, send)
+
+    app = create_app()
+    app.add_middleware(Spy)
+
+    async def scenario() -> int:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://emulator") as http:
+            response = await http.post("/v1/messages", json=body(), headers=V)
+        return response.status_code
+
+    try:
+        assert asyncio.run(scenario()) == 200
+    finally:
+        app.state.emulator.close()
+    assert seen == ["/v1/messages"]

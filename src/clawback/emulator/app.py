@@ -197,7 +197,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 #: The API's hot routes, dispatched by exact method and path without Starlette's middleware and
 #: router (their handlers already answer every error in the API's shape); every other request,
-#: and a mounted app (a ``root_path``), goes through the router.
+#: a mounted app (a ``root_path``) and an app given middleware go through the router.
 _DIRECT: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/messages"): create_message,
     ("POST", "/v1/messages/count_tokens"): count_tokens,
@@ -209,7 +209,7 @@ class EmulatorApp(Starlette):
     """The emulator's Starlette app, with the hot routes dispatched directly."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
+        if scope["type"] == "http" and not scope.get("root_path") and not self.user_middleware:
             endpoint = _DIRECT.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 scope["app"] = self
