@@ -7,12 +7,13 @@ process's CPU time (``/proc/PID/stat``), so requests per server CPU-second (and 
 stays honest when other work shares the machine; the table reports the median of the runs and the
 load average at the start.
 
-Side by side: with ``--baseline REV`` (default: where this branch left ``main``) the code of that
-revision is exported with ``git archive`` to a temporary directory and served the same way, the
-two servers alternating run by run, so both meet the same machine load.
+Side by side: with ``--baseline REV`` (repeatable; default: where this branch left ``main``) the
+code of each revision is exported with ``git archive`` to a temporary directory and served the same
+way, the servers alternating run by run, so all meet the same machine load. The code before the
+strict request validation (issue 15) is ``484ad2b``, the first parent of its merge.
 
     .venv/bin/python benchmarks/emulator_throughput.py [--runs 5] [--seconds 10] [--connections 64]
-        [--baseline REV | --no-baseline] [--write]
+        [--baseline REV ... | --no-baseline] [--write]
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``) and ``taskset``. ``--write`` replaces the
 ``<!-- BEGIN emulator -->`` … ``<!-- END emulator -->`` section of ``docs/benchmarks.md``.
@@ -149,9 +150,9 @@ def _one_run(src: Path | None, lua: Path, seconds: int, connections: int) -> dic
 
 
 def measure(
-    runs: int, seconds: int, connections: int, baseline: str | None = None
+    runs: int, seconds: int, connections: int, baseline: str | list[str] | None = None
 ) -> tuple[dict[str, list[dict[str, float]]], str]:
-    """Run the benchmark, alternating the baseline's server and this one; figures per variant."""
+    """Run the benchmark, alternating the baselines' servers and this one; figures per variant."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
     machine = _machine()
@@ -159,15 +160,18 @@ def measure(
         lua = Path(tmp) / "post.lua"
         lua.write_text(LUA)
         variants: dict[str, Path | None] = {}
-        if baseline is not None:
+        baselines = [baseline] if isinstance(baseline, str) else (baseline or [])
+        for rev in baselines:
             short = subprocess.run(
-                ["git", "rev-parse", "--short", baseline],
+                ["git", "rev-parse", "--short", rev],
                 cwd=ROOT,
                 check=True,
                 capture_output=True,
                 text=True,
             ).stdout.strip()
-            variants[f"before ({short})"] = export(baseline, Path(tmp))
+            into = Path(tmp) / short
+            into.mkdir(exist_ok=True)
+            variants[f"before ({short})"] = export(rev, into)
         variants["this code"] = None
         results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
         for _ in range(runs):
@@ -240,12 +244,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
-        "--baseline", default=None, help="git revision to compare with (default: merge-base with main)"
+        "--baseline",
+        action="append",
+        default=None,
+        help="git revision to compare with, repeatable (default: merge-base with main)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="measure this code only")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
-    baseline = None if args.no_baseline else (args.baseline or _merge_base())
+    merge_base = _merge_base()
+    baseline = None if args.no_baseline else (args.baseline or ([merge_base] if merge_base else None))
     results, machine = measure(args.runs, args.seconds, args.connections, baseline)
     section = render(results, machine, seconds=args.seconds, connections=args.connections)
     print(section)

@@ -378,7 +378,10 @@ def test_a_prompt_longer_than_the_context_window_is_refused_before_billing(
     counted = http.post(
         "/v1/messages/count_tokens", json={k: v for k, v in params.items() if k != "max_tokens"}, headers=V
     )
-    assert counted.status_code == 200 and counted.json() == {"input_tokens": tokens}
+    assert_error(
+        counted, 400, "invalid_request_error", f"prompt is too long: {tokens} tokens > 200000 maximum"
+    )
+    assert _counters(emu) == before
 
 
 def test_an_image_over_5_mb_is_refused(served: tuple[EmulatorSession, httpx2.Client]) -> None:

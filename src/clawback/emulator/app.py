@@ -10,7 +10,7 @@ Message Batches and Models endpoints, plus the control API under ``/_emulator/``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,7 +34,7 @@ from clawback.emulator.wire import ApiError, not_found, page_body, paginate, par
 from clawback.pricing.catalogue import Catalogue
 from clawback.shapes import RequestShape
 
-__all__ = ["SseResponse", "create_app"]
+__all__ = ["EmulatorApp", "SseResponse", "create_app"]
 
 
 class SseResponse(Response):
@@ -109,12 +109,18 @@ async def _message_request(
     return fault, request, shape
 
 
+def _uses_cache(shape: RequestShape) -> bool:
+    """Whether a request can read or write the cache (a breakpoint, or automatic caching)."""
+    return shape.auto_cache_ttl is not None or any(b.cache_ttl is not None for b in shape.blocks)
+
+
 @api("messages")
 async def create_message(ex: Exchange) -> Response:
     """POST /v1/messages."""
     state = ex.state
-    await asyncio.sleep(0)  # let requests that arrived together register before any of them responds
     fault, request, shape = await _message_request(ex, counting=False)
+    if _uses_cache(shape):
+        await asyncio.sleep(0)  # let requests that arrived together register before this one writes
     caller = ex.authenticate() if ex.caller is None else ex.caller
     state.limiter.check(caller.workspace, ex.start)
     if fault is not None and fault.kind == "slow":
@@ -187,6 +193,32 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+#: The API's hot routes, dispatched by exact method and path without Starlette's middleware and
+#: router (their handlers already answer every error in the API's shape); every other request,
+#: a mounted app (a ``root_path``) and an app given middleware go through the router.
+_DIRECT: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/messages"): create_message,
+    ("POST", "/v1/messages/count_tokens"): count_tokens,
+    ("GET", "/v1/models"): list_models,
+}
+
+
+class EmulatorApp(Starlette):
+    """The emulator's Starlette app, with the hot routes dispatched directly."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path") and not self.user_middleware:
+            endpoint = _DIRECT.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     config: EmulatorConfig | None = None,
     *,
@@ -194,7 +226,7 @@ def create_app(
     catalogue: Catalogue | None = None,
 ) -> Starlette:
     """A new emulator app with its own state (``app.state.emulator``)."""
-    app = Starlette(routes=routes(), exception_handlers={404: _http_error, 405: _http_error})
+    app = EmulatorApp(routes=routes(), exception_handlers={404: _http_error, 405: _http_error})
     app.router.redirect_slashes = False  # a trailing slash is a 404 in the API's shape, not a bare redirect
     app.state.emulator = EmulatorState(config, clock=clock, catalogue=catalogue)
     return app

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from clawback.emulator.params import check_version
 from clawback.emulator.visibility import Arrival
@@ -25,7 +25,7 @@ from clawback.emulator.wire import ApiError, dumps, error_body, invalid_request,
 if TYPE_CHECKING:
     from clawback.emulator.state import Caller, EmulatorState
 
-__all__ = ["ORGANIZATION_ID", "Exchange", "api", "read_body"]
+__all__ = ["ORGANIZATION_ID", "Exchange", "JsonResponse", "api", "read_body"]
 
 ORGANIZATION_ID = "emulator-org-00000000-0000-0000-0000-000000000000"
 _JSON = "application/json"
@@ -33,32 +33,77 @@ _SMALL = 65_536
 log = logging.getLogger("clawback.emulator")
 
 
-async def _drain(request: Request) -> None:
-    async for _ in request.stream():
-        pass
+async def _drain_rest(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
 
 
 async def read_body(request: Request, limit: int) -> bytes | bytearray:
     """The body's bytes; 413 ``request_too_large`` past ``limit`` (the rest is read and dropped).
 
-    Chunks are appended to one buffer as they arrive, so a 30 MB body is never joined in one go
-    on the event loop.
+    Read from the ASGI ``receive`` directly: a small body arrives in one message and is returned
+    as it is; chunks of a bigger one are appended to one buffer as they arrive, so a 30 MB body
+    is never joined in one go on the event loop.
     """
     declared = request.headers.get("content-length")
-    too_large = ApiError(413, f"Request exceeds the maximum size of {limit:,} bytes")
+    receive = request.receive
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        await _drain(request)
-        raise too_large
+        await _drain_rest(receive)
+        raise _too_large(limit)
     body = bytearray()
-    try:
-        async for chunk in request.stream():
-            if len(body) + len(chunk) > limit:
-                await _drain(request)
-                raise too_large
-            body += chunk
-    except ClientDisconnect:
-        raise invalid_request("the client disconnected before sending the whole body") from None
-    return body if len(body) > _SMALL else bytes(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise invalid_request("the client disconnected before sending the whole body")
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) + len(chunk) > limit:
+            if more:
+                await _drain_rest(receive)
+            raise _too_large(limit)
+        if not more and not body:  # the whole body in one message (every small request)
+            return chunk
+        body += chunk
+        if not more:
+            return body if len(body) > _SMALL else bytes(body)
+
+
+def _path(request: Request) -> str:
+    """``request.url.path`` without building the whole URL (the log's path, on every call)."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
+_NAMES: dict[str, bytes] = {}  # header name → its lowercase bytes (the same dozen names on every answer)
+
+
+def _name(name: str) -> bytes:
+    encoded = name.lower().encode("latin-1")
+    if len(_NAMES) < 256:
+        _NAMES[name] = encoded
+    return encoded
+
+
+class JsonResponse(Response):
+    """A JSON body with its headers encoded directly (every API answer is one: the hot path)."""
+
+    media_type = _JSON
+
+    def __init__(self, body: bytes, status: int, headers: Mapping[str, str]) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        names = _NAMES
+        raw = [(names.get(k) or _name(k), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        raw.append((b"content-type", b"application/json"))
+        self.raw_headers = raw
 
 
 class Exchange:
@@ -86,10 +131,7 @@ class Exchange:
         self.start = state.clock.now()
         client = request.scope.get("client")
         self.arrival = Arrival(
-            state.cache_store.begun,
-            tuple(client) if client else None,
-            time.monotonic(),
-            fanout=state.clock.mode == "real",
+            state.cache_store.begun, tuple(client) if client else None, self.start, fanout=True
         )
         self.caller: Caller | None = None
         self.model: str | None = None
@@ -137,12 +179,12 @@ class Exchange:
     def json(self, payload: Any, status: int = 200) -> Response:
         """A JSON response, logged."""
         self.finish(status)
-        return Response(dumps(payload), status, self.headers(), _JSON)
+        return JsonResponse(dumps(payload), status, self.headers())
 
     def error(self, err: ApiError) -> Response:
         """The documented error response for ``err``, logged."""
         self.finish(err.status)
-        return Response(error_body(err, self.request_id), err.status, self.headers(err.headers), _JSON)
+        return JsonResponse(error_body(err, self.request_id), err.status, self.headers(err.headers))
 
     def finish(self, status: int) -> None:
         """Log the outcome and count it."""
@@ -152,7 +194,7 @@ class Exchange:
             at=self.start,
             endpoint=self.endpoint,
             method=self.request.method,
-            path=self.request.url.path,
+            path=_path(self.request),
             status=status,
             request_id=self.request_id,
             key=self.caller.key if self.caller is not None else "<none>",

@@ -11,11 +11,13 @@ once the prompt's tokens are known. Messages follow the API's wording where it i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
+from clawback.emulator.media import MAX_IMAGE_BYTES, check_media
 from clawback.emulator.schema import schema_error
 from clawback.emulator.wire import invalid_request, not_found
 from clawback.pricing.catalogue import Catalogue, ModelInfo
@@ -28,6 +30,7 @@ __all__ = [
     "MessageRequest",
     "check_cache_control",
     "check_context_window",
+    "check_tool_pairing",
     "check_version",
     "model_version",
     "parse_message_request",
@@ -38,7 +41,6 @@ VERSIONS: Final = frozenset({"2023-01-01", "2023-06-01", "2026-10-21"})
 REMOVED_IN_2026_10_21: Final = ("temperature", "top_p", "top_k")
 _TTLS: Final = ("5m", "1h")
 MAX_MESSAGES: Final = 100_000
-MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
 # parameters the Messages API takes that a batch item may not carry (facts §3)
 NOT_IN_BATCHES: Final = (
     "store",
@@ -69,7 +71,12 @@ class MessageRequest:
 
 def model_version(info: ModelInfo) -> tuple[int, ...]:
     """A model's version as numbers: ``"4.6"`` → ``(4, 6)``."""
-    return tuple(int(p) for p in info.version.split(".") if p.isdigit())
+    return _version_numbers(info.version)
+
+
+@functools.lru_cache(maxsize=256)
+def _version_numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def resolve_model(catalogue: Catalogue, model: Any, today: date) -> ModelInfo:
@@ -112,30 +119,16 @@ def _check_texts(content: Any, where: str) -> None:
                 raise invalid_request(f"{where}: text content blocks must contain non-whitespace text")
 
 
-def _check_images(content: Any, where: str) -> None:
-    for j, block in enumerate(_blocks(content)):
-        kind = block.get("type")
-        if kind == "tool_result":
-            _check_images(block.get("content"), f"{where}.{j}.content")
-            continue
-        source = block.get("source") if kind == "image" else None
-        if isinstance(source, Mapping) and source.get("type") == "base64":
-            size = len(source["data"]) * 3 // 4
-            if size > MAX_IMAGE_BYTES:
-                raise invalid_request(
-                    f"{where}.{j}.image.source.base64: image exceeds 5 MB maximum: "
-                    f"{size} bytes > {MAX_IMAGE_BYTES} bytes"
-                )
-
-
 def _check_messages(messages: list[Any], info: ModelInfo, version: str) -> None:
     if not messages:
         raise invalid_request("messages: at least one message is required")
     if len(messages) > MAX_MESSAGES:
         raise invalid_request(f"messages: at most {MAX_MESSAGES:,} messages are allowed per request")
     last = len(messages) - 1
+    blocks = False
     for i, message in enumerate(messages):
         role, content = message["role"], message["content"]
+        blocks = blocks or type(content) is list
         if not content and not (i == last and role == "assistant"):
             raise invalid_request(
                 f"messages.{i}: all messages must have non-empty content except for the optional "
@@ -144,12 +137,86 @@ def _check_messages(messages: list[Any], info: ModelInfo, version: str) -> None:
         if role == "system" and not _system_messages_allowed(info):
             raise invalid_request(f"messages.{i}.role: 'system' messages are not supported on {info.id}")
         _check_texts(content, "messages")
-        _check_images(content, f"messages.{i}.content")
         if version == "2026-10-21":
             _check_2026_blocks(content, role, i)
     final = messages[last]
     if final["role"] == "assistant" and _trailing_space(final["content"]):
         raise invalid_request("messages: final assistant content cannot end with trailing whitespace")
+    if blocks:
+        check_media(messages)
+        check_tool_pairing(messages)
+
+
+def _tool_uses(content: Any, i: int, seen: set[str], pending: dict[str, int]) -> None:
+    """Record the ``tool_use`` ids of assistant message ``i`` (unique across the request)."""
+    for j, block in enumerate(_blocks(content)):
+        if block.get("type") != "tool_use":
+            continue
+        tool_id = block["id"]
+        if tool_id in seen:
+            raise invalid_request(f"messages.{i}.content.{j}: `tool_use` ids must be unique")
+        seen.add(tool_id)
+        pending.setdefault(tool_id, i)
+
+
+def _tool_results(content: Any, i: int, pending: dict[str, int], answered: set[str]) -> None:
+    """Match the ``tool_result`` blocks of user message ``i`` with the previous turn's ``tool_use``."""
+    for j, block in enumerate(_blocks(content)):
+        if block.get("type") != "tool_result":
+            continue
+        tool_id = block["tool_use_id"]
+        if tool_id not in pending:
+            raise invalid_request(
+                f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                f"{tool_id}. Each `tool_result` block must have a corresponding `tool_use` block in the "
+                "previous message."
+            )
+        if tool_id in answered:
+            raise invalid_request(
+                f"messages.{i}.content.{j}: each tool_use must have a single result. Found multiple "
+                f"`tool_result` blocks with id: {tool_id}"
+            )
+        answered.add(tool_id)
+
+
+def _unanswered(pending: dict[str, int], answered: set[str]) -> None:
+    missing = [tool_id for tool_id in pending if tool_id not in answered]
+    if missing:
+        raise invalid_request(
+            f"messages.{pending[missing[0]]}: `tool_use` ids were found without `tool_result` blocks "
+            f"immediately after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+            "`tool_result` block in the next message."
+        )
+
+
+def check_tool_pairing(messages: Sequence[Any]) -> None:
+    """Client tool calls and their results pair up turn by turn, as the API enforces.
+
+    Every ``tool_use`` block of an assistant turn needs a ``tool_result`` with its id in the user
+    turn right after it, and every ``tool_result`` must answer a ``tool_use`` of the assistant turn
+    right before it, once; ``tool_use`` ids are unique. Consecutive messages of one role form one
+    turn (the API merges them); mid-conversation ``system`` messages are passed over. Server-tool
+    blocks (``server_tool_use`` and their results, MCP calls) live in one assistant turn and are
+    not paired here. ``messages`` must already fit the schema.
+    """
+    seen: set[str] = set()
+    pending: dict[str, int] = {}  # tool_use id → the assistant message holding it
+    answered: set[str] = set()
+    role = ""
+    for i, message in enumerate(messages):
+        kind = message["role"]
+        if kind == "system":
+            continue
+        if kind != role:  # a new turn: the previous assistant turn must have been answered in full
+            if role == "user":
+                _unanswered(pending, answered)
+                pending, answered = {}, set()
+            role = kind
+        if kind == "assistant":
+            _tool_uses(message["content"], i, seen, pending)
+        else:
+            _tool_results(message["content"], i, pending, answered)
+    _unanswered(pending, answered)
 
 
 def _trailing_space(content: Any) -> bool:

@@ -62,7 +62,8 @@ class Job(NamedTuple):
 
 
 class Prepared(NamedTuple):
-    """A prepared body: log fields, then an error (``status, message, type``) or a request and its shape."""
+    """A prepared body: log fields, then an error (``status, message, type``, ``details``) or a request
+    and its shape."""
 
     params_hash: str
     model: str | None = None
@@ -71,12 +72,13 @@ class Prepared(NamedTuple):
     error: tuple[int, str, str] | None = None
     request: MessageRequest | None = None
     shape: RequestShape | None = None
+    details: dict[str, Any] | None = None
 
     def ready(self) -> tuple[MessageRequest, RequestShape]:
         """The request and its shape, or the API's error raised."""
         if self.error is not None:
             status, message, kind = self.error
-            raise ApiError(status, message, error_type=kind)
+            raise ApiError(status, message, error_type=kind, details=self.details)
         assert self.request is not None and self.shape is not None
         return self.request, self.shape
 
@@ -123,10 +125,9 @@ def prepare_message(raw: bytes, job: Job, catalogue: Catalogue) -> Prepared:
         )
         tokenizer = request.info.tokenizer
         shape = request_shape(request.body, tokenizer=tokenizer, count=block_counter(tokenizer))
-        if not job.counting:
-            check_context_window(shape.total_tokens, request.info)
+        check_context_window(shape.total_tokens, request.info)  # count_tokens and batch items too
     except ApiError as err:
-        return Prepared(digest, model, stream, error=_fault(err))
+        return Prepared(digest, model, stream, error=_fault(err), details=err.details)
     if job.light:  # the caller needs only what responders read (count_tokens needs nothing)
         light = {"model": request.info.id, "messages": []} if job.counting else light_body(request.body)
         request = replace(request, body=light)

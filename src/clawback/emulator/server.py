@@ -42,7 +42,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _server(app: Starlette, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(app, lifespan="off", log_level=log_level, access_log=False, timeout_keep_alive=30)
+    # no proxy headers: a client is its socket (an X-Forwarded-For must not change which connection
+    # a request came on, which cache visibility reads), and uvicorn's middleware is skipped per call
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+        proxy_headers=False,
+    )
     return uvicorn.Server(config)
 
 

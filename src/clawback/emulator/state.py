@@ -37,6 +37,7 @@ __all__ = ["Caller", "EmulatorState", "workspace_of"]
 
 DEFAULT_WORKSPACE = "wrkspc_default"
 _PURGE_EVERY = 10_000
+_CALLERS_KEPT = 1024
 
 
 def workspace_of(key: str | None) -> str:
@@ -93,17 +94,24 @@ class EmulatorState:
         keys = config.auth_keys
         self._allowed = None if keys is None else frozenset(workspace_of(k.get_secret_value()) for k in keys)
         self._served = 0
+        self._callers: dict[str | None, Caller] = {}  # accepted keys → their caller (hashing is per key)
 
     def caller(self, headers: Mapping[str, str]) -> Caller:
         """The caller of a request; 401 when auth is on and the key is missing or wrong."""
         key = _key_from(headers)
+        known = self._callers.get(key)
+        if known is not None:
+            return known
         workspace = workspace_of(key)
         if self._allowed is not None:
             if key is None:
                 raise ApiError(401, "x-api-key header is required")
             if not any(hmac.compare_digest(workspace, allowed) for allowed in self._allowed):
                 raise ApiError(401, "invalid x-api-key")
-        return Caller(workspace, mask_key(key))
+        if len(self._callers) >= _CALLERS_KEPT:
+            self._callers.clear()
+        caller = self._callers[key] = Caller(workspace, mask_key(key))
+        return caller
 
     def today(self) -> date:
         """The clock's current date (UTC), for model retirement."""

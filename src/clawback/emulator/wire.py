@@ -11,6 +11,8 @@ the core raises it and the HTTP layer renders it with :func:`error_body`.
 from __future__ import annotations
 
 import json
+import os
+import random
 import secrets
 from collections.abc import Mapping
 from typing import Any, Final
@@ -101,9 +103,17 @@ def error_body(error: ApiError, request_id: str) -> bytes:
     return dumps({"type": "error", "error": error.to_error(), "request_id": request_id})
 
 
+_RANDOM = random.Random(secrets.randbits(128))
+if hasattr(os, "register_at_fork"):  # a forked child draws its own ids
+    os.register_at_fork(after_in_child=lambda: _RANDOM.seed(secrets.randbits(128)))
+
+
 def new_id(prefix: str) -> str:
-    """A fresh opaque id such as ``msg_01…`` or ``req_01…`` (24 characters after the prefix)."""
-    return f"{prefix}_01{secrets.token_hex(11)}"
+    """A fresh opaque id such as ``msg_01…`` or ``req_01…`` (24 characters after the prefix).
+
+    Ids need to be unique, not secret: a generator seeded once from the OS (no system call per id).
+    """
+    return f"{prefix}_01{_RANDOM.getrandbits(88):022x}"
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
