@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "audit_ccusage": ["--write"],
     "audit_scale": ["--write"],
     "ledger_write": ["--write-docs"],
-    "emulator_throughput": ["--write"],
+    "emulator_throughput": ["--write", "--baseline", "484ad2b"],  # the code before issue 15's validation
     "emulator_fuzz": ["--write"],
     "emulator_large_request": ["--write"],
     "batch_runner": ["--write"],
