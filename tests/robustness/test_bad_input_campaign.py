@@ -411,7 +411,7 @@ def test_audit_reads_a_bom_and_the_same_file_twice_once(
 ) -> None:
     _, data = _audit(capsys, tmp_path, BOM + LOG)
     assert _calls(data) == 5
-    twice, data = _audit(capsys, tmp_path, LOG, "{log}")
+    _, data = _audit(capsys, tmp_path, LOG, "{log}")
     assert _calls(data) == 5  # read once, and said so (with --json, in input_issues.notes)
     assert any("read once" in n for n in data["input_issues"]["notes"]), data["input_issues"]
 
