@@ -42,7 +42,7 @@ from typing import Any, Final
 
 from clawback.safe_input import MAX_YEAR, MIN_YEAR
 
-__all__ = ["CLAUDE_CODE", "Shape", "calls_insert_sql", "lines_sql"]
+__all__ = ["CLAUDE_CODE", "Shape", "calls_select_sql", "lines_sql"]
 
 _ISO: Final = (
     r'"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
@@ -373,13 +373,15 @@ def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
     )
 
 
-def calls_insert_sql(base: int) -> str:
-    """``INSERT INTO calls`` the ``call`` rows of ``fx`` (joined to ``fmap`` for input index and line offset)."""
-    return f"""
-    INSERT INTO calls (id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web,
-                       tier, geo, speed, stop, agg, ckey, relayed)
-    SELECT {int(base)} + row_number() OVER (), x.ts, m.src, m.line0 + x.n, x.model, x.task, x.tolerant,
-           x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo, x.speed, x.stop, false,
-           x.ckey, x.relayed
+def calls_select_sql(base: int) -> str:
+    """The ``call`` rows of ``fx`` as records (joined to ``fmap`` for input index and line offset), for
+    :meth:`~clawback.audit.store.AuditStore.insert`; their ids follow ``base``."""
+    return f"""(
+    SELECT {int(base)} + row_number() OVER () AS id, x.ts, m.src, m.line0 + x.n AS line, x.model,
+           x.task AS label, x.tolerant, x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo,
+           x.speed, NULL::BIGINT AS max_tokens, x.stop, false AS agg, NULL::DECIMAL(38,12) AS rep_usd,
+           NULL::VARCHAR AS rep_kind, NULL::TIMESTAMP AS ts_end, x.ckey, x.relayed, NULL::VARCHAR AS preview,
+           NULL::VARCHAR AS shape, NULL::VARCHAR[] AS keys, NULL::VARCHAR[] AS next_keys,
+           NULL::BIGINT[] AS key_tokens
     FROM fx x JOIN fmap m ON m.fno = x.fno WHERE x.kind = 'call'
-    """
+    )"""

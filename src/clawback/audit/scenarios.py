@@ -12,8 +12,10 @@ A scenario is a :class:`TaskPlan` per task and model. For each priced call of a 
    says so or the call itself is labelled latency-tolerant (a call labelled not tolerant never is);
 4. caps its output tokens at ``cap`` (calls from aggregated reports are never capped).
 
-It is then priced by the same SQL as the baseline (:mod:`clawback.audit.pricing_sql`). A call the
-scenario can't price keeps its baseline cost, so an unpriceable change never shows as a saving.
+It is then priced by the same SQL as the baseline (:mod:`clawback.audit.pricing_sql`), once per sum
+of the calls that share everything their price depends on (exact: every cost is a product of a
+count and a rate). A call the scenario can't price keeps its baseline cost, so an unpriceable
+change never shows as a saving.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Final
 
 import duckdb
 
-from clawback.audit.pricing_sql import priced_select
+from clawback.audit.pricing_sql import priced_select, tier_thresholds
 from clawback.audit.queries import micro_to_usd
 
 __all__ = ["CACHE_SIM_DDL", "PolicyUsage", "TaskPlan", "policy_usage", "scenario_costs"]
@@ -112,7 +114,15 @@ def scenario_costs(
     appender = con.appender("plan")
     appender.append_rows(rows)
     appender.flush()
-    priced = priced_select(_usage_sql(), keep="u.task, u.source_model, u.base")
+    summed = f"""(
+        SELECT u.task, u.source_model, u.model_id, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind,
+               u.rep_usd IS NOT NULL AS rep, (u.inp + u.rd + u.w5 + u.w1) > t.tier_min AS over,
+               sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
+               sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
+        FROM {_usage_sql()} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
+        GROUP BY ALL
+    )"""
+    priced = priced_select(summed, keep="u.task, u.source_model, u.base", over="u.over")
     total = "(c_in + c_w5 + c_w1 + c_rd + c_out + c_web)"
     sql = f"""
         SELECT task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)

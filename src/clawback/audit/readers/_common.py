@@ -125,7 +125,9 @@ def load_line(raw: bytes) -> Any:
         return loads(raw)
     except InputFileError as exc:
         reason = str(exc)
-        raise ValueError("not valid JSON" if reason.startswith(("invalid JSON", "not valid JSON")) else reason) from None
+        raise ValueError(
+            "not valid JSON" if reason.startswith(("invalid JSON", "not valid JSON")) else reason
+        ) from None
 
 
 def parse_timestamp(value: Any) -> datetime:
