@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -167,5 +168,14 @@ def test_workers_share_one_port_and_flush_their_rows_on_sigterm(tmp_path: Path) 
                     headers={"x-api-key": "sk-ant-workers-test-0001", "anthropic-version": "2023-06-01"},
                 )
                 assert r.status_code == 200
+            # /metrics sums both workers' counters; each worker publishes its own once a second,
+            # so whichever answers may see the other's last request up to a second late
+            wanted = 'clawback_gateway_requests_total{route="messages",status="200"} 6\n'
+            for _ in range(100):
+                text = httpx2.get(url + "/metrics").text
+                if wanted in text:
+                    break
+                time.sleep(0.1)
+            assert wanted in text
     with open_ledger(ledger) as opened:
         assert opened.count() == 6  # written by whichever worker served each, flushed at SIGTERM

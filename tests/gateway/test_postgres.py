@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -69,7 +70,14 @@ def test_budget_holds_across_two_processes_with_32_clients(pg_database: str, tmp
             for t in threads:
                 t.join()
             metrics = httpx2.get(a + "/metrics").text
-            dashboard = httpx2.get(b + "/").text  # read from the shared ledger: both processes' calls
+            # read from the shared ledger: both processes' calls, once their writers have written
+            # them (each hands a row to its writer just after the response is sent)
+            count = f"<b>{sum(outcomes[f'{u}:200'] for u in (a, b)):,}</b><span>requests</span>"
+            for _ in range(50):
+                dashboard = httpx2.get(b + "/").text
+                if count in dashboard:
+                    break
+                time.sleep(0.1)
     served = {u: outcomes[f"{u}:200"] for u in (a, b)}
     assert all(n > 0 for n in served.values()), outcomes  # both processes served
     assert refusals, "the budget never refused anyone"

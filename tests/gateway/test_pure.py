@@ -400,3 +400,56 @@ def test_remembered_prices_equal_the_pricing_engine(usage: dict[str, object]) ->
             == (None if breakdown is None else breakdown.to_json()["total_usd"])
         )
         assert (record.unpriced_reason is None) == (reason is None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=20),
+    gaps=st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), min_size=1, max_size=120),
+)
+def test_rate_buckets_never_pass_a_burst_over_the_limit_nor_limit_times_one_plus_s_over_60(
+    limit: int, gaps: list[float]
+) -> None:
+    windows, rate = RateWindows(), RateLimit(requests_per_minute=limit)
+    now, admitted = 1_000_000.0, []
+    for gap in gaps:
+        now += gap
+        if windows.check("key:a", rate, now) is None:
+            windows.count("key:a", now)
+            admitted.append(now)
+    for i, start in enumerate(admitted):
+        for j in range(i, len(admitted)):
+            span = admitted[j] - start
+            assert j - i + 1 <= limit * (1 + span / 60) + 1e-6
+
+
+def test_rate_buckets_refuse_the_second_burst_across_a_minute_boundary() -> None:
+    windows, rate = RateWindows(), RateLimit(requests_per_minute=10, tokens_per_minute=1000)
+    t = 1_000_000 * 60 - 0.1  # just before a UTC minute turns over
+    for _ in range(10):
+        assert windows.check("key:a", rate, t) is None
+        windows.count("key:a", t)
+    refused = windows.refusal("key:a", rate, t + 0.2)  # fixed windows let 10 more through here
+    assert refused is not None and refused[0] == "10 requests per minute" and 5.5 < refused[1] < 6.0
+    assert windows.check("key:a", rate, t + 6) is None  # one request's worth refilled (6 s)
+    assert windows.usage("key:a", t) == (10, 0)
+    windows.add_tokens("key:a", 1500, t + 6)  # in debt: 1,500 tokens of a 1,000 bucket
+    refused = windows.refusal("key:a", rate, t + 7)
+    assert refused is not None and refused[0] == "1000 tokens per minute" and 28 < refused[1] < 30
+    assert windows.refusal("key:a", rate, t + 36 + 1e-3) is None
+
+
+def test_metrics_of_several_workers_sum_through_their_snapshots() -> None:
+    a, b = Metrics(), Metrics()
+    for m, n in ((a, 2), (b, 3)):
+        for _ in range(n):
+            m.request("messages", 200)
+            m.usage({"input": 10, "output": 5}, Decimal("0.01"), Decimal("0.02"))
+            m.added_latency.observe(0.0004)
+    b.error("upstream_529")
+    merged = a.merged([json.loads(json.dumps(b.snapshot())), {"not": "a snapshot"}])
+    assert merged.requests[("messages", 200)] == 5 and merged.errors["upstream_529"] == 1
+    assert merged.tokens["input"] == 50 and merged.cost_usd == Decimal("0.05")
+    assert merged.baseline_usd == Decimal("0.10") and merged.added_latency.n == 5
+    assert 'clawback_gateway_requests_total{route="messages",status="200"} 5' in merged.render()
+    assert a.requests[("messages", 200)] == 2  # the live counters are left alone

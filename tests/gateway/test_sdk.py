@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +33,12 @@ def client(gw: Stack) -> Iterator[anthropic.Anthropic]:
 
 
 def _row(gw: Stack, request_id: str | None) -> CallRecord:
-    rows = [r for r in gw.records() if r.request_id == request_id]
+    # the row is handed to the writer just after the response is sent: wait for it (bounded)
+    for _ in range(250):
+        rows = [r for r in gw.records() if r.request_id == request_id]
+        if rows:
+            break
+        time.sleep(0.02)
     assert len(rows) == 1, f"expected one ledger row for {request_id}"
     return rows[0]
 
@@ -111,7 +117,11 @@ def test_batches_round_trip_and_spend_is_booked_once(gw: Stack, client: anthropi
     assert {r.custom_id for r in results} == {"item-0", "item-1", "item-2"}
     again = list(client.messages.batches.results(batch.id))  # read twice: booked once
     assert len(again) == 3
-    rows = [r for r in gw.records() if r.extra.get("batch_id") == batch.id]
+    for _ in range(250):  # booked just after the results are sent: wait for the rows (bounded)
+        rows = [r for r in gw.records() if r.extra.get("batch_id") == batch.id]
+        if len(rows) >= 3:
+            break
+        time.sleep(0.02)
     assert sorted(r.extra["custom_id"] for r in rows) == ["item-0", "item-1", "item-2"]
     for r in rows:
         assert r.id == result_record_id(batch.id, r.extra["custom_id"])
@@ -132,9 +142,10 @@ def test_upstream_not_found_is_the_apis_error(client: anthropic.Anthropic, gw: S
     assert row.requested_model == "claude-haiku-3-5"
 
 
-def test_gateway_pages(gw: Stack) -> None:
+def test_gateway_pages(client: anthropic.Anthropic, gw: Stack) -> None:
     import httpx2
 
+    client.messages.create(model=MODEL, max_tokens=8, messages=USER)  # whatever ran before it here
     assert httpx2.get(gw.url + "/healthz").json() == {"ok": True}
     assert httpx2.get(gw.url + "/readyz").status_code == 200
     metrics = httpx2.get(gw.url + "/metrics").text

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -93,6 +93,9 @@ class Prepared:
     extra_call: str | None = None
     """Why this attempt is one the caller would not have made (its baseline is 0): ``cut_by_cap``,
     ``keepalive``, ``cascade_sample`` or ``escalation`` (see :mod:`clawback.ledger.baseline`)."""
+    caps: bool = True
+    """Whether an output cap may apply (False for streams and raw responses: they can't be re-sent);
+    a fallback attempt keeps it."""
 
     @property
     def model(self) -> str:
@@ -180,6 +183,7 @@ class CallPipeline:
             requested_max if isinstance(requested_max, int) else None,
             now,
             source=body,
+            caps=caps,
         )
 
     def _cap(self, body: dict[str, Any], task: str | None) -> CapDecision | None:
@@ -221,6 +225,45 @@ class CallPipeline:
             log.debug("no cache plan for this request: %s", exc)
             return shape, None
         return plan.apply_to(shape), plan
+
+    # -- the next attempt (one code path for the client and the gateway) -------------------------
+
+    @staticmethod
+    def cut_by_cap(prepared: Prepared, stop_reason: str | None) -> bool:
+        """Whether a learned output cap (not the caller's own limit) cut this answer off."""
+        cap = prepared.cap
+        return (
+            cap is not None
+            and cap.capped
+            and stop_reason == "max_tokens"
+            and prepared.original_max_tokens is not None
+        )
+
+    @staticmethod
+    def uncapped(prepared: Prepared) -> Prepared:
+        """The same call with the caller's own ``max_tokens``, to send again after a cap cut it off.
+
+        The cut attempt is marked ``cut_by_cap``: the caller would not have made it, so its baseline
+        is 0 and its cost counts against the saving.
+        """
+        again = replace(
+            prepared,
+            body={**prepared.body, "max_tokens": prepared.original_max_tokens},
+            cap=None,
+            extra_call=None,
+        )
+        again.started_perf = time.perf_counter()
+        prepared.extra_call = "cut_by_cap"
+        return again
+
+    def fallback(self, prepared: Prepared, model: str) -> Prepared:
+        """``prepared`` re-planned for a fallback model (same caller, task and routing decision)."""
+        attempt = self.prepare(
+            prepared.source or prepared.body, prepared.task, model=model, caps=prepared.caps
+        )
+        attempt.requested_model = prepared.requested_model
+        attempt.routing = prepared.routing
+        return attempt
 
     # -- after the call ----------------------------------------------------------------------
 

@@ -179,27 +179,15 @@ class ClientRuntime:
 
     def fallback(self, prepared: Prepared, model: str) -> Prepared:
         """``prepared`` re-planned for a fallback model (same caller, task and routing decision)."""
-        attempt = self.pipeline.prepare(self._original(prepared), prepared.task, model=model)
-        attempt.requested_model = prepared.requested_model
-        attempt.routing = prepared.routing
-        return attempt
+        return self.pipeline.fallback(prepared, model)
 
     def capped_short(self, prepared: Prepared, message: Any) -> Prepared | None:
         """When a learned cap cut the answer off, the call to send again with the caller's limit."""
-        cap = prepared.cap
-        if not (self.options.retry_truncated and cap is not None and cap.capped):
+        if not self.options.retry_truncated:
             return None
-        if getattr(message, "stop_reason", None) != "max_tokens" or prepared.original_max_tokens is None:
+        if not CallPipeline.cut_by_cap(prepared, getattr(message, "stop_reason", None)):
             return None
-        again = replace(
-            prepared,
-            body={**prepared.body, "max_tokens": prepared.original_max_tokens},
-            cap=None,
-            extra_call=None,
-        )
-        again.started_perf = time.perf_counter()
-        prepared.extra_call = "cut_by_cap"  # the caller would not have made this attempt: baseline 0
-        return again
+        return CallPipeline.uncapped(prepared)
 
     def cascade_samples(self, prepared: Prepared) -> int:
         """How many cheap answers a cascade asks for (more than one for an agreement check)."""

@@ -9,6 +9,8 @@ Nothing is imported here (``import clawback.gateway`` pulls in no server or data
 * pure core: :mod:`~clawback.gateway.keys`, :mod:`~clawback.gateway.budgets`,
   :mod:`~clawback.gateway.ratelimit`, :mod:`~clawback.gateway.sse_usage`,
   :mod:`~clawback.gateway.metrics`, :mod:`~clawback.gateway.dashboard`, :mod:`~clawback.gateway.wire`
-* edges: :mod:`~clawback.gateway.upstream` (aiohttp), :mod:`~clawback.gateway.state` (budgets in
-  memory + SQLite, or PostgreSQL), :mod:`~clawback.gateway.policy` (the client's pipeline)
+* edges: :mod:`~clawback.gateway.upstream` (its own HTTP/1.1 client on httptools),
+  :mod:`~clawback.gateway.state` (budgets in memory + SQLite, or PostgreSQL),
+  :mod:`~clawback.gateway.policy` (the client's pipeline), :mod:`~clawback.gateway.shared_metrics`
+  (``/metrics`` summed over ``--workers N``)
 """

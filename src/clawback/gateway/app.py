@@ -18,6 +18,7 @@ import contextlib
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from clawback.gateway import pages
@@ -29,6 +30,7 @@ from clawback.gateway.messages import handle_messages
 from clawback.gateway.passthrough import handle_passthrough
 from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.policy import PolicyRunner
+from clawback.gateway.shared_metrics import SharedMetrics
 from clawback.gateway.state import LocalState, open_state
 from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal, new_request_id
@@ -61,6 +63,8 @@ class GatewayApp:
             await state.start()
         else:
             state.start()
+        if self.gateway.shared is not None:
+            self.gateway.shared.start(self.gateway.metrics)
         self._started = True
         self.gateway.ready = True
 
@@ -69,6 +73,8 @@ class GatewayApp:
         gw = self.gateway
         gw.ready = False
         await gw.state.close()
+        if gw.shared is not None:
+            await gw.shared.stop(gw.metrics)
         await gw.upstream.close()
         if gw.writer is not None:
             gw.writer.close()
@@ -164,8 +170,10 @@ def build_gateway(
     clock: Any = time.time,
     upstream: Upstream | None = None,
     ledger: bool = True,
+    metrics_dir: Path | None = None,
 ) -> GatewayApp:
-    """A gateway app from ``config``: ledger writer, state store, upstream pool, policies."""
+    """A gateway app from ``config``: ledger writer, state store, upstream pool, policies
+    (``metrics_dir``: the folder the workers of ``--workers N`` share their counters in)."""
     settings = settings or Settings.from_env()
     catalogue = catalogue or load_catalogue([*settings.price_files, *config.prices])
     ledger_loc = resolve_location(config.ledger, settings)
@@ -195,4 +203,6 @@ def build_gateway(
         clock=clock,
         ledger_location=ledger_loc if ledger else None,
     )
+    if metrics_dir is not None:
+        gw.shared = SharedMetrics(metrics_dir)
     return GatewayApp(gw)

@@ -94,7 +94,7 @@ async def _stream_results(gw: Gateway, scope: Scope, send: Send, caller: Caller,
         )
         ok = resp.status == 200
         try:
-            async for chunk in resp.content.iter_any():
+            async for chunk in resp.iter_chunks():
                 if ok:
                     lines.feed(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -105,7 +105,7 @@ async def _stream_results(gw: Gateway, scope: Scope, send: Send, caller: Caller,
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         resp.release()
-        await _book(gw, caller, batch_id, lines, resp.headers.get("request-id"))
+        await _book(gw, caller, batch_id, lines, resp.request_id)
     return resp.status
 
 

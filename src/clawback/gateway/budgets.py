@@ -210,25 +210,46 @@ class BudgetBook:
         """Start a window at ``spent`` (read back from the state store)."""
         self._window(key).spent = spent
 
-    def check(self, budgets: Sequence[Budget], worst: Decimal, now: datetime) -> Refusal | list[WindowKey]:
-        """The refusal of the first budget ``worst`` would exceed, else the windows to reserve in."""
-        keys: list[WindowKey] = []
-        for budget in budgets:
-            key = (budget.scope, budget.period, window_label(budget.period, now))
+    def check(
+        self,
+        budgets: Sequence[Budget],
+        worst: Decimal,
+        now: datetime,
+        keys: Sequence[WindowKey] | None = None,
+    ) -> Refusal | list[WindowKey]:
+        """The refusal of the first budget ``worst`` would exceed, else the windows to reserve in
+        (``keys``: the budgets' current windows, when the caller knows them)."""
+        out: list[WindowKey] = []
+        for i, budget in enumerate(budgets):
+            key = (
+                keys[i]
+                if keys is not None
+                else (budget.scope, budget.period, window_label(budget.period, now))
+            )
             window = self._window(key)
             if window.spent + window.reserved + worst > budget.limit_usd:
                 return Refusal(budget, window.spent, window.reserved, worst, resets_at(budget.period, now))
-            keys.append(key)
-        return keys
+            out.append(key)
+        return out
 
-    def reserve(self, budgets: Sequence[Budget], worst: Decimal, now: datetime) -> Refusal | Reservation:
-        """Hold ``worst`` in every window of ``budgets``, or say which budget refuses it."""
-        checked = self.check(budgets, worst, now)
+    def reserve(
+        self,
+        budgets: Sequence[Budget],
+        worst: Decimal,
+        now: datetime,
+        keys: Sequence[WindowKey] | None = None,
+        *,
+        named: bool = True,
+    ) -> Refusal | Reservation:
+        """Hold ``worst`` in every window of ``budgets``, or say which budget refuses it
+        (``named=False``: a reservation without an id, for a store that never looks one up)."""
+        checked = self.check(budgets, worst, now, keys)
         if isinstance(checked, Refusal):
             return checked
+        windows = self.windows
         for key in checked:
-            self.windows[key].reserved += worst
-        return Reservation.new(worst, checked)
+            windows[key].reserved += worst
+        return Reservation.new(worst, checked) if named else Reservation("", worst, tuple(checked))
 
     def settle(self, reservation: Reservation, actual: Decimal) -> None:
         """Release ``reservation`` and book the real cost in its windows."""

@@ -4,7 +4,7 @@ Every field is optional; no file at all is a pass-through gateway with a SQLite 
 
     upstream = "https://api.anthropic.com"    # else ANTHROPIC_BASE_URL, else the real API
     ledger = "postgresql://gw@db/clawback"    # else CLAWBACK_LEDGER, else $CLAWBACK_HOME/ledger.sqlite3
-    state = "..."                             # budgets and rate windows; default: the ledger's store
+    state = "..."                             # budgets and rate buckets; default: the ledger's store
     passthrough = true                        # forward keys that are not managed keys (default:
                                               # true without [[keys]], false with them)
     [policy]                                  # the client's policies, for every caller

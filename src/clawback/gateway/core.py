@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,13 +18,15 @@ from typing import Any
 
 from clawback.errors import ClawbackError
 from clawback.gateway.asgi import ClientGone, Send, send_error
-from clawback.gateway.budgets import TOOL_OVERHEAD_TOKENS, worst_case_cost, worst_case_input_tokens
+from clawback.gateway.budgets import TOOL_OVERHEAD_TOKENS, Budget, worst_case_cost, worst_case_input_tokens
 from clawback.gateway.config import GatewayConfig, ManagedKey, Policy
 from clawback.gateway.ids import RecordIds
 from clawback.gateway.keys import CallerKey, caller_key, key_identity
 from clawback.gateway.metrics import BudgetGauge, Metrics
 from clawback.gateway.pg_state import PostgresState
 from clawback.gateway.policy import PolicyRunner
+from clawback.gateway.ratelimit import RateLimit
+from clawback.gateway.shared_metrics import SharedMetrics
 from clawback.gateway.state import AdmitPlan, LocalState
 from clawback.gateway.upstream import Upstream
 from clawback.gateway.wire import GatewayRefusal, new_request_id
@@ -75,6 +77,19 @@ def _unit_rates(
     )
 
 
+_FREE_PLAN = AdmitPlan()
+
+
+def _limits_of(key: ManagedKey) -> tuple[tuple[Budget, ...], tuple[tuple[str, RateLimit], ...]]:
+    """A managed key's budgets and its rate limits by scope (its own, then its project's)."""
+    rates = []
+    if key.rate.active:
+        rates.append((f"key:{key.name}", key.rate))
+    if key.project is not None and key.project.rate.active:
+        rates.append((f"project:{key.project.name}", key.project.rate))
+    return key.all_budgets, tuple(rates)
+
+
 def parse_body(body: bytes) -> dict[str, Any]:
     """The JSON object of a request body; 400 ``invalid_request_error`` when it is not one."""
     if not body:
@@ -88,6 +103,22 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GatewayRefusal(400, f"request body must be a JSON object, got {type(data).__name__}")
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """One usage object priced and counted (remembered per model, day and usage)."""
+
+    cost: Mapping[str, Any] | None
+    """The cost breakdown's JSON (None: unpriced)."""
+    total_usd: str | None
+    reason: str | None
+    """Why it is unpriced (None when priced, or when there was no usage)."""
+    counts: TokenCounts
+    total: Decimal | None
+
+
+_UNUSED = Priced(None, None, None, TokenCounts(), None)
 
 
 class Gateway:
@@ -117,10 +148,13 @@ class Gateway:
         self.clock = clock
         self.secrets = config.secrets
         self.ready = False
+        self.shared: SharedMetrics | None = None
+        """Set under ``--workers N``: where the workers' counters are summed for /metrics."""
         self.ids = RecordIds()
         self._callers: dict[tuple[str, str, str | None], Caller] = {}
-        self._priced: dict[Any, tuple[Mapping[str, Any] | None, str | None, str | None]] = {}
-        self._rates: dict[tuple[str, str, bool, Any, Any], tuple[Decimal, Decimal, int | None]] = {}
+        self._priced: dict[Any, Priced] = {}
+        self._rates: dict[tuple[str, int, bool, Any, Any], tuple[Decimal, Decimal, int | None]] = {}
+        self._limits: dict[str, tuple[tuple[Budget, ...], tuple[tuple[str, RateLimit], ...]]] = {}
 
     # -- who is calling ----------------------------------------------------------------------
 
@@ -174,27 +208,28 @@ class Gateway:
         caller: Caller,
         body: Mapping[str, Any],
         body_bytes: int,
-        models: Iterable[str],
+        models: Sequence[str],
         *,
         caching: bool,
     ) -> AdmitPlan:
         """What a Messages request must pass: the caller's rate limits, and its budgets at the
         worst case over every model it may be sent to (``caching``: it may write the cache)."""
         managed = caller.managed
-        if managed is None or not managed.limited:
-            return AdmitPlan()
-        rates = []
-        if managed.rate.active:
-            rates.append((f"key:{managed.name}", managed.rate))
-        if managed.project is not None and managed.project.rate.active:
-            rates.append((f"project:{managed.project.name}", managed.project.rate))
-        budgets = managed.all_budgets
-        worst = Decimal(0)
-        if budgets:
+        if managed is None:
+            return _FREE_PLAN
+        limits = self._limits.get(managed.name)
+        if limits is None:  # a key's limits are fixed for the life of the process
+            limits = self._limits[managed.name] = _limits_of(managed)
+        budgets, rates = limits
+        if not budgets:
+            return AdmitPlan((), rates, Decimal(0)) if rates else _FREE_PLAN
+        if len(models) == 1:
+            worst = self._worst(models[0], body, body_bytes, caching)
+        else:
             worst = max(
                 (self._worst(m, body, body_bytes, caching) for m in dict.fromkeys(models)), default=Decimal(0)
             )
-        return AdmitPlan(budgets, tuple(rates), worst)
+        return AdmitPlan(budgets, rates, worst)
 
     def _worst(self, model: str, body: Mapping[str, Any], body_bytes: int, caching: bool) -> Decimal:
         info = self.catalogue.get(model) if model else None
@@ -208,17 +243,19 @@ class Gateway:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             max_tokens = info.max_output
         max_tokens = min(max_tokens, 10**7)
-        day = datetime.fromtimestamp(self.clock(), UTC).date()
+        now = self.clock()
         geo, speed = body.get("inference_geo"), body.get("speed")
-        memo = (info.id, day.isoformat(), caching, geo if isinstance(geo, str) else None, speed == "fast")
+        memo = (info.id, int(now // 86400), caching, geo if isinstance(geo, str) else None, speed == "fast")
         rates = self._rates.get(memo)
         tokens = worst_case_input_tokens(body_bytes)
         if rates is None:
             if len(self._rates) > 1024:
                 self._rates.clear()
+            day = datetime.fromtimestamp(now, UTC).date()
             rates = self._rates[memo] = _unit_rates(info, day, caching, body)
         per_input, per_output, threshold = rates
         if threshold is not None and tokens > threshold:  # the prompt-length tier: price it in full
+            day = datetime.fromtimestamp(now, UTC).date()
             return worst_case_cost(
                 info, body_bytes=body_bytes, max_tokens=max_tokens, day=day, cache_writes=caching, flags=body
             )
@@ -246,10 +283,15 @@ class Gateway:
     def priced(
         self, model: str, usage: Mapping[str, Any] | None, started: float
     ) -> tuple[Mapping[str, Any] | None, str | None, str | None]:
-        """``(cost JSON, total_usd, unpriced reason)`` of one call's usage, remembered by
-        (model, UTC day, usage): pricing is a pure function, and calls of one shape repeat."""
+        """``(cost JSON, total_usd, unpriced reason)`` of one call's usage (see :meth:`priced_usage`)."""
+        out = self.priced_usage(model, usage, started)
+        return out.cost, out.total_usd, out.reason
+
+    def priced_usage(self, model: str, usage: Mapping[str, Any] | None, started: float) -> Priced:
+        """One call's usage priced and counted, remembered by (model, UTC day, usage): pricing is a
+        pure function, and calls of one shape repeat."""
         if usage is None:
-            return None, None, None
+            return _UNUSED
         try:
             key: Any = (
                 model,
@@ -262,18 +304,29 @@ class Gateway:
         if hit is not None:
             return hit
         breakdown, reason = self.price(model, usage, started)
-        out = (
-            (None, None, reason)
-            if breakdown is None
-            else (breakdown.to_json(), format_usd(breakdown.total), None)
-        )
+        counts = TokenCounts.from_usage(usage)
+        if breakdown is None:
+            out = Priced(None, None, reason, counts, None)
+        else:  # the total as the ledger reads the string back (CallRecord.total)
+            total_usd = format_usd(breakdown.total)
+            out = Priced(breakdown.to_json(), total_usd, None, counts, Decimal(total_usd))
         if key is not None:
             if len(self._priced) >= MAX_PRICED:
                 self._priced.clear()
             self._priced[key] = out
         return out
 
-    def fast_record(
+    def fast_record(self, caller: Caller, **fields: Any) -> CallRecord:
+        """The ledger record of an attempt no policy touched (fields: :meth:`priced_record`'s)."""
+        return self.priced_record(caller, **fields)[0]
+
+    def write_fast(self, caller: Caller, **fields: Any) -> tuple[TokenCounts, Decimal | None]:
+        """:meth:`priced_record` handed to :meth:`write`, with the counts and cost remembered with
+        its price (not read back from the record)."""
+        record, priced = self.priced_record(caller, **fields)
+        return self.write(record, priced=priced)
+
+    def priced_record(
         self,
         caller: Caller,
         *,
@@ -288,10 +341,11 @@ class Gateway:
         ttft_ms: float | None = None,
         extra: Mapping[str, Any] | None = None,
         record_id: str | None = None,
-    ) -> CallRecord:
-        """The ledger record of an attempt no policy touched (its baseline is its own cost)."""
-        cost, total, reason = self.priced(served_model or requested_model, usage, started)
-        return CallRecord(
+    ) -> tuple[CallRecord, Priced]:
+        """The ledger record of an attempt no policy touched (its baseline is its own cost), with
+        its usage priced and counted."""
+        priced = self.priced_usage(served_model or requested_model, usage, started)
+        record = CallRecord(
             id=record_id or self.ids.next(),
             ts=datetime.fromtimestamp(started, UTC),
             requested_model=requested_model,
@@ -299,9 +353,9 @@ class Gateway:
             task=caller.task,
             api_key_id=caller.key_id,
             usage=dict(usage) if usage is not None else None,
-            cost=cost,
-            total_usd=total,
-            unpriced_reason=reason,
+            cost=priced.cost,
+            total_usd=priced.total_usd,
+            unpriced_reason=priced.reason,
             latency_ms=round(latency_ms, 3),
             ttft_ms=ttft_ms,
             stop_reason=stop_reason,
@@ -309,25 +363,25 @@ class Gateway:
             service_tier=(usage or {}).get("service_tier"),
             request_id=request_id,
             source="gateway",
-            baseline_usd=total,
+            baseline_usd=priced.total_usd,
             extra=dict(extra or {}),
         )
+        return record, priced
 
-    def write(self, record: CallRecord) -> tuple[TokenCounts, Decimal | None]:
-        """Hand a record to the ledger writer (batched off the event loop) and count it."""
-        counts = record.tokens()
-        cost = record.total
-        baseline = Decimal(record.baseline_usd) if record.baseline_usd is not None else None
-        self.metrics.usage(
-            {
-                "input": counts.input,
-                "output": counts.output,
-                "cache_read": counts.cache_read,
-                "cache_write": counts.cache_write,
-            },
-            cost,
-            baseline,
-        )
+    def write(
+        self, record: CallRecord, *, priced: Priced | None = None
+    ) -> tuple[TokenCounts, Decimal | None]:
+        """Hand a record to the ledger writer (batched off the event loop) and count it.
+
+        ``priced``: the record's counts and cost as :meth:`priced_usage` gave them (a record whose
+        baseline is its own cost); without it they are read from the record."""
+        if priced is not None:
+            counts, cost, baseline = priced.counts, priced.total, priced.total
+        else:
+            counts = record.tokens()
+            cost = record.total
+            baseline = Decimal(record.baseline_usd) if record.baseline_usd is not None else None
+        self.metrics.count_usage(counts, cost, baseline)
         self.metrics.ledger_rows += 1
         if self.writer is not None:
             self.writer.record(record)

@@ -27,7 +27,7 @@ from clawback.gateway.sse_usage import MessageFacts, SseUsage, read_message
 from clawback.gateway.state import FREE, Admission
 from clawback.gateway.upstream import STREAM_ERRORS, UpstreamResponse
 from clawback.gateway.wire import GatewayRefusal, forward_headers, response_headers
-from clawback.ledger.record import MAX_ERROR_MESSAGE, CallError, CallRecord
+from clawback.ledger.record import MAX_ERROR_MESSAGE, CallError, CallRecord, TokenCounts
 
 if TYPE_CHECKING:
     from clawback.client.pipeline import Prepared
@@ -99,12 +99,8 @@ async def _serve(
     attempt = _Attempt(body, requested, None)
     if policy.active:
         pipe = gw.policies.pipeline(policy, caller.workspace)
-        prepared = gw.policies.prepare(pipe, data, caller.task)
-        if data.get("stream") is True and prepared.cap is not None and prepared.cap.capped:
-            # a stream can't be sent again once the caller has read it: streams are never capped
-            prepared = replace(
-                prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
-            )
+        # a stream can't be sent again once the caller has read it: streams are never capped
+        prepared = gw.policies.prepare(pipe, data, caller.task, caps=data.get("stream") is not True)
         attempt = _prepared_attempt(prepared, None)
     models = [attempt.model, *policy.fallbacks]
     caching = policy.plan_cache or b"cache_control" in body
@@ -163,16 +159,8 @@ def _next_attempt(
     prepared = attempt.prepared
     assert pipe is not None and prepared is not None
     if then == "uncap":
-        again = replace(
-            prepared, body={**prepared.body, "max_tokens": prepared.original_max_tokens}, cap=None
-        )
-        again.started_perf = time.perf_counter()
-        return _prepared_attempt(again, attempt.fallback_from)
-    model = fallbacks.pop(0)
-    again = gw.policies.prepare(pipe, prepared.source or data, caller.task, model=model)
-    again.requested_model = requested
-    again.routing = prepared.routing
-    return _prepared_attempt(again, attempt.model)
+        return _prepared_attempt(pipe.uncapped(prepared), attempt.fallback_from)
+    return _prepared_attempt(pipe.fallback(prepared, fallbacks.pop(0)), attempt.model)
 
 
 def _prepared_attempt(prepared: Prepared, fallback_from: str | None) -> _Attempt:
@@ -197,7 +185,7 @@ async def _attempt(
     resp = await gw.upstream.send("POST", path, headers, attempt.body)
     try:
         attempt.status = resp.status
-        attempt.request_id = resp.headers.get("request-id")
+        attempt.request_id = resp.request_id
         retryable = resp.status == 529 or resp.status >= 500
         is_sse = resp.status == 200 and resp.content_type.encode() == _SSE
         if is_sse:
@@ -227,14 +215,13 @@ async def _attempt(
 
 
 def _cut_by_cap(attempt: _Attempt) -> bool:
+    from clawback.client.pipeline import CallPipeline  # only reached when a policy prepared the call
+
     prepared = attempt.prepared
     return (
         prepared is not None
-        and prepared.cap is not None
-        and prepared.cap.capped
-        and prepared.original_max_tokens is not None
         and attempt.facts is not None
-        and attempt.facts.stop_reason == "max_tokens"
+        and CallPipeline.cut_by_cap(prepared, attempt.facts.stop_reason)
     )
 
 
@@ -246,28 +233,38 @@ def _upstream_error(gw: Gateway, status: int, facts: MessageFacts) -> CallError:
 async def _stream(
     gw: Gateway, send: Send, receive: Receive, resp: UpstreamResponse, attempt: _Attempt, t_sent: float
 ) -> None:
-    """Pass a stream through chunk by chunk; read usage on the way; notice a client that left."""
+    """Pass a stream through chunk by chunk; read usage on the way; notice a client that left.
+
+    Each chunk is sent on as soon as it arrives. A client that hangs up is noticed by a pending
+    ``receive()``, started after the first chunk (a stream that arrives whole needs none); the last
+    chunk goes out with the end of the response in one write."""
     await send(
         {"type": "http.response.start", "status": resp.status, "headers": response_headers(resp.raw_headers)}
     )
     tracker = SseUsage()
-    watcher = asyncio.ensure_future(receive())
+    watcher: asyncio.Future[Any] | None = None
     cut: BaseException | None = None
+    last = b""
     try:
-        async for chunk in resp.content.iter_any():
+        while chunk := await resp.readany():
             tracker.feed(chunk)
             if attempt.ttft_s is None and tracker.content_seen:
                 attempt.ttft_s = time.perf_counter() - t_sent
-            if watcher.done():
+            if watcher is not None and watcher.done():
                 attempt.client_gone = True
                 break
+            if resp.complete:
+                last = chunk
+                break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if watcher is None:
+                watcher = asyncio.ensure_future(receive())
     except STREAM_ERRORS as exc:
         cut = exc
     except OSError:
         attempt.client_gone = True
     finally:
-        if not watcher.done():
+        if watcher is not None and not watcher.done():
             watcher.cancel()
     attempt.upstream_s = time.perf_counter() - t_sent
     gw.metrics.upstream_latency.observe(attempt.upstream_s)
@@ -293,7 +290,7 @@ async def _stream(
         _CUT_EVENT if (cut is not None or not tracker.completed) and tracker.facts.error_type is None else b""
     )
     try:
-        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        await send({"type": "http.response.body", "body": last + tail, "more_body": False})
     except OSError:
         attempt.client_gone = True
 
@@ -336,11 +333,16 @@ def _record(
             ValueError,
         ) as exc:  # the row must still be written
             extra["pipeline_error"] = gw.mask(str(exc))[:300]
-            record = _fast(gw, caller, attempt, requested, started, latency_ms, ttft_ms, usage, facts, extra)
+            counts, cost = _fast(
+                gw, caller, attempt, requested, started, latency_ms, ttft_ms, usage, facts, extra
+            )
+        else:
+            counts, cost = gw.write(record)
     else:
-        record = _fast(gw, caller, attempt, requested, started, latency_ms, ttft_ms, usage, facts, extra)
-    counts, cost = gw.write(record)
-    return cost or Decimal(0), counts.input + counts.cache_write + counts.output
+        counts, cost = _fast(
+            gw, caller, attempt, requested, started, latency_ms, ttft_ms, usage, facts, extra
+        )
+    return cost or Decimal(0), counts.input + counts.cache_write_5m + counts.cache_write_1h + counts.output
 
 
 def _fast(
@@ -354,8 +356,8 @@ def _fast(
     usage: Any,
     facts: MessageFacts,
     extra: dict[str, Any],
-) -> CallRecord:
-    return gw.fast_record(
+) -> tuple[TokenCounts, Decimal | None]:
+    return gw.write_fast(
         caller,
         requested_model=requested or attempt.model,
         served_model=facts.model or attempt.model or None,

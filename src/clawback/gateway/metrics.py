@@ -1,7 +1,9 @@
 """The gateway's counters and histograms, rendered in Prometheus' text format (pure).
 
-Everything is per process: with several processes, scrape each one (or sum them in Prometheus).
-Money is summed as ``Decimal`` and only turned into a float when rendered.
+Counters are kept per process; :meth:`Metrics.snapshot` and :meth:`Metrics.merged` turn them into
+plain JSON and back, summed, so ``/metrics`` of one worker of ``--workers N`` reports the whole
+gateway (see :mod:`clawback.gateway.shared_metrics`). Money is summed as ``Decimal`` and only
+turned into a float when rendered.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clawback.ledger.record import TokenCounts
 
 __all__ = ["BudgetGauge", "Histogram", "Metrics"]
 
@@ -36,6 +42,22 @@ class Histogram:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
         self.n += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counts, sum and number as plain JSON."""
+        return {"counts": list(self.counts), "total": self.total, "n": self.n}
+
+    def check(self, data: Mapping[str, Any]) -> None:
+        """Raise ValueError unless ``data`` is a snapshot of a histogram with these buckets."""
+        if len(data["counts"]) != len(self.counts):
+            raise ValueError("histogram buckets differ")
+
+    def add(self, data: Mapping[str, Any]) -> None:
+        """Add a :meth:`snapshot` (same buckets) to this histogram."""
+        for i, c in enumerate(data["counts"]):
+            self.counts[i] += int(c)
+        self.total += float(data["total"])
+        self.n += int(data["n"])
 
     def quantile(self, q: float) -> float | None:
         """The upper bound of the bucket holding the ``q`` quantile (None when empty)."""
@@ -101,6 +123,62 @@ class Metrics:
         self.inflight = 0
         self.ledger_rows = 0
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every counter as plain JSON (money as decimal strings)."""
+        return {
+            "requests": [[route, status, n] for (route, status), n in self.requests.items()],
+            "errors": dict(self.errors),
+            "tokens": dict(self.tokens),
+            "cost_usd": str(self.cost_usd),
+            "baseline_usd": str(self.baseline_usd),
+            "upstream_latency": self.upstream_latency.snapshot(),
+            "added_latency": self.added_latency.snapshot(),
+            "ttft": self.ttft.snapshot(),
+            "inflight": self.inflight,
+            "ledger_rows": self.ledger_rows,
+        }
+
+    def merged(self, snapshots: Iterable[Mapping[str, Any]]) -> Metrics:
+        """These counters plus those of ``snapshots`` (other processes'), as a new :class:`Metrics`;
+        a snapshot that can't be read is skipped."""
+        out = Metrics()
+        out.add(self.snapshot())
+        for snap in snapshots:
+            try:
+                out.add(snap)
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                continue
+        return out
+
+    def add(self, snap: Mapping[str, Any]) -> None:
+        """Add one :meth:`snapshot` to these counters."""
+        requests = [(str(route), int(status), int(n)) for route, status, n in snap["requests"]]
+        errors = {str(k): int(v) for k, v in snap["errors"].items()}
+        tokens = {str(k): int(v) for k, v in snap["tokens"].items()}
+        cost, baseline = Decimal(snap["cost_usd"]), Decimal(snap["baseline_usd"])
+        hists = [
+            (h, snap[name])
+            for h, name in (
+                (self.upstream_latency, "upstream_latency"),
+                (self.added_latency, "added_latency"),
+                (self.ttft, "ttft"),
+            )
+        ]
+        for h, data in hists:
+            h.check(data)
+        for route, status, n in requests:
+            self.requests[(route, status)] += n
+        for k, v in errors.items():
+            self.errors[k] += v
+        for k, v in tokens.items():
+            self.tokens[k] += v
+        self.cost_usd += cost
+        self.baseline_usd += baseline
+        for h, data in hists:
+            h.add(data)
+        self.inflight += int(snap["inflight"])
+        self.ledger_rows += int(snap["ledger_rows"])
+
     def request(self, route: str, status: int) -> None:
         """Count one answered request."""
         self.requests[(route, status)] += 1
@@ -114,6 +192,22 @@ class Metrics:
         for kind, n in counts.items():
             if n:
                 self.tokens[kind] += n
+        if cost is not None:
+            self.cost_usd += cost
+            self.baseline_usd += baseline if baseline is not None else cost
+
+    def count_usage(self, counts: TokenCounts, cost: Decimal | None, baseline: Decimal | None) -> None:
+        """:meth:`usage` from a call's :class:`~clawback.ledger.record.TokenCounts`."""
+        tokens = self.tokens
+        if counts.input:
+            tokens["input"] += counts.input
+        if counts.output:
+            tokens["output"] += counts.output
+        if counts.cache_read:
+            tokens["cache_read"] += counts.cache_read
+        writes = counts.cache_write_5m + counts.cache_write_1h
+        if writes:
+            tokens["cache_write"] += writes
         if cost is not None:
             self.cost_usd += cost
             self.baseline_usd += baseline if baseline is not None else cost

@@ -34,7 +34,10 @@ async def handle(gw: Gateway, scope: Scope, send: Send, path: str, method: str) 
         await send_response(send, 200 if ready else 503, body.encode(), [], json=True)
     elif path == "/metrics":
         await _refresh(gw)
-        await send_response(send, 200, gw.metrics.render(gw.budget_gauges()).encode(), [_TEXT])
+        metrics = gw.metrics
+        if gw.shared is not None:  # --workers N: every worker's counters, summed
+            metrics = metrics.merged(await asyncio.to_thread(gw.shared.others))
+        await send_response(send, 200, metrics.render(gw.budget_gauges()).encode(), [_TEXT])
     else:
         await _refresh(gw)
         html = await asyncio.to_thread(_dashboard, gw)

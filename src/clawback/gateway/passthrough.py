@@ -113,7 +113,7 @@ async def forward(gw: Gateway, scope: Scope, send: Send, caller: Caller, body: b
                 }
             )
             try:
-                async for chunk in resp.content.iter_any():
+                async for chunk in resp.iter_chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except STREAM_ERRORS:
                 pass  # the caller sees a truncated body, as it would talking to upstream directly

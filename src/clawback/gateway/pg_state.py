@@ -1,8 +1,8 @@
-"""Budgets, reservations and rate windows in PostgreSQL, shared by any number of gateway processes.
+"""Budgets, reservations and rate buckets in PostgreSQL, shared by any number of gateway processes.
 
-Each limited request is admitted with one call of ``clawback_gateway_admit`` (one round trip: rate
-windows counted, budgets checked and reserved, atomically under row locks taken in a fixed order)
-and settled with one call of ``clawback_gateway_settle`` sent behind the response. Reservations of
+Each limited request is admitted with one call of ``clawback_gateway_admit2`` (one round trip: rate
+buckets drawn from (GCRA), budgets checked and reserved, atomically under row locks taken in a fixed order)
+and settled with one call of ``clawback_gateway_settle2`` sent behind the response. Reservations of
 a process that died expire after ``reservation_ttl_s`` (the sweeper runs every minute). An
 unreachable database refuses limited requests with 529 ``overloaded_error``: budgets fail closed.
 See :mod:`clawback.gateway.schema` for the tables and functions.
@@ -51,7 +51,7 @@ class _Pool:
 
 
 class PostgresState:
-    """Budgets, reservations and rate windows in PostgreSQL, shared by every gateway process."""
+    """Budgets, reservations and rate buckets in PostgreSQL, shared by every gateway process."""
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class PostgresState:
         self._pool.conns[self._pool.conns.index(conn)] = fresh
 
     async def admit(self, plan: AdmitPlan, now: float) -> Admission:
-        """One round trip: ``clawback_gateway_admit`` counts, checks and reserves atomically."""
+        """One round trip: ``clawback_gateway_admit2`` counts, checks and reserves atomically."""
         when = _utc(now)
         budgets = sorted(plan.budgets, key=lambda b: (b.scope, b.period))
         rates = sorted(plan.rates, key=lambda r: r[0])
@@ -141,7 +141,8 @@ class PostgresState:
         rid = Reservation.new(plan.worst, ()).id if budgets else None
         minute = minute_of(now)
         rows = await self._call(
-            "SELECT o_index, o_kind, o_spent, o_reserved FROM clawback_gateway_admit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "SELECT o_index, o_kind, o_spent, o_reserved, o_wait "
+            "FROM clawback_gateway_admit2(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 rid or "",
                 plan.worst,
@@ -150,14 +151,14 @@ class PostgresState:
                 wins,
                 [b.limit_usd for b in budgets],
                 [s for s, _ in rates],
-                minute,
+                now,
                 [r.requests_per_minute for _, r in rates],
                 [r.tokens_per_minute for _, r in rates],
                 when + timedelta(seconds=self._ttl),
             ),
         )
         if rows:
-            index, kind, spent, reserved = rows[0]
+            index, kind, spent, reserved, wait = rows[0]
             if kind == "budget":
                 b = budgets[index - 1]
                 raise budget_refusal(
@@ -169,22 +170,29 @@ class PostgresState:
                 if kind == "requests"
                 else (f"{limit.tokens_per_minute} tokens per minute")
             )
-            raise rate_refusal(scope, reason, now)
+            raise rate_refusal(scope, reason, float(wait))
         windows = tuple((b.scope, b.period, w) for b, w in zip(budgets, wins, strict=True))
-        return Admission(rid, plan.worst, windows, tuple(s for s, _ in rates), minute)
+        return Admission(
+            rid,
+            plan.worst,
+            windows,
+            tuple(s for s, _ in rates),
+            minute,
+            tuple(r.tokens_per_minute for _, r in rates),
+        )
 
     def settle(self, admission: Admission, actual: Decimal, tokens: int, now: float) -> None:
         """Send the settlement behind the response (a task; awaited at close)."""
         if not admission.windows and not admission.rate_scopes:
             return
-        task = asyncio.get_running_loop().create_task(self._settle(admission, actual, tokens))
+        task = asyncio.get_running_loop().create_task(self._settle(admission, actual, tokens, now))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _settle(self, a: Admission, actual: Decimal, tokens: int) -> None:
+    async def _settle(self, a: Admission, actual: Decimal, tokens: int, now: float) -> None:
         try:
             await self._call(
-                "SELECT clawback_gateway_settle(%s, %s, %s, %s, %s, %s, %s, %s)",
+                "SELECT clawback_gateway_settle2(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     a.reservation_id,
                     actual,
@@ -192,8 +200,9 @@ class PostgresState:
                     [w[1] for w in a.windows],
                     [w[2] for w in a.windows],
                     list(a.rate_scopes),
-                    a.minute,
+                    now,
                     tokens,
+                    list(a.token_limits) or [None] * len(a.rate_scopes),
                 ),
             )
         except (ClawbackError, OSError) as exc:  # the reservation expires; the ledger still has the row

@@ -77,10 +77,10 @@ class PolicyRunner:
 
     @staticmethod
     def prepare(
-        pipe: CallPipeline, body: Mapping[str, Any], task: str | None, model: str | None = None
+        pipe: CallPipeline, body: Mapping[str, Any], task: str | None, *, caps: bool = True
     ) -> Prepared:
-        """The body to send (routing, concise, cap, cache plan), for ``model`` when falling back."""
-        return pipe.prepare(body, task, model=model)
+        """The body to send (routing, concise, cap unless ``caps`` is False, cache plan)."""
+        return pipe.prepare(body, task, caps=caps)
 
     @staticmethod
     def finish(

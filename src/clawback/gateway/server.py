@@ -3,17 +3,23 @@
 The listening socket is bound once, by the parent; with ``workers > 1`` each worker is a forked
 process serving the same socket (the kernel spreads connections), with its own upstream pool,
 ledger writer and state connection. Budgets held in memory can't be shared between processes, so
-several workers with budgets or rate limits need a PostgreSQL state store.
+several workers with budgets or rate limits need a PostgreSQL state store. The workers' counters
+are summed for ``/metrics`` through a private folder the parent makes and removes
+(:mod:`clawback.gateway.shared_metrics`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -25,7 +31,10 @@ from clawback.gateway.config import GatewayConfig
 from clawback.settings import Settings
 from clawback.storage.location import parse_location
 
-__all__ = ["check_workers", "serve", "uvicorn_server"]
+__all__ = ["GC_THRESHOLD", "check_workers", "serve", "settle_heap", "uvicorn_server"]
+
+GC_THRESHOLD = 20_000
+"""Allocations between young-generation collections in a gateway process (CPython's default: 700)."""
 
 
 def check_workers(config: GatewayConfig, workers: int, settings: Settings) -> None:
@@ -62,9 +71,24 @@ def uvicorn_server(
     return uvicorn.Server(config)
 
 
-def _run_worker(config: GatewayConfig, settings: Settings, sock: socket.socket) -> None:
-    app = build_gateway(config, settings=settings)
-    uvicorn_server(app, config.log_level, access_log=config.access_log).run(sockets=[sock])
+def _run_worker(
+    config: GatewayConfig, settings: Settings, sock: socket.socket, metrics_dir: Path | None = None
+) -> None:
+    app = build_gateway(config, settings=settings, metrics_dir=metrics_dir)
+    server = uvicorn_server(app, config.log_level, access_log=config.access_log)
+    settle_heap()
+    server.run(sockets=[sock])
+
+
+def settle_heap() -> None:
+    """Move everything alive once the gateway is built (modules, config, catalogue) out of the
+    garbage collector's sight, and collect the young generation every :data:`GC_THRESHOLD`
+    allocations: the hot path makes few reference cycles, and collections over the start-up heap
+    were about 5% of the CPU under load. Only in a process that serves the gateway and nothing else
+    (not when an app is built inside another program)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 50)
 
 
 def serve(
@@ -82,13 +106,16 @@ def serve(
     bound = sock.getsockname()[1]
     if on_ready is not None:
         on_ready(f"http://{'[' + host + ']' if ':' in host else host}:{bound}")
+    cleanup = contextlib.ExitStack()
     try:
         if workers == 1:
             _run_worker(config, settings, sock)
             return
         ctx = multiprocessing.get_context("fork")
+        metrics_dir = Path(tempfile.mkdtemp(prefix="clawback-gateway-metrics-"))  # private: mode 0700
+        cleanup.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         procs = [
-            ctx.Process(target=_run_worker, args=(config, settings, sock), daemon=False)
+            ctx.Process(target=_run_worker, args=(config, settings, sock, metrics_dir), daemon=False)
             for _ in range(workers)
         ]
         for p in procs:
@@ -106,3 +133,4 @@ def serve(
             p.join()
     finally:
         sock.close()
+        cleanup.close()

@@ -1,10 +1,11 @@
 """Usage read from what upstream sends back, without holding the stream (pure).
 
 :class:`SseUsage` is fed the raw bytes of a Messages stream as they pass through and keeps only
-the tail of an event not yet complete. It parses the JSON of the few events that matter —
+the tail of an event not yet complete. It parses the JSON of the few events that carry facts —
 ``message_start`` (model, input and cache counts), ``message_delta`` (cumulative usage, stop
-reason), ``message_stop`` and ``error`` — and skips the content deltas after a prefix check, so
-the cost per chunk is a few byte searches. :func:`read_message` does the same for a whole JSON
+reason) and ``error`` — recognises ``message_stop`` and the content events by their ``event:``
+line (an event without one is parsed), and skips the rest after a prefix check, so the cost per
+chunk is a few byte searches. :func:`read_message` does the same for a whole JSON
 Message. Neither raises on junk: a stream or body that can't be read yields no usage.
 """
 
@@ -22,6 +23,8 @@ MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 _SKIP = (b"event: content_block_delta", b"event: ping", b"event: content_block_stop")
 _CONTENT = (b"event: content_block_start", b"event: content_block_delta")
+_STOP = b"event: message_stop\n"
+_BLOCK_START = b"event: content_block_start\n"
 
 
 @dataclass(slots=True)
@@ -108,7 +111,10 @@ class SseUsage:
         self.events += 1
         if not self.content_seen and event.startswith(_CONTENT):
             self.content_seen = True
-        if event.startswith(_SKIP):
+        if event.startswith(_SKIP) or event.startswith(_BLOCK_START):  # only content: nothing to read
+            return
+        if event.startswith(_STOP) and event.find(b'"message_stop"', len(_STOP)) > 0:
+            self.completed = True  # its data says no more than its name
             return
         payload = _data_of(event)
         if payload is None:

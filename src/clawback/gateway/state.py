@@ -1,11 +1,11 @@
-"""Where budgets and rate windows live: in this process (SQLite behind it) or in PostgreSQL.
+"""Where budgets and rate buckets live: in this process (SQLite behind it) or in PostgreSQL.
 
 :class:`LocalState` (one process; the default) checks and reserves in memory — no database round
 trip on the request path — and writes each window's spend to SQLite behind the requests, once a
-second and at shutdown, so a restart carries on from what was spent. Rate windows are memory only.
+second and at shutdown, so a restart carries on from what was spent. Rate buckets are memory only.
 
 :class:`~clawback.gateway.pg_state.PostgresState` (any number of processes) admits each limited request with one call of
-``clawback_gateway_admit`` (one round trip: rate windows counted, budgets checked and reserved,
+``clawback_gateway_admit2`` (one round trip: rate buckets drawn from, budgets checked and reserved,
 atomically under row locks) and settles it with one call of ``clawback_gateway_settle`` sent
 behind the response. Reservations of a process that died expire after ``reservation_ttl_s``.
 
@@ -32,13 +32,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clawback.gateway.budgets import (
     Budget,
     BudgetBook,
+    Period,
     Refusal,
     Reservation,
     WindowKey,
     window_label,
 )
 from clawback.gateway.metrics import BudgetGauge
-from clawback.gateway.ratelimit import RateLimit, RateWindows, minute_of, retry_after
+from clawback.gateway.ratelimit import RateLimit, RateWindows, minute_of, wait_seconds
 from clawback.gateway.schema import GATEWAY_MIGRATIONS
 from clawback.gateway.wire import GatewayRefusal
 from clawback.storage.location import StoreLocation
@@ -84,13 +85,15 @@ class Admission:
     windows: tuple[WindowKey, ...] = ()
     rate_scopes: tuple[str, ...] = ()
     minute: int = 0
+    token_limits: tuple[int | None, ...] = ()
+    """``tokens_per_minute`` of each of ``rate_scopes`` (PostgreSQL settles token buckets with them)."""
 
 
 FREE = Admission()
 
 
 class State(Protocol):
-    """Budgets and rate windows, wherever they live."""
+    """Budgets and rate buckets, wherever they live."""
 
     salt: str
 
@@ -126,10 +129,10 @@ def budget_refusal(refusal: Refusal) -> GatewayRefusal:
     return GatewayRefusal(400, refusal.message(), headers={"x-should-retry": "false"})
 
 
-def rate_refusal(scope: str, reason: str, now: float) -> GatewayRefusal:
-    """The error a reached rate limit answers with."""
+def rate_refusal(scope: str, reason: str, wait_s: float) -> GatewayRefusal:
+    """The error a reached rate limit answers with (``wait_s``: until a request would pass)."""
     kind, _, name = scope.partition(":")
-    wait = retry_after(now)
+    wait = wait_seconds(wait_s)
     return GatewayRefusal(
         429,
         f"clawback gateway: rate limit of {kind} {name!r} reached ({reason}); retry in {wait} s",
@@ -138,7 +141,7 @@ def rate_refusal(scope: str, reason: str, now: float) -> GatewayRefusal:
 
 
 class LocalState:
-    """Budgets in memory with SQLite write-behind; rate windows in memory. One process only."""
+    """Budgets in memory with SQLite write-behind; rate buckets in memory. One process only."""
 
     def __init__(self, path: Path | None, *, salt: str | None = None, flush_interval_s: float = 1.0) -> None:
         self.book = BudgetBook()
@@ -149,6 +152,7 @@ class LocalState:
         self._interval = flush_interval_s
         self._task: asyncio.Task[None] | None = None
         self._loaded: set[WindowKey] = set()
+        self._labels: dict[tuple[str, int], str] = {}
         self.salt = salt or ""
         if path is not None:
             from clawback.storage.sqlite import connect_sqlite, migrate_sqlite
@@ -178,25 +182,38 @@ class LocalState:
             self.book.load(key, Decimal(str(row[0])))
 
     async def admit(self, plan: AdmitPlan, now: float) -> Admission:
-        """Check rate windows, then budgets, in memory; raise :class:`GatewayRefusal` when one refuses."""
+        """Check rate buckets, then budgets, in memory; raise :class:`GatewayRefusal` when one refuses."""
         for scope, limit in plan.rates:
-            reason = self.rates.check(scope, limit, now)
-            if reason is not None:
-                raise rate_refusal(scope, reason, now)
-        when = _utc(now)
-        for budget in plan.budgets:
-            key = (budget.scope, budget.period, window_label(budget.period, when))
-            if key not in self._loaded:
-                self._load(key)
-        result = self.book.reserve(plan.budgets, plan.worst, when) if plan.budgets else None
-        if isinstance(result, Refusal):
-            raise budget_refusal(result)
+            refused = self.rates.refusal(scope, limit, now)
+            if refused is not None:
+                raise rate_refusal(scope, *refused)
+        result: Reservation | None = None
+        if plan.budgets:
+            when = _utc(now)
+            day = int(now // 86400)
+            keys = [(b.scope, b.period, self._label(b.period, day, when)) for b in plan.budgets]
+            for key in keys:
+                if key not in self._loaded:
+                    self._load(key)
+            reserved = self.book.reserve(plan.budgets, plan.worst, when, keys, named=False)
+            if isinstance(reserved, Refusal):
+                raise budget_refusal(reserved)
+            result = reserved
         scopes = tuple(scope for scope, _ in plan.rates)
-        for scope in scopes:
-            self.rates.count(scope, now)
+        for scope, limit in plan.rates:
+            self.rates.count(scope, now, limit)
         if result is None:
             return Admission(rate_scopes=scopes, minute=minute_of(now))
-        return Admission(result.id, result.amount, result.windows, scopes, minute_of(now))
+        return Admission(None, result.amount, result.windows, scopes, minute_of(now))
+
+    def _label(self, period: Period, day: int, when: datetime) -> str:
+        """:func:`window_label`, remembered per UTC day number."""
+        label = self._labels.get((period, day))
+        if label is None:
+            if len(self._labels) > 64:
+                self._labels.clear()
+            label = self._labels[(period, day)] = window_label(period, when)
+        return label
 
     def settle(self, admission: Admission, actual: Decimal, tokens: int, now: float) -> None:
         """Book the real cost in memory (written to SQLite by the next flush)."""
