@@ -42,7 +42,7 @@ from typing import Any, Final
 
 from clawback.safe_input import MAX_YEAR, MIN_YEAR
 
-__all__ = ["CLAUDE_CODE", "Shape", "calls_select_sql", "lines_sql"]
+__all__ = ["CLAUDE_CODE", "ID_BITS", "Shape", "calls_select_sql", "lines_sql"]
 
 _ISO: Final = (
     r'"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
@@ -373,11 +373,15 @@ def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
     )
 
 
+ID_BITS: Final = 32
+"""A call's id is ``base + (file number << ID_BITS) + line number`` (a piece has fewer lines than 2^32)."""
+
+
 def calls_select_sql(base: int) -> str:
     """The ``call`` rows of ``fx`` as records (joined to ``fmap`` for input index and line offset), for
-    :meth:`~clawback.audit.store.AuditStore.insert`; their ids follow ``base``."""
+    :meth:`~clawback.audit.store.AuditStore.insert`; their ids, from their place, follow ``base``."""
     return f"""(
-    SELECT {int(base)} + row_number() OVER () AS id, x.ts, m.src, m.line0 + x.n AS line, x.model,
+    SELECT {int(base)} + (CAST(x.fno AS BIGINT) << {ID_BITS}) + x.n AS id, x.ts, m.src, m.line0 + x.n AS line, x.model,
            x.task AS label, x.tolerant, x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo,
            x.speed, NULL::BIGINT AS max_tokens, x.stop, false AS agg, NULL::DECIMAL(38,12) AS rep_usd,
            NULL::VARCHAR AS rep_kind, NULL::TIMESTAMP AS ts_end, x.ckey, x.relayed, NULL::VARCHAR AS preview,
