@@ -167,7 +167,8 @@ def _split(plain: bool, validate: bool) -> str:
     JSON-lines log every line that starts with ``{`` is parsed (one without usage fails the checks).
     """
     whole = "(prefix(line, '{') AND (suffix(line, '}') OR suffix(line, E'}\\r')))"
-    keep = f"n = 1 OR contains(line, '\"usage\"') OR NOT {whole}" if plain else "n < total OR line <> ''"
+    usage = "(contains(line, 'usage\"') AND contains(line, '\"usage\"'))"  # the first test is the cheaper one
+    keep = f"n = 1 OR {usage} OR NOT {whole}" if plain else "n < total OR line <> ''"
     parse = "prefix(line, '{')" + (" AND json_valid(line)" if validate else "")
     if plain:
         kind = f"""CASE WHEN n = total AND line = '' THEN 'end'

@@ -64,7 +64,9 @@ def _scaled(col: str) -> str:
     return f"(CASE WHEN pl.factor IS NULL THEN p.{col} ELSE CAST(round(p.{col} * pl.factor) AS BIGINT) END)"
 
 
-def _usage_sql() -> str:
+def _usage_sql(cached_plans: bool) -> str:
+    """The scenario's usage of every planned call; without ``cached_plans`` (no plan names a caching
+    variant) the replayed outcomes and pings are left out: no call could have any."""
     cached = f"({_scaled('rd')} + {_scaled('w5')} + {_scaled('w1')})"
     too_short = f"(pl.target_min IS NOT NULL AND {cached} > 0 AND {cached} < pl.target_min)"
     uncached = f"(CASE WHEN {too_short} THEN {_scaled('inp')} + {cached} ELSE {_scaled('inp')} END)"
@@ -74,14 +76,20 @@ def _usage_sql() -> str:
 
     out = _scaled("outp")
     batch = "(pl.batch IS NOT NULL AND coalesce(p.tolerant, pl.batch))"
-    return f"""(
+
+    def replayed(col: str, otherwise: str) -> str:
+        return (
+            f"CASE WHEN cs.id IS NOT NULL THEN cs.{col} ELSE {otherwise} END" if cached_plans else otherwise
+        )
+
+    calls = f"""
         SELECT p.id, p.day, p.task, p.model_id AS source_model,
             (p.c_in + p.c_w5 + p.c_w1 + p.c_rd + p.c_out + p.c_web) AS base,
             coalesce(pl.route_to, p.model_id) AS model_id,
-            CASE WHEN cs.id IS NOT NULL THEN cs.inp ELSE {uncached} END AS inp,
-            CASE WHEN cs.id IS NOT NULL THEN cs.rd ELSE {cache_col("rd")} END AS rd,
-            CASE WHEN cs.id IS NOT NULL THEN cs.w5 ELSE {cache_col("w5")} END AS w5,
-            CASE WHEN cs.id IS NOT NULL THEN cs.w1 ELSE {cache_col("w1")} END AS w1,
+            {replayed("inp", uncached)} AS inp,
+            {replayed("rd", cache_col("rd"))} AS rd,
+            {replayed("w5", cache_col("w5"))} AS w5,
+            {replayed("w1", cache_col("w1"))} AS w1,
             CASE WHEN pl.cap IS NOT NULL AND NOT p.agg THEN least({out}, pl.cap) ELSE {out} END AS outp,
             p.web,
             CASE WHEN {batch} THEN 'batch' ELSE p.tier END AS tier,
@@ -90,16 +98,18 @@ def _usage_sql() -> str:
             p.rep_usd, p.rep_kind, p.agg
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
-        LEFT JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
-        WHERE p.unpriced IS NULL
-        UNION ALL
+        {"LEFT JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id" if cached_plans else ""}
+        WHERE p.unpriced IS NULL"""
+    if not cached_plans:
+        return f"({calls})"
+    pings = """
         SELECT p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
             cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL, false
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
         JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
-        WHERE p.unpriced IS NULL AND cs.pinp + cs.prd + cs.pw5 + cs.pw1 > 0
-    )"""
+        WHERE p.unpriced IS NULL AND cs.pinp + cs.prd + cs.pw5 + cs.pw1 > 0"""
+    return f"({calls}\n        UNION ALL{pings})"
 
 
 def scenario_costs(
@@ -119,7 +129,7 @@ def scenario_costs(
                u.rep_usd IS NOT NULL AS rep, (u.inp + u.rd + u.w5 + u.w1) > t.tier_min AS over,
                sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
                sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
-        FROM {_usage_sql()} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
+        FROM {_usage_sql(any(row[7] for row in rows))} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
         GROUP BY ALL
     )"""
     priced = priced_select(summed, keep="u.task, u.source_model, u.base", over="u.over")
