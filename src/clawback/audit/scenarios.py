@@ -20,7 +20,7 @@ change never shows as a saving.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -30,7 +30,7 @@ import duckdb
 from clawback.audit.pricing_sql import priced_select, tier_thresholds
 from clawback.audit.queries import micro_to_usd
 
-__all__ = ["CACHE_SIM_DDL", "PolicyUsage", "TaskPlan", "policy_usage", "scenario_costs"]
+__all__ = ["CACHE_SIM_DDL", "PolicyUsage", "TaskPlan", "policy_usage", "scenario_costs", "scenarios_costs"]
 
 CACHE_SIM_DDL: Final = """
 CREATE TABLE IF NOT EXISTS cache_sim (
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS cache_sim (
 """
 _PLAN_DDL: Final = """
 CREATE OR REPLACE TEMP TABLE plan (
-    task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT, batch BOOLEAN,
+    scenario INTEGER, task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT, batch BOOLEAN,
     cap BIGINT, cache VARCHAR
 )
 """
@@ -83,7 +83,7 @@ def _usage_sql(cached_plans: bool) -> str:
         )
 
     calls = f"""
-        SELECT p.id, p.day, p.task, p.model_id AS source_model,
+        SELECT pl.scenario, p.id, p.day, p.task, p.model_id AS source_model,
             (p.c_in + p.c_w5 + p.c_w1 + p.c_rd + p.c_out + p.c_web) AS base,
             coalesce(pl.route_to, p.model_id) AS model_id,
             {replayed("inp", uncached)} AS inp,
@@ -103,7 +103,7 @@ def _usage_sql(cached_plans: bool) -> str:
     if not cached_plans:
         return f"({calls})"
     pings = """
-        SELECT p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
+        SELECT pl.scenario, p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
             cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL, false
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
@@ -116,29 +116,43 @@ def scenario_costs(
     con: duckdb.DuckDBPyConnection, plans: Iterable[TaskPlan]
 ) -> dict[tuple[str, str], Decimal]:
     """The cost of each planned (task, model) pair's priced calls under the plans (USD, audited window)."""
-    rows = [(p.task, p.model_id, p.route_to, p.factor, p.target_min, p.batch, p.cap, p.cache) for p in plans]
+    return scenarios_costs(con, [plans])[0]
+
+
+def scenarios_costs(
+    con: duckdb.DuckDBPyConnection, scenarios: Sequence[Iterable[TaskPlan]]
+) -> list[dict[tuple[str, str], Decimal]]:
+    """:func:`scenario_costs` of several scenarios at once, in one pass over the calls."""
+    rows = [
+        (i, p.task, p.model_id, p.route_to, p.factor, p.target_min, p.batch, p.cap, p.cache)
+        for i, plans in enumerate(scenarios)
+        for p in plans
+    ]
+    out: list[dict[tuple[str, str], Decimal]] = [{} for _ in scenarios]
     if not rows:
-        return {}
+        return out
     con.execute(CACHE_SIM_DDL)
     con.execute(_PLAN_DDL)
     appender = con.appender("plan")
     appender.append_rows(rows)
     appender.flush()
     summed = f"""(
-        SELECT u.task, u.source_model, u.model_id, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind,
+        SELECT u.scenario, u.task, u.source_model, u.model_id, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind,
                u.rep_usd IS NOT NULL AS rep, (u.inp + u.rd + u.w5 + u.w1) > t.tier_min AS over,
                sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
                sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
-        FROM {_usage_sql(any(row[7] for row in rows))} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
+        FROM {_usage_sql(any(row[8] for row in rows))} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
         GROUP BY ALL
     )"""
-    priced = priced_select(summed, keep="u.task, u.source_model, u.base", over="u.over")
+    priced = priced_select(summed, keep="u.scenario, u.task, u.source_model, u.base", over="u.over")
     total = "(c_in + c_w5 + c_w1 + c_rd + c_out + c_web)"
     sql = f"""
-        SELECT task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
+        SELECT scenario, task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
         FROM ({priced}) GROUP BY ALL
     """
-    return {(str(t), str(m)): micro_to_usd(cost) for t, m, cost in con.execute(sql).fetchall()}
+    for i, t, m, cost in con.execute(sql).fetchall():
+        out[int(i)][(str(t), str(m))] = micro_to_usd(cost)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
