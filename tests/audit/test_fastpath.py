@@ -18,7 +18,7 @@ from clawback.pricing import load_catalogue
 CATALOGUE = load_catalogue()
 COLUMNS = (
     "ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web, tier, geo, speed, stop, "
-    "ckey, relayed"
+    "ckey, relayed, max_tokens, shape IS NOT NULL"
 )
 
 
@@ -265,3 +265,51 @@ def test_a_file_whose_name_reads_as_a_glob_pattern_is_read_as_itself(tmp_path: P
     (tmp_path / "log1x.jsonl").write_text(good % 2 + "\n")  # a file the pattern would match
     rows = assert_same(odd, "jsonl", tmp_path)
     assert [r[7] for r in rows] == [1]
+
+
+REQUEST = json.dumps({"model": "x", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]})
+
+
+def _line(**fields: Any) -> str:
+    usage = {"input_tokens": 5, "output_tokens": 2}
+    line: dict[str, Any] = {"response": {"model": "claude-sonnet-5-5", "usage": usage}}
+    line.update(fields)
+    return json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # the shape's timestamp is "ts": an earlier alias wins in the Python reader even when null
+        [_line(ts="2026-11-10T09:00:01Z"), _line(timestamp=None, ts="2026-11-10T09:00:02Z")],
+        [_line(ts="2026-11-10T09:00:01Z"), _line(ts="2026-11-10T09:00:02Z", time="2026-11-10T09:00:03Z")],
+        # a later alias is read when the shape's own is missing, and not when it is null
+        [_line(timestamp="2026-11-10T09:00:01Z", task="t"), _line(timestamp="2026-11-10T09:00:02Z", label="x")],
+        [_line(timestamp="2026-11-10T09:00:01Z", task="t"), _line(timestamp="2026-11-10T09:00:02Z", label=None)],
+        [_line(timestamp="2026-11-10T09:00:01Z", task=None, label="y", workspace_id="w")],
+        [_line(timestamp="2026-11-10T09:00:01Z", task="error", workspace="request")],  # words as values
+        # keys the shape doesn't expect, null or not, escaped or not
+        [_line(timestamp="2026-11-10T09:00:01Z", error=None, result=None, request=None)],
+        [_line(timestamp="2026-11-10T09:00:01Z", error={"type": "overloaded_error"})],
+        [
+            _line(timestamp="2026-11-10T09:00:01Z"),
+            _line(timestamp="2026-11-10T09:00:02Z").replace('"response"', f'"re\\u0071uest": {REQUEST}, "response"'),
+            _line(timestamp="2026-11-10T09:00:03Z").replace('"response"', '"\\u0065rror": {}, "response"'),
+        ],
+        [
+            _line(timestamp="2026-11-10T09:00:01Z").replace('"usage"', '"error": null, "usage"'),
+            _line(timestamp="2026-11-10T09:00:02Z").replace('"usage"', '"error": {"type": "x"}, "usage"'),
+        ],
+        # metadata: an object with or without the fields the audit reads, or not an object
+        [_line(timestamp="2026-11-10T09:00:01Z", metadata=m) for m in ({}, {"x": 1}, {"task": None}, "x", [], 5)],
+        [_line(timestamp="2026-11-10T09:00:01Z", metadata={"task": "m", "workspace": "w", "latency_tolerant": True})],
+    ],
+    ids=[
+        "earlier-null", "later-ts", "later-task", "later-null", "null-and-later", "words-as-values",
+        "unexpected-null", "error", "escaped-keys", "response-error", "metadata-odd", "metadata",
+    ],
+)  # fmt: skip
+def test_aliases_and_unexpected_keys_read_the_same_either_way(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same(path, "jsonl", tmp_path)

@@ -8,7 +8,7 @@ runs between routing and the rest, because caching must be judged on the model c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ import duckdb
 
 from clawback.audit.evaluation import CapCut, Evaluation, Key, Pair, Route, RouteCaching
 from clawback.audit.rules import AuditRules
-from clawback.audit.scenarios import TaskPlan, scenario_costs
+from clawback.audit.scenarios import TaskPlan, scenarios_costs
 from clawback.audit.simulate import OutputStats, cap_for, tokenizer_factor
 from clawback.pricing.catalogue import Catalogue
 
@@ -135,12 +135,23 @@ def _run(
 ) -> dict[Key, Decimal]:
     """The cost of each pair under its plan; a plan that changes nothing costs what the pair costs
     today, without pricing its calls again."""
-    plans = [
-        (pair, plan) for pair, plan in ((pair, make(pair)) for pair in planner.pairs) if plan is not None
-    ]
-    same = {(pair.task, pair.model_id): pair.cost for pair, plan in plans if _changes_nothing(plan, pair)}
-    changed = [plan for pair, plan in plans if (pair.task, pair.model_id) not in same]
-    return {**same, **scenario_costs(con, changed)}
+    return _run_many(con, planner, [make])[0]
+
+
+def _run_many(
+    con: duckdb.DuckDBPyConnection, planner: _Planner, makers: Sequence[Callable[[Pair], TaskPlan | None]]
+) -> list[dict[Key, Decimal]]:
+    """:func:`_run` of several independent scenarios, their calls priced in one pass."""
+    same: list[dict[Key, Decimal]] = []
+    changed: list[list[TaskPlan]] = []
+    for make in makers:
+        plans = [
+            (pair, plan) for pair, plan in ((pair, make(pair)) for pair in planner.pairs) if plan is not None
+        ]
+        kept = {(pair.task, pair.model_id): pair.cost for pair, plan in plans if _changes_nothing(plan, pair)}
+        same.append(kept)
+        changed.append([plan for pair, plan in plans if (pair.task, pair.model_id) not in kept])
+    return [{**kept, **costs} for kept, costs in zip(same, scenarios_costs(con, changed), strict=True)]
 
 
 def _caps(stats: Mapping[str, OutputStats], rules: AuditRules) -> dict[str, int]:
@@ -176,20 +187,18 @@ def evaluate(
     planner.routes = {k: v for k, v in planner.routes.items() if k in kept}
     report = caching(planner.routes)
     alone: dict[str, Mapping[Key, Decimal]] = {"route": {k: route_alone[k] for k in kept}}
-    alone["batch"] = _run(
-        con, planner, lambda p: planner.plan(p, route=False, batch=True, cache=None, cap=False)
-    )
-    cache_alone = _run(con, planner, lambda p: planner.plan(p, route=False, batch=False, cache="planner", cap=False)
-                       if p.shaped else None)  # fmt: skip
+    batch_alone, cache_alone, cap_alone, routed_batched = _run_many(con, planner, [  # independent: one pass
+        lambda p: planner.plan(p, route=False, batch=True, cache=None, cap=False),
+        lambda p: planner.plan(p, route=False, batch=False, cache="planner", cap=False) if p.shaped else None,
+        lambda p: planner.plan(p, route=False, batch=False, cache=None, cap=True) if p.task in caps else None,
+        lambda p: planner.plan(p, route=True, batch=True, cache=None, cap=False),
+    ])  # fmt: skip
+    alone["batch"] = batch_alone
     alone["cache"] = {k: v for k, v in cache_alone.items() if v < base[k]}
-    alone["output_cap"] = _run(con, planner, lambda p: planner.plan(p, route=False, batch=False, cache=None, cap=True)
-                               if p.task in caps else None)  # fmt: skip
+    alone["output_cap"] = cap_alone
 
     s1 = {k: alone["route"].get(k, base[k]) for k in base}
-    s2 = {
-        **s1,
-        **_run(con, planner, lambda p: planner.plan(p, route=True, batch=True, cache=None, cap=False)),
-    }
+    s2 = {**s1, **routed_batched}
 
     def cache_variant(p: Pair) -> str:
         return "planner@route" if (p.task, p.model_id) in planner.routes else "planner"

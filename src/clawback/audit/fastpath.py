@@ -21,7 +21,7 @@ from typing import Final
 
 import duckdb
 
-from clawback.audit.fastpath_sql import CLAUDE_CODE, Shape, calls_insert_sql, lines_sql
+from clawback.audit.fastpath_sql import CLAUDE_CODE, ID_BITS, Shape, calls_select_sql, lines_sql
 from clawback.audit.readers.claude_code import NO_USAGE, SYNTHETIC
 from clawback.audit.readers.jsonl import REQUEST_KEYS, TASK_KEYS, TIMESTAMP_KEYS, WORKSPACE_KEYS
 from clawback.audit.records import AuditRecord, IssueLog
@@ -246,7 +246,9 @@ class _Loader:
             self.issues.skip(SYNTHETIC, int(counts["synthetic"]))
         calls = int(counts.get("call", 0))
         if calls:
-            con.execute(calls_insert_sql(self.store.reserve_ids(calls)))
+            models = con.execute("SELECT DISTINCT model FROM fx WHERE kind = 'call'").fetchall()
+            self.store.add_models(str(row[0]) for row in models)
+            self.store.insert(calls_select_sql(self.store.reserve_ids((len(pieces) + 1) << ID_BITS)))
             if fmt.fmt == "claude-code":
                 self.store.keyed = True
         by_fno = dict(enumerate(pieces, 1))

@@ -13,22 +13,25 @@ blank     a blank line
 slow      anything else: the Python reader reads it, with its messages and line number
 ========= =====================================================================================
 
-Lines without ``"usage"`` that look like whole JSON objects (``{`` first, ``}`` last) are not
-parsed: they hold no call; they get no row but are counted from ``lines`` (the file's number of
-lines, on the row of its first line). A line with ``"usage"`` is validated by ``json_valid`` and
-parsed once (``json_extract`` of every field the audit reads, as JSON text). Its fields, joined
-into one *signature*, must match one regular expression that spells the strict shape: strings
-without escapes, counts written as plain digits from 0 to 10^15, objects where objects belong, a
-timestamp ``YYYY-MM-DD[T ]hh:mm:ss[.ffffff]`` with ``Z``, ``+00:00`` or no zone (or, in JSON-lines
-logs, epoch seconds/milliseconds) in 2023–2100. A line that doesn't match, names a key the shape
-doesn't expect (a request body, an error, a batch result, another alias of a field), or merely
-contains ``NaN``, ``Infinity``, ``,}`` or ``,]``, goes to the slow path, which decides.
+In a Claude Code transcript, lines without ``"usage"`` that look like whole JSON objects (``{``
+first, ``}`` last) are not parsed: they hold no call; they get no row but are counted from
+``lines`` (the file's number of lines, on the row of its first line). Every other line that starts
+with ``{`` is parsed once (``json_transform`` of every field the audit reads, as JSON text). Each
+field is then checked against the strict shape with cheap tests on its text: strings without
+escapes, counts written as plain digits from 0 to 10^15, objects where objects belong, a timestamp
+``YYYY-MM-DD[T ]hh:mm:ss[.ffffff]`` with ``Z``, ``+00:00`` or no zone (or, in JSON-lines logs,
+epoch seconds/milliseconds) in 2023–2100. A line that fails a test, holds a key the shape doesn't
+expect (a request body, an error, a batch result, another alias of a field), or isn't strict JSON
+(``NaN``, ``Infinity``, ``,}``, ``,]``) goes to the slow path, which decides.
 
 A JSON-lines :class:`Shape` says which alias of each field a file uses and whether usage sits in
 ``response`` or at the top level (found from the file's first lines); lines using anything else go
-to the slow path too. Known leniency: a line otherwise of the strict shape is read even when it
-repeats a key (the first one counts), nests deeper than 128 levels, or holds an integer over 30
-digits in a field the audit doesn't read, where the Python reader would call it malformed.
+to the slow path too. Keys the shape doesn't expect are found by parsing (escaped key names
+included), and must be absent or null (where null reads like absent); an alias that would come
+before the shape's own (which the Python reader would pick even when null) is searched for in the
+line's text. Known leniency: a line otherwise of the strict shape is read even when it repeats a
+key (the first one counts), nests deeper than 128 levels, or holds an integer over 30 digits in a
+field the audit doesn't read, where the Python reader would call it malformed.
 """
 
 from __future__ import annotations
@@ -39,23 +42,15 @@ from typing import Any, Final
 
 from clawback.safe_input import MAX_YEAR, MIN_YEAR
 
-__all__ = ["CLAUDE_CODE", "Shape", "calls_insert_sql", "lines_sql"]
+__all__ = ["CLAUDE_CODE", "ID_BITS", "Shape", "calls_select_sql", "lines_sql"]
 
-_SEP: Final = "\x1f"
-_WS: Final = r"E' \t\r\x0b\x0c'"
-_YEAR: Final = "(?:" + "|".join(str(y) for y in range(MIN_YEAR, MAX_YEAR + 1)) + ")"
 _ISO: Final = (
-    rf'"{_YEAR}-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+    r'"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
     r'(?:\.[0-9]{1,6})?(?:Z|\+00:00)?"'
 )
+"""An ISO timestamp's JSON text (the year's range is checked on the parsed value)."""
 _EPOCH: Final = "[1-9][0-9]{0,13}"
-_STR: Final = r'(?:|null|"[^"\\]*")'
-_NONEMPTY: Final = r'"[^"\\]+"'
-_ANY_STR: Final = r'(?:|null|"[^"\\]*"|[^"\x1f][^\x1f]*)'
-_COUNT: Final = "(?:|null|0|[1-9][0-9]{0,14}|1000000000000000)"
-_BOOL: Final = "(?:|null|true|false)"
-_OBJ: Final = "(?:|n|[{])"
-_ANY: Final = r"[^\x1f]*"
+_MAX_COUNT: Final = 10**15
 _QUOTED_PROGRESS: Final = '"progress"'
 _QUOTED_SYNTHETIC: Final = '"<synthetic>"'
 _COUNTS: Final = (
@@ -63,6 +58,7 @@ _COUNTS: Final = (
     "cache_creation.ephemeral_5m_input_tokens", "cache_creation.ephemeral_1h_input_tokens",
     "server_tool_use.web_search_requests",
 )  # fmt: skip
+_TEXTS: Final = ("service_tier", "inference_geo", "speed")
 _TS_KEYS: Final = ("timestamp", "ts", "time", "created_at", "start_time")
 _TASK_KEYS: Final = ("task", "task_label", "label")
 _WS_KEYS: Final = ("workspace", "workspace_id", "api_key_id")
@@ -84,58 +80,32 @@ class Shape:
 CLAUDE_CODE: Final = Shape("claude-code")
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    name: str
-    regex: str
-    first_char: bool = False
-    """Only the JSON text's first character enters the signature (objects: its type is what matters)."""
+# -- tests on one field's JSON text (NULL: the key is absent or null) --------------------------------
 
 
-def _usage_fields() -> list[_Field]:
-    return [
-        *(_Field(c, _COUNT) for c in _COUNTS),
-        _Field("service_tier", _STR),
-        _Field("inference_geo", _STR),
-        _Field("speed", _STR),
-    ]
+def _plain(j: str) -> str:
+    """A string without escapes (so without quotes inside), absent or null."""
+    return f"({j} IS NULL OR (prefix({j}, '\"') AND NOT contains({j}, '\\')))"
 
 
-_USAGE_STRUCT: Final = {
-    "input_tokens": "JSON", "output_tokens": "JSON", "cache_read_input_tokens": "JSON",
-    "cache_creation_input_tokens": "JSON",
-    "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},
-    "server_tool_use": {"web_search_requests": "JSON"},
-    "service_tier": "JSON", "inference_geo": "JSON", "speed": "JSON",
-}  # fmt: skip
-_MESSAGE_STRUCT: Final = {"id": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
+def _nonempty(j: str) -> str:
+    """A non-empty string without escapes."""
+    return f"(prefix({j}, '\"') AND {j} <> '\"\"' AND NOT contains({j}, '\\'))"
 
 
-def _usage_picks(u: str) -> list[str]:
-    """Columns ``j_<field>`` with the JSON text of each usage field of the struct ``u``, and ``usage_ok``.
-
-    A nested object (``cache_creation``, ``server_tool_use``) read as a struct can't tell ``{}`` from
-    a value of another type: both give empty fields. The fast path takes it only absent, null, or
-    with a field it knows; anything else is for the slow path to judge.
-    """
-    cols = [f"CAST({u}.{name} AS VARCHAR) AS j_{_col(name)}" for name in _COUNTS]
-    cols += [
-        f"CAST({u}.{name} AS VARCHAR) AS j_{name}" for name in ("service_tier", "inference_geo", "speed")
-    ]
-    cc, stu = f"{u}.cache_creation", f"{u}.server_tool_use"
-    cols.append(
-        f"""({u}.input_tokens IS NOT NULL OR {u}.output_tokens IS NOT NULL)
-            AND ({cc} IS NULL OR {cc}.ephemeral_5m_input_tokens IS NOT NULL OR {cc}.ephemeral_1h_input_tokens IS NOT NULL)
-            AND ({stu} IS NULL OR {stu}.web_search_requests IS NOT NULL) AS usage_ok"""
-    )
-    return cols
+def _not_escaped(j: str) -> str:
+    """Anything but a string with escapes (metadata's fields and the response's type)."""
+    return f"({j} IS NULL OR NOT prefix({j}, '\"') OR NOT contains({j}, '\\'))"
 
 
-def _signature(fields: list[_Field]) -> tuple[str, str]:
-    """(the SQL joining each field's JSON text into one string, the regular expression it must match)."""
-    parts = [f"coalesce(j_{_col(f.name)}{'[1]' if f.first_char else ''}, '')" for f in fields]
-    sql = f"concat_ws(chr(31), {', '.join(parts)})"
-    return sql, _SEP.join(f.regex for f in fields)
+def _bool(j: str) -> str:
+    return f"({j} IS NULL OR {j} IN ('true', 'false'))"
+
+
+def _count(j: str) -> str:
+    """Plain digits from 0 to 10^15 (``u_<name>``, the text cast, must print back as the text)."""
+    u = "u" + j[1:]
+    return f"({j} IS NULL OR ({u} <= {_MAX_COUNT} AND CAST({u} AS VARCHAR) = {j}))"
 
 
 def _col(name: str) -> str:
@@ -147,46 +117,92 @@ def _text(col: str) -> str:
     return f"(CASE WHEN prefix({col}, '\"') THEN {col}[2:-2] END)"
 
 
+_USAGE_STRUCT: Final = {
+    "input_tokens": "JSON", "output_tokens": "JSON", "cache_read_input_tokens": "JSON",
+    "cache_creation_input_tokens": "JSON",
+    "cache_creation": {"ephemeral_5m_input_tokens": "JSON", "ephemeral_1h_input_tokens": "JSON"},
+    "server_tool_use": {"web_search_requests": "JSON"},
+    "service_tier": "JSON", "inference_geo": "JSON", "speed": "JSON",
+}  # fmt: skip
+_META_STRUCT: Final = {"task": "JSON", "workspace": "JSON", "latency_tolerant": "JSON"}
+"""``metadata``: read as an object; an object without these fields (or not an object) is for the slow path."""
+_MESSAGE_STRUCT: Final = {"id": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
+
+
+def _usage_picks(u: str) -> list[str]:
+    """Columns ``j_<field>`` with the JSON text of each usage field of the struct ``u``, and ``usage_ok``.
+
+    A nested object (``cache_creation``, ``server_tool_use``) read as a struct can't tell ``{}`` from
+    a value of another type: both give empty fields. The fast path takes it only absent, null, or
+    with a field it knows; anything else is for the slow path to judge.
+    """
+    cols = [f"CAST({u}.{name} AS VARCHAR) AS j_{_col(name)}" for name in (*_COUNTS, *_TEXTS)]
+    cc, stu = f"{u}.cache_creation", f"{u}.server_tool_use"
+    cols.append(
+        f"""({u}.input_tokens IS NOT NULL OR {u}.output_tokens IS NOT NULL)
+            AND ({cc} IS NULL OR {cc}.ephemeral_5m_input_tokens IS NOT NULL OR {cc}.ephemeral_1h_input_tokens IS NOT NULL)
+            AND ({stu} IS NULL OR {stu}.web_search_requests IS NOT NULL) AS usage_ok"""
+    )
+    return cols
+
+
+def _usage_casts() -> str:
+    """``u_<count>``: each count's text cast to UBIGINT (NULL when it isn't a whole number)."""
+    return ", ".join(f"TRY_CAST(j_{_col(c)} AS UBIGINT) AS u_{_col(c)}" for c in _COUNTS)
+
+
+def _usage_ok() -> str:
+    """The usage fields of the strict shape: counts in plain digits, texts without escapes."""
+    return " AND ".join(
+        ["usage_ok", *(_count(f"j_{_col(c)}") for c in _COUNTS), *(_plain(f"j_{t}") for t in _TEXTS)]
+    )
+
+
 def _split(plain: bool, validate: bool) -> str:
     """Every line of the staged files worth a row, classified before parsing (``plain``: Claude Code).
 
     The filter uses only cheap tests (DuckDB repeats a filter's expressions where it pushes it down):
     a Claude Code line without ``"usage"`` that looks like a whole object is dropped here and
-    counted from ``lines``; the first line of each file always stays (it carries ``lines``).
+    counted from ``lines``; the first line of each file always stays (it carries ``lines``). In a
+    JSON-lines log every line that starts with ``{`` is parsed (one without usage fails the checks).
     """
     whole = "(prefix(line, '{') AND (suffix(line, '}') OR suffix(line, E'}\\r')))"
-    keep = f"n = 1 OR contains(line, '\"usage\"') OR NOT {whole}" if plain else "n < total OR line <> ''"
-    other = f"CASE WHEN {whole} THEN 'nousage' " if plain else "CASE "
+    usage = "(contains(line, 'usage\"') AND contains(line, '\"usage\"'))"  # the first test is the cheaper one
+    keep = f"n = 1 OR {usage} OR NOT {whole}" if plain else "n < total OR line <> ''"
+    parse = "prefix(line, '{')" + (" AND json_valid(line)" if validate else "")
+    if plain:
+        kind = f"""CASE WHEN n = total AND line = '' THEN 'end'
+                 WHEN NOT contains(line, '"usage"') THEN
+                     CASE WHEN {whole} THEN 'nousage' WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
+                 WHEN {parse} THEN 'parse'
+                 ELSE 'slow' END"""
+    else:
+        kind = f"""CASE WHEN n = total AND line = '' THEN 'end'
+                 WHEN {parse} THEN 'parse'
+                 WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank'
+                 ELSE 'slow' END"""
     return f"""
     f0 AS (SELECT CAST(list_position($files, filename) AS INTEGER) AS fno, string_split(content, E'\\n') AS ls
            FROM read_text($files)),
     f AS (SELECT fno, ls, len(ls) AS total, len(ls) - CASE WHEN ls[-1] = '' THEN 1 ELSE 0 END AS lines FROM f0),
     l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
     l2 AS (SELECT * FROM l WHERE {keep}),
-    c AS (
-        SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines,
-            CASE WHEN n = total AND line = '' THEN 'end'
-                 WHEN NOT contains(line, '"usage"') THEN
-                     {other}WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
-                 WHEN prefix(line, '{{'){" AND json_valid(line)" if validate else ""} THEN 'parse'
-                 ELSE 'slow' END AS cls
-        FROM l2
-    ),
+    c AS (SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines, {kind} AS cls FROM l2),
     p AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN json_transform(line, $structure) END AS v
           FROM c)"""
 
 
 def _typed(ts: str) -> str:
-    """The typed columns of a call from the picked JSON texts (``j_*``); ``s5``, ``w1``, ``total_w`` as columns."""
+    """The typed columns of a call from the picked JSON texts (``j_*``, ``u_*``); ``s5``, ``w1``, ``total_w``."""
 
     def count(name: str) -> str:
-        return f"coalesce(TRY_CAST(j_{_col(name)} AS BIGINT), 0)"
+        return f"coalesce(CAST(u_{_col(name)} AS BIGINT), 0)"
 
     return f"""{ts} AS ts, {_text("j_model")} AS model,
         {count("input_tokens")} AS inp, {count("output_tokens")} AS outp, {count("cache_read_input_tokens")} AS rd,
         {count("cache_creation.ephemeral_5m_input_tokens")} AS s5,
         {count("cache_creation.ephemeral_1h_input_tokens")} AS w1,
-        TRY_CAST(j_cache_creation_input_tokens AS BIGINT) AS total_w,
+        CAST(u_cache_creation_input_tokens AS BIGINT) AS total_w,
         {count("server_tool_use.web_search_requests")} AS web,
         {_text("j_service_tier")} AS tier, nullif({_text("j_inference_geo")}, '') AS geo,
         {_text("j_speed")} AS speed, {_text("j_stop")} AS stop"""
@@ -212,6 +228,10 @@ def _finish(typed: str, prelude: str = "") -> str:
     FROM k"""
 
 
+_ISO_TS: Final = "TRY_CAST(j_ts[2:-2] AS TIMESTAMP)"
+"""The time of an ISO timestamp's JSON text already checked against :data:`_ISO`."""
+
+
 def _claude_code() -> tuple[str, dict[str, Any]]:
     structure = {
         "type": "JSON", "timestamp": "JSON", "requestId": "JSON", "sessionId": "JSON", "isSidechain": "JSON",
@@ -223,12 +243,12 @@ def _claude_code() -> tuple[str, dict[str, Any]]:
         "CASE WHEN v.data.message.timestamp IS NULL OR CAST(v.data.message.timestamp AS VARCHAR) = 'null' "
         "THEN v.timestamp ELSE v.data.message.timestamp END"
     )
-    fields = [
-        _Field("ts", _ISO), _Field("model", _NONEMPTY), _Field("mid", _STR), _Field("rid", _STR),
-        _Field("stop", _STR), _Field("sid", _STR), _Field("side", _BOOL), _Field("agent", _STR), *_usage_fields(),
-    ]  # fmt: skip
-    sig, regex = _signature(fields)
-    typed = _typed(f"TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP)")
+    checks = " AND ".join(
+        [
+            f"regexp_full_match(j_ts, '{_ISO}')", _nonempty("j_model"), _plain("j_mid"), _plain("j_rid"),
+            _plain("j_stop"), _plain("j_sid"), _bool("j_side"), _plain("j_agent"), _usage_ok(),
+        ]
+    )  # fmt: skip
     prelude = (
         f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
     )
@@ -248,69 +268,93 @@ def _claude_code() -> tuple[str, dict[str, Any]]:
                CAST(CASE WHEN direct THEN v.agentId END AS VARCHAR) AS j_agent
         FROM q
     ),
+    r3 AS (SELECT *, {_usage_casts()} FROM r),
     s AS (
-        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AS sig_ok,
+        SELECT *, {checks} AS sig_ok,
                coalesce({_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
                CASE WHEN relay THEN 'claude-code/subagent'
                     WHEN prefix({_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
                     WHEN j_side = 'true' THEN 'claude-code/subagent' ELSE 'claude-code/main' END AS task,
                CASE WHEN coalesce({_text("j_mid")}, '') <> '' OR coalesce({_text("j_rid")}, '') <> ''
                     THEN coalesce({_text("j_mid")}, '') || '|' || coalesce({_text("j_rid")}, '') END AS ckey
-        FROM r
+        FROM r3
     ),
-    {_finish(typed, prelude)}"""
+    {_finish(_typed(_ISO_TS), prelude)}"""
     return sql, structure
 
 
+def _unexpected(shape: Shape) -> tuple[list[str], list[str]]:
+    """(keys that must be absent or null, keys whose mere presence sends a line to the slow path).
+
+    The Python reader takes the first alias of a field present in a line, even a null one: an alias
+    listed after the shape's own must be absent or null (else it would be read when the shape's own
+    is missing), and one listed before it must be absent altogether.
+    """
+    later: list[str] = []
+    earlier: list[str] = []
+    for keys, own in ((_TS_KEYS, shape.ts), (_TASK_KEYS, shape.task), (_WS_KEYS, shape.workspace)):
+        at = keys.index(own) if own in keys else len(keys)
+        earlier += keys[:at]
+        later += [k for k in keys[at:] if k != own]
+    nulls = [*_JSONL_SLOW, *later] + ([] if shape.response else ["response"])
+    return nulls, earlier
+
+
 def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
-    message: dict[str, Any] = {"type": "JSON", "model": "JSON", "stop_reason": "JSON", "usage": _USAGE_STRUCT}
-    structure: dict[str, Any] = {
-        shape.ts: "JSON", shape.task: "JSON", shape.workspace: "JSON", "latency_tolerant": "JSON", "metadata": "JSON",
+    message: dict[str, Any] = {
+        "type": "JSON", "model": "JSON", "stop_reason": "JSON", "error": "JSON", "usage": _USAGE_STRUCT,
     }  # fmt: skip
+    nulls, earlier = _unexpected(shape)
+    structure: dict[str, Any] = dict.fromkeys(nulls, "JSON")
+    structure.update({
+        shape.ts: "JSON", shape.task: "JSON", shape.workspace: "JSON", "latency_tolerant": "JSON", "metadata": _META_STRUCT,
+    })  # fmt: skip
     if shape.response:
         structure[shape.response] = message
         m = f"v.{shape.response}"
     else:
         structure.update(message)
         m = "v"
-    fields = [
-        _Field("ts", f"(?:{_ISO}|{_EPOCH})"), _Field("task", _STR), _Field("ws", _STR), _Field("tol", _BOOL),
-        _Field("meta", _OBJ, first_char=True), _Field("mtask", _ANY_STR), _Field("mws", _ANY_STR),
-        _Field("type", _ANY_STR), _Field("model", _NONEMPTY), _Field("stop", _STR), *_usage_fields(),
-    ]  # fmt: skip
-    sig, regex = _signature(fields)
-    others = [
-        k for k in (*_TS_KEYS, *_TASK_KEYS, *_WS_KEYS) if k not in (shape.ts, shape.task, shape.workspace)
-    ]
-    words = "|".join([*_JSONL_SLOW, *others] + ([] if shape.response else ["response"]))
+    absent = " AND ".join(
+        f'v."{key}" IS NULL' for key in dict.fromkeys([*nulls, "error"]) if key in structure
+    )
+    if shape.response:
+        absent += f" AND {m}.error IS NULL"
     n = "CAST(j_ts AS BIGINT)"
     ts = (
-        f"CASE WHEN prefix(j_ts, '\"') THEN TRY_CAST(replace(rtrim({_text('j_ts')}, 'Z'), '+00:00', '') AS TIMESTAMP) "
+        f"CASE WHEN prefix(j_ts, '\"') THEN {_ISO_TS} "
         f"ELSE make_timestamp(CASE WHEN {n} > 100000000000 THEN {n} * 1000 ELSE {n} * 1000000 END) END"
     )
-    meta = (
-        "CASE WHEN prefix(j_meta, '{') THEN "
-        "CAST(json_extract(j_meta, ['$.task', '$.workspace', '$.latency_tolerant']) AS VARCHAR[]) END"
-    )
     plain = {"ts": f'v."{shape.ts}"', "task": f'v."{shape.task}"', "ws": f'v."{shape.workspace}"',
-             "tol": "v.latency_tolerant", "meta": "v.metadata", "type": f"{m}.type", "model": f"{m}.model",
+             "tol": "v.latency_tolerant", "mtask": "v.metadata.task", "mws": "v.metadata.workspace",
+             "mtol": "v.metadata.latency_tolerant", "type": f"{m}.type", "model": f"{m}.model",
              "stop": f"{m}.stop_reason"}  # fmt: skip
     picks = [
         *(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()),
         *_usage_picks(f"{m}.usage"),
+        f"({absent}) AS absent_ok",
+        "v.metadata IS NULL OR v.metadata.task IS NOT NULL OR v.metadata.workspace IS NOT NULL "
+        "OR v.metadata.latency_tolerant IS NOT NULL AS meta_ok",
     ]
+    checks = [
+        f"regexp_full_match(j_ts, '(?:{_ISO}|{_EPOCH})')", _plain("j_task"), _plain("j_ws"), _bool("j_tol"),
+        "meta_ok", _not_escaped("j_mtask"), _not_escaped("j_mws"),
+        _not_escaped("j_type"), _nonempty("j_model"), _plain("j_stop"), _usage_ok(), "absent_ok",
+        "coalesce(j_type, '') <> '\"error\"'",
+    ]  # fmt: skip
+    if earlier:
+        checks.append(f"""NOT regexp_matches(line, '"(?:{"|".join(earlier)})"')""")
     sql = f"""
     r AS (SELECT fno, n, cls, line, lines, {", ".join(picks)} FROM p),
-    r2 AS (SELECT *, ({meta})[1] AS j_mtask, ({meta})[2] AS j_mws, ({meta})[3] AS j_mtol FROM r),
+    r3 AS (SELECT *, {_usage_casts()} FROM r),
     s AS (
-        SELECT *, regexp_full_match({sig}, '{regex}') AND usage_ok AND NOT regexp_matches(line, '"(?:{words})"')
-                  AND coalesce(j_type, '') <> '"error"' AS sig_ok,
+        SELECT *, {" AND ".join(checks)} AS sig_ok,
                coalesce(nullif({_text("j_task")}, ''), nullif({_text("j_mtask")}, '')) AS task,
                coalesce(nullif({_text("j_ws")}, ''), nullif({_text("j_mws")}, ''), '') AS workspace,
                CASE WHEN j_tol IN ('true', 'false') THEN j_tol = 'true'
                     WHEN j_mtol IN ('true', 'false') THEN j_mtol = 'true' END AS tolerant,
                NULL::VARCHAR AS ckey, false AS relayed
-        FROM r2
+        FROM r3
     ),
     {_finish(_typed(ts))}"""
     return sql, structure
@@ -319,9 +363,9 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
 def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
     """``CREATE TABLE fx AS`` the classified lines of ``$files``, and the ``$structure`` parameter to pass.
 
-    Without ``validate`` lines with ``"usage"`` are not checked to be JSON before they are parsed:
-    one that isn't fails the whole statement (then run it again with ``validate``), and the others
-    are parsed once instead of twice.
+    Without ``validate`` lines are not checked to be JSON before they are parsed: one that isn't
+    fails the whole statement (then run it again with ``validate``), and the others are parsed
+    once instead of twice.
     """
     body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
     return (
@@ -330,13 +374,19 @@ def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
     )
 
 
-def calls_insert_sql(base: int) -> str:
-    """``INSERT INTO calls`` the ``call`` rows of ``fx`` (joined to ``fmap`` for input index and line offset)."""
-    return f"""
-    INSERT INTO calls (id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web,
-                       tier, geo, speed, stop, agg, ckey, relayed)
-    SELECT {int(base)} + row_number() OVER (), x.ts, m.src, m.line0 + x.n, x.model, x.task, x.tolerant,
-           x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo, x.speed, x.stop, false,
-           x.ckey, x.relayed
+ID_BITS: Final = 32
+"""A call's id is ``base + (file number << ID_BITS) + line number`` (a piece has fewer lines than 2^32)."""
+
+
+def calls_select_sql(base: int) -> str:
+    """The ``call`` rows of ``fx`` as records (joined to ``fmap`` for input index and line offset), for
+    :meth:`~clawback.audit.store.AuditStore.insert`; their ids, from their place, follow ``base``."""
+    return f"""(
+    SELECT {int(base)} + (CAST(x.fno AS BIGINT) << {ID_BITS}) + x.n AS id, x.ts, m.src, m.line0 + x.n AS line, x.model,
+           x.task AS label, x.tolerant, x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo,
+           x.speed, NULL::BIGINT AS max_tokens, x.stop, false AS agg, NULL::DECIMAL(38,12) AS rep_usd,
+           NULL::VARCHAR AS rep_kind, NULL::TIMESTAMP AS ts_end, x.ckey, x.relayed, NULL::VARCHAR AS preview,
+           NULL::VARCHAR AS shape, NULL::VARCHAR[] AS keys, NULL::VARCHAR[] AS next_keys,
+           NULL::BIGINT[] AS key_tokens
     FROM fx x JOIN fmap m ON m.fno = x.fno WHERE x.kind = 'call'
-    """
+    )"""

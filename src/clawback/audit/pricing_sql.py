@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from clawback.pricing.catalogue import Catalogue, ModelInfo, Rates
 
-__all__ = ["RATES_COLUMNS", "RATES_DDL", "priced_select", "rate_rows"]
+__all__ = ["PROMPT_OVER_TIER", "RATES_COLUMNS", "RATES_DDL", "priced_select", "rate_rows", "tier_thresholds"]
 
 _FIRST_DAY: Final = date(1, 1, 1)
 _LAST_DAY: Final = date(9999, 12, 31)
@@ -117,14 +117,23 @@ def rate_rows(catalogue: Catalogue) -> Iterator[tuple[Any, ...]]:
                     )
 
 
-def priced_select(source: str, keep: str = "u.id") -> str:
+PROMPT_OVER_TIER: Final = "(u.inp + u.rd + u.w5 + u.w1) > r.tier_min"
+"""The long-prompt test of one request: its prompt is longer than its model's tier threshold."""
+
+
+def priced_select(source: str, keep: str = "u.id", over: str = PROMPT_OVER_TIER) -> str:
     """SQL pricing every row of ``source`` (a table or a parenthesised query).
 
-    ``source`` needs: ``id, day, model_id, inp, outp, rd, w5, w1, web, tier, geo, speed, rep_usd,
+    ``source`` needs: ``day, model_id, inp, outp, rd, w5, w1, web, tier, geo, speed, rep_usd,
     rep_kind, agg``. The long-prompt tier is a per-request rule, so it never applies to ``agg``
     rows (an aggregated report's bucket sums many requests). The result has the ``keep`` columns of ``source`` (``u.*`` for all), the cost of
     each token kind in micro-dollars (``c_in, c_w5, c_w1, c_rd, c_out, c_web``; NULL when
     unpriced) and ``unpriced`` (the reason, or NULL).
+
+    A row may also stand for many requests that share everything the price depends on, with their
+    token counts summed (:func:`tier_thresholds`): every cost is an exact product, so the cost of
+    the sums is the sum of the costs. ``over`` then names the row's long-prompt test, made per
+    request before summing.
     """
     mode = (
         "CASE WHEN u.speed = 'fast' AND u.tier = 'batch' THEN 'fast+batch' WHEN u.speed = 'fast' THEN 'fast' "
@@ -171,5 +180,14 @@ def priced_select(source: str, keep: str = "u.id") -> str:
          AND r.mode = {mode}
          AND r.tier_on = coalesce(r.tier_min IS NOT NULL AND u.day >= r.tier_from AND NOT u.agg
                                   AND (r.tier_to IS NULL OR u.day < r.tier_to)
-                                  AND (u.inp + u.rd + u.w5 + u.w1) > r.tier_min, false)
+                                  AND {over}, false)
     """
+
+
+def tier_thresholds() -> str:
+    """The long-prompt threshold of each model that has one (``model_id, tier_min``), from ``rates``.
+
+    With it a request's long-prompt test can be made before requests are summed by what their
+    price depends on (model, day, mode, region, whether the test passed) and priced once per sum.
+    """
+    return "(SELECT DISTINCT model_id, tier_min FROM rates WHERE tier_min IS NOT NULL)"

@@ -12,23 +12,25 @@ A scenario is a :class:`TaskPlan` per task and model. For each priced call of a 
    says so or the call itself is labelled latency-tolerant (a call labelled not tolerant never is);
 4. caps its output tokens at ``cap`` (calls from aggregated reports are never capped).
 
-It is then priced by the same SQL as the baseline (:mod:`clawback.audit.pricing_sql`). A call the
-scenario can't price keeps its baseline cost, so an unpriceable change never shows as a saving.
+It is then priced by the same SQL as the baseline (:mod:`clawback.audit.pricing_sql`), once per sum
+of the calls that share everything their price depends on (exact: every cost is a product of a
+count and a rate). A call the scenario can't price keeps its baseline cost, so an unpriceable
+change never shows as a saving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
 import duckdb
 
-from clawback.audit.pricing_sql import priced_select
+from clawback.audit.pricing_sql import priced_select, tier_thresholds
 from clawback.audit.queries import micro_to_usd
 
-__all__ = ["CACHE_SIM_DDL", "PolicyUsage", "TaskPlan", "policy_usage", "scenario_costs"]
+__all__ = ["CACHE_SIM_DDL", "PolicyUsage", "TaskPlan", "policy_usage", "scenario_costs", "scenarios_costs"]
 
 CACHE_SIM_DDL: Final = """
 CREATE TABLE IF NOT EXISTS cache_sim (
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS cache_sim (
 """
 _PLAN_DDL: Final = """
 CREATE OR REPLACE TEMP TABLE plan (
-    task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT, batch BOOLEAN,
+    scenario INTEGER, task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT, batch BOOLEAN,
     cap BIGINT, cache VARCHAR
 )
 """
@@ -62,7 +64,9 @@ def _scaled(col: str) -> str:
     return f"(CASE WHEN pl.factor IS NULL THEN p.{col} ELSE CAST(round(p.{col} * pl.factor) AS BIGINT) END)"
 
 
-def _usage_sql() -> str:
+def _usage_sql(cached_plans: bool) -> str:
+    """The scenario's usage of every planned call; without ``cached_plans`` (no plan names a caching
+    variant) the replayed outcomes and pings are left out: no call could have any."""
     cached = f"({_scaled('rd')} + {_scaled('w5')} + {_scaled('w1')})"
     too_short = f"(pl.target_min IS NOT NULL AND {cached} > 0 AND {cached} < pl.target_min)"
     uncached = f"(CASE WHEN {too_short} THEN {_scaled('inp')} + {cached} ELSE {_scaled('inp')} END)"
@@ -72,14 +76,20 @@ def _usage_sql() -> str:
 
     out = _scaled("outp")
     batch = "(pl.batch IS NOT NULL AND coalesce(p.tolerant, pl.batch))"
-    return f"""(
-        SELECT p.id, p.day, p.task, p.model_id AS source_model,
+
+    def replayed(col: str, otherwise: str) -> str:
+        return (
+            f"CASE WHEN cs.id IS NOT NULL THEN cs.{col} ELSE {otherwise} END" if cached_plans else otherwise
+        )
+
+    calls = f"""
+        SELECT pl.scenario, p.id, p.day, p.task, p.model_id AS source_model,
             (p.c_in + p.c_w5 + p.c_w1 + p.c_rd + p.c_out + p.c_web) AS base,
             coalesce(pl.route_to, p.model_id) AS model_id,
-            CASE WHEN cs.id IS NOT NULL THEN cs.inp ELSE {uncached} END AS inp,
-            CASE WHEN cs.id IS NOT NULL THEN cs.rd ELSE {cache_col("rd")} END AS rd,
-            CASE WHEN cs.id IS NOT NULL THEN cs.w5 ELSE {cache_col("w5")} END AS w5,
-            CASE WHEN cs.id IS NOT NULL THEN cs.w1 ELSE {cache_col("w1")} END AS w1,
+            {replayed("inp", uncached)} AS inp,
+            {replayed("rd", cache_col("rd"))} AS rd,
+            {replayed("w5", cache_col("w5"))} AS w5,
+            {replayed("w1", cache_col("w1"))} AS w1,
             CASE WHEN pl.cap IS NOT NULL AND NOT p.agg THEN least({out}, pl.cap) ELSE {out} END AS outp,
             p.web,
             CASE WHEN {batch} THEN 'batch' ELSE p.tier END AS tier,
@@ -88,37 +98,61 @@ def _usage_sql() -> str:
             p.rep_usd, p.rep_kind, p.agg
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
-        LEFT JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
-        WHERE p.unpriced IS NULL
-        UNION ALL
-        SELECT p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
+        {"LEFT JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id" if cached_plans else ""}
+        WHERE p.unpriced IS NULL"""
+    if not cached_plans:
+        return f"({calls})"
+    pings = """
+        SELECT pl.scenario, p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
             cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL, false
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
         JOIN cache_sim cs ON cs.variant = pl.cache AND cs.id = p.id
-        WHERE p.unpriced IS NULL AND cs.pinp + cs.prd + cs.pw5 + cs.pw1 > 0
-    )"""
+        WHERE p.unpriced IS NULL AND cs.pinp + cs.prd + cs.pw5 + cs.pw1 > 0"""
+    return f"({calls}\n        UNION ALL{pings})"
 
 
 def scenario_costs(
     con: duckdb.DuckDBPyConnection, plans: Iterable[TaskPlan]
 ) -> dict[tuple[str, str], Decimal]:
     """The cost of each planned (task, model) pair's priced calls under the plans (USD, audited window)."""
-    rows = [(p.task, p.model_id, p.route_to, p.factor, p.target_min, p.batch, p.cap, p.cache) for p in plans]
+    return scenarios_costs(con, [plans])[0]
+
+
+def scenarios_costs(
+    con: duckdb.DuckDBPyConnection, scenarios: Sequence[Iterable[TaskPlan]]
+) -> list[dict[tuple[str, str], Decimal]]:
+    """:func:`scenario_costs` of several scenarios at once, in one pass over the calls."""
+    rows = [
+        (i, p.task, p.model_id, p.route_to, p.factor, p.target_min, p.batch, p.cap, p.cache)
+        for i, plans in enumerate(scenarios)
+        for p in plans
+    ]
+    out: list[dict[tuple[str, str], Decimal]] = [{} for _ in scenarios]
     if not rows:
-        return {}
+        return out
     con.execute(CACHE_SIM_DDL)
     con.execute(_PLAN_DDL)
     appender = con.appender("plan")
     appender.append_rows(rows)
     appender.flush()
-    priced = priced_select(_usage_sql(), keep="u.task, u.source_model, u.base")
+    summed = f"""(
+        SELECT u.scenario, u.task, u.source_model, u.model_id, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind,
+               u.rep_usd IS NOT NULL AS rep, (u.inp + u.rd + u.w5 + u.w1) > t.tier_min AS over,
+               sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
+               sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
+        FROM {_usage_sql(any(row[8] for row in rows))} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
+        GROUP BY ALL
+    )"""
+    priced = priced_select(summed, keep="u.scenario, u.task, u.source_model, u.base", over="u.over")
     total = "(c_in + c_w5 + c_w1 + c_rd + c_out + c_web)"
     sql = f"""
-        SELECT task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
+        SELECT scenario, task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
         FROM ({priced}) GROUP BY ALL
     """
-    return {(str(t), str(m)): micro_to_usd(cost) for t, m, cost in con.execute(sql).fetchall()}
+    for i, t, m, cost in con.execute(sql).fetchall():
+        out[int(i)][(str(t), str(m))] = micro_to_usd(cost)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,16 @@
-"""The audit's DuckDB database: calls streamed in by batches, grouped into tasks, priced in SQL.
+"""The audit's DuckDB database: calls streamed in by batches, priced as they come, grouped into tasks.
 
-Records arrive from the readers one at a time and go to DuckDB through its appender in batches,
-so memory stays flat however long the log is; the database lives in a temporary folder on disk
-(DuckDB spills its own work there too) and is removed on :meth:`AuditStore.close`. After loading,
-:meth:`AuditStore.prepare` loads the dated rates, finds prompt templates for unlabelled calls
-(:mod:`clawback.audit.tasks`) and builds the ``priced`` table: every call with its task and its
-exact cost by token kind (:mod:`clawback.audit.pricing_sql`).
+Records arrive from the readers one at a time and go to DuckDB through its appender in batches
+(the fast path inserts its calls in SQL), so memory stays flat however long the log is. The
+database is a file in a temporary folder, compressed by DuckDB as it is written (a few dozen
+bytes a call), read back through DuckDB's buffer pool within its memory limit, never checkpointed
+at the end, and removed on :meth:`AuditStore.close`; DuckDB spills its own work there too.
+
+Every call is priced on its way in (:mod:`clawback.audit.pricing_sql`: the dated rates of the
+model its name resolves to), so the ``calls`` table holds its exact cost by token kind next to
+its tokens. :meth:`AuditStore.settle` keeps one record per call (re-pricing the few it re-dates);
+:meth:`AuditStore.prepare` finds prompt templates for unlabelled calls (:mod:`clawback.audit.tasks`)
+and names their tasks; ``priced`` is the view of the calls every query reads.
 """
 
 from __future__ import annotations
@@ -34,26 +39,43 @@ from clawback.audit.tasks import (
 from clawback.errors import StoreError
 from clawback.pricing.catalogue import Catalogue
 
-__all__ = ["CALL_COLUMNS", "OUTSIDE_WINDOW", "UNLABELLED", "AuditStore"]
+__all__ = ["BASE_COLUMNS", "CALL_COLUMNS", "OUTSIDE_WINDOW", "UNLABELLED", "AuditStore"]
 
 BATCH: Final = 20_000
 UNLABELLED: Final = "(unlabelled)"
-_CALLS_DDL: Final = """
-CREATE TABLE calls (
+_BASE_DDL: Final = """
     id BIGINT, ts TIMESTAMP, src INTEGER, line BIGINT, model VARCHAR,
     label VARCHAR, tolerant BOOLEAN, workspace VARCHAR,
     inp BIGINT, outp BIGINT, rd BIGINT, w5 BIGINT, w1 BIGINT, web BIGINT,
     tier VARCHAR, geo VARCHAR, speed VARCHAR, max_tokens BIGINT, stop VARCHAR,
     agg BOOLEAN, rep_usd DECIMAL(38,12), rep_kind VARCHAR, ts_end TIMESTAMP,
     ckey VARCHAR, relayed BOOLEAN, preview VARCHAR,
-    shape VARCHAR, keys VARCHAR[], next_keys VARCHAR[], key_tokens BIGINT[]
+    shape VARCHAR, keys VARCHAR[], next_keys VARCHAR[], key_tokens BIGINT[]"""
+_CALLS_DDL: Final = f"""
+CREATE TABLE calls ({_BASE_DDL},
+    model_id VARCHAR, day DATE, shaped BOOLEAN, task VARCHAR,
+    c_in DECIMAL(38,9), c_w5 DECIMAL(38,9), c_w1 DECIMAL(38,9), c_rd DECIMAL(38,9), c_out DECIMAL(38,9),
+    c_web DECIMAL(38,9), unpriced VARCHAR
 )
 """
+_INCOMING_DDL: Final = f"CREATE OR REPLACE TEMP TABLE incoming ({_BASE_DDL})"
+"""Where the appender puts records, to be priced into ``calls`` by the :data:`_MOVE_ROWS`."""
+_MOVE_ROWS: Final = 2 * 122_880
+"""Records priced into ``calls`` at once: whole row groups, which DuckDB writes compressed straight to
+the file (smaller inserts go through its write-ahead log and stay in memory until a checkpoint)."""
+BASE_COLUMNS: Final = (
+    "id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web, tier, geo, speed, "
+    "max_tokens, stop, agg, rep_usd, rep_kind, ts_end, ckey, relayed, preview, shape, keys, next_keys, key_tokens"
+)
+"""The columns of ``calls`` a record fills (the rest are its price, from :meth:`AuditStore.insert`)."""
 CALL_COLUMNS: Final = (
     "id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web, tier, geo, speed, "
     "max_tokens, stop, agg, rep_usd, rep_kind, ts_end, ckey, relayed"
 )
 """The columns of ``calls`` every record fills (the shape columns are NULL for calls without request data)."""
+_PRICED_VIEW: Final = "CREATE OR REPLACE VIEW priced AS SELECT * EXCLUDE (preview, shape, keys, next_keys, key_tokens) FROM calls"
+_DB: Final = "audit"
+"""The name the store's database file is attached under."""
 REPEATED: Final = "repeated line of an API call already counted"
 RELAYED_KNOWN: Final = "subagent call relayed in the parent transcript (counted from its own transcript)"
 RELAYED_REPEATED: Final = "repeated progress line of a relayed subagent call"
@@ -85,9 +107,17 @@ class AuditStore:
         self.catalogue = catalogue
         self._cleanup = cleanup
         self._next_id = 0
+        self._models: set[str] = set()
         self.keyed = False
         """True once a record with a ``call_key`` was loaded (deduplication is needed)."""
         con.execute(_CALLS_DDL)
+        con.execute(_INCOMING_DDL)
+        con.execute(RATES_DDL)
+        appender = con.appender("rates")
+        appender.append_rows(list(rate_rows(catalogue)))
+        appender.flush()
+        con.execute("CREATE OR REPLACE TABLE models (model VARCHAR, model_id VARCHAR)")
+        con.execute(_PRICED_VIEW)
 
     @classmethod
     def open(
@@ -102,6 +132,10 @@ class AuditStore:
         try:
             folder = Path(tempfile.mkdtemp(prefix="clawback-audit-", dir=workdir))
             con = duckdb.connect(":memory:")
+            con.execute(f"ATTACH '{folder / 'audit.duckdb'}' AS {_DB}")
+            con.execute(f"USE {_DB}")
+            con.execute("SET checkpoint_on_detach = 'DISABLED'")
+            con.execute("SET checkpoint_threshold = '1TB'")  # a checkpoint costs ~1 µs for each row so far
             con.execute(f"SET temp_directory = '{folder / 'spill'}'")
             con.execute("SET preserve_insertion_order = false")
             con.execute("SET TimeZone = 'UTC'")
@@ -114,8 +148,14 @@ class AuditStore:
         return cls(con, catalogue, cleanup=folder)
 
     def close(self) -> None:
-        """Close the connection and remove the temporary folder (idempotent)."""
+        """Close the connection and remove the temporary folder (idempotent; the database is never checkpointed)."""
         try:
+            if self._cleanup is not None:
+                try:
+                    self.con.execute("USE memory")
+                    self.con.execute(f"DETACH {_DB}")
+                except duckdb.Error:
+                    pass  # closed already, or never attached (a store on a connection of its own)
             self.con.close()
         finally:
             if self._cleanup is not None:
@@ -163,22 +203,58 @@ class AuditStore:
         )  # fmt: skip
 
     def load(self, records: Iterable[AuditRecord], *, on_batch: Callable[[int], None] | None = None) -> int:
-        """Append ``records`` in batches; returns how many were appended."""
+        """Append ``records`` in batches, each priced into ``calls``; returns how many were appended."""
         first = self._next_id
-        appender = self.con.appender("calls")
-        pending = 0
+        appender = self.con.appender("incoming")
+        pending = waiting = 0
         for record in records:
             appender.append_row(*self._row(record))
             pending += 1
             if pending >= BATCH:
                 appender.flush()
+                waiting += pending
+                if waiting >= _MOVE_ROWS:
+                    self._take_incoming()
+                    waiting = 0
                 if on_batch is not None:
                     on_batch(pending)
                 pending = 0
         appender.flush()
+        if pending or waiting:
+            self._take_incoming()
         if on_batch is not None and pending:
             on_batch(pending)
         return self._next_id - first
+
+    def _take_incoming(self) -> None:
+        """Price the batch in ``incoming`` into ``calls`` and empty it."""
+        self.add_models(
+            str(row[0]) for row in self.con.execute("SELECT DISTINCT model FROM incoming").fetchall()
+        )
+        self.insert("incoming")
+        self.con.execute("DELETE FROM incoming")
+
+    def add_models(self, names: Iterable[str]) -> None:
+        """Resolve the model names not seen yet against the catalogue (the ``models`` table)."""
+        new = [name for name in dict.fromkeys(names) if name not in self._models]
+        if not new:
+            return
+        appender = self.con.appender("models")
+        for name in new:
+            info = self.catalogue.get(name)
+            appender.append_row(name, info.id if info else None)
+        appender.flush()
+        self._models.update(new)
+
+    def insert(self, source: str) -> None:
+        """``INSERT INTO calls`` the rows of ``source`` (a table or a parenthesised query with the
+        :data:`BASE_COLUMNS`, their models added by :meth:`add_models`) with their task and price."""
+        usage = f"""(
+            SELECT s.*, m.model_id, CAST(s.ts AS DATE) AS day, s.shape IS NOT NULL AS shaped,
+                   coalesce(s.label, CASE WHEN s.keys IS NULL THEN '{UNLABELLED}' ELSE '{NO_TEMPLATE}' END) AS task
+            FROM {source} s LEFT JOIN models m ON m.model = s.model
+        )"""
+        self.con.execute(f"INSERT INTO calls BY NAME {priced_select(usage, keep='u.*')}")
 
     def count(self) -> int:
         """Calls (and buckets) loaded so far, after :meth:`settle` one per API call."""
@@ -206,12 +282,19 @@ class AuditStore:
                 con.execute(f"DELETE FROM dd WHERE {where}")
                 if gone:
                     skipped[reason] = int(gone)
+            redated = ", ".join(
+                f"dd.{col}0 AS {col}" if col in ("ts", "src", "line") else f"c.{col}"
+                for col in BASE_COLUMNS.split(", ")
+            )
             con.execute(
-                """
-                UPDATE calls SET ts = dd.ts0, src = dd.src0, line = dd.line0 FROM dd
-                WHERE calls.id = dd.id AND (calls.src <> dd.src0 OR calls.line <> dd.line0)
+                f"""
+                CREATE OR REPLACE TEMP TABLE moved AS SELECT {redated}
+                FROM calls c JOIN dd ON c.id = dd.id WHERE c.src <> dd.src0 OR c.line <> dd.line0
                 """
             )
+            con.execute("DELETE FROM calls WHERE id IN (SELECT id FROM moved)")
+            self.insert("moved")  # re-dated: priced again (the day may differ)
+            con.execute("DROP TABLE moved")
             con.execute("DROP TABLE dd")
         bounds = [
             f"ts < '{_naive_utc(since)}'" if since else "",
@@ -243,35 +326,14 @@ class AuditStore:
     # -- preparing -------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Load the rates, assign tasks (labels, then templates) and build the priced table."""
-        con = self.con
-        con.execute(RATES_DDL)
-        appender = con.appender("rates")
-        appender.append_rows(list(rate_rows(self.catalogue)))
-        appender.flush()
-        self._models()
+        """Name the tasks of unlabelled calls with request data from the prompt templates they share."""
         self._find_templates()
-        usage = f"""(
-            SELECT c.* EXCLUDE (shape, keys, next_keys, key_tokens, preview), m.model_id, CAST(c.ts AS DATE) AS day,
-                   (c.shape IS NOT NULL) AS shaped,
-                   coalesce(c.label, n.name, CASE WHEN c.keys IS NULL THEN '{UNLABELLED}' ELSE '{NO_TEMPLATE}' END)
-                     AS task
-            FROM calls c LEFT JOIN models m ON m.model = c.model
-            LEFT JOIN tpl_pick p ON p.id = c.id LEFT JOIN tpl_names n ON n.key = p.key
-        )"""
-        con.execute(f"CREATE OR REPLACE TABLE priced AS {priced_select(usage, keep='u.*')}")
-
-    def _models(self) -> None:
-        """The ``models`` table: each model name logged and the catalogue id it resolves to (or NULL)."""
-        con = self.con
-        names = [str(row[0]) for row in con.execute("SELECT DISTINCT model FROM calls").fetchall()]
-        con.execute("CREATE OR REPLACE TABLE models (model VARCHAR, model_id VARCHAR)")
-        if names:
-            appender = con.appender("models")
-            for name in names:
-                info = self.catalogue.get(name)
-                appender.append_row(name, info.id if info else None)
-            appender.flush()
+        self.con.execute(
+            """
+            UPDATE calls SET task = n.name FROM tpl_pick p JOIN tpl_names n ON n.key = p.key
+            WHERE calls.id = p.id AND calls.label IS NULL
+            """
+        )
 
     def _find_templates(self) -> None:
         con = self.con
@@ -324,13 +386,13 @@ class AuditStore:
         Columns: ``id, ts, workspace, model_id, task, shape, prompt tokens, output tokens``.
         """
         cursor = self.con.cursor()
+        if self._cleanup is not None:
+            cursor.execute(f"USE {_DB}")  # a cursor starts in the default (in-memory) database
         cursor.execute(
             """
-            SELECT c.id, c.ts, c.workspace, p.model_id, p.task, c.shape,
-                   c.inp + c.rd + c.w5 + c.w1 AS prompt, c.outp
-            FROM calls c JOIN priced p ON p.id = c.id
-            WHERE c.shape IS NOT NULL AND p.model_id IS NOT NULL
-            ORDER BY p.model_id, c.ts, c.id
+            SELECT id, ts, workspace, model_id, task, shape, inp + rd + w5 + w1 AS prompt, outp
+            FROM calls WHERE shape IS NOT NULL AND model_id IS NOT NULL
+            ORDER BY model_id, ts, id
             """
         )
         return cursor
