@@ -159,6 +159,39 @@ def test_format_usd_is_plain_and_at_least_cents() -> None:
     assert format_usd(Decimal("-2")) == "-2.00"
 
 
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=-(10**9), max_value=10**9),
+    st.integers(min_value=0, max_value=12),
+)
+def test_format_usd_is_the_same_for_equal_amounts_whatever_was_formatted_before(
+    amount: Decimal, extra_zeros: int
+) -> None:
+    """format_usd remembers the strings of amounts it formatted: equal amounts must share one (1.5, 1.50)."""
+    from clawback.pricing import cost
+
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    padded = Decimal((sign, (*digits, *(0,) * extra_zeros), exponent - extra_zeros))
+    cost._USD_MEMO.clear()
+    fresh = format_usd(amount)
+    assert format_usd(amount) == fresh  # remembered
+    assert format_usd(padded) == fresh  # an equal amount written with more zeros
+    cost._USD_MEMO.clear()
+    assert format_usd(padded) == fresh
+    assert Decimal(fresh) == amount
+
+
+def test_format_usd_memo_is_bounded_and_zero_keeps_its_sign() -> None:
+    from clawback.pricing import cost
+
+    for i in range(1, cost._USD_MEMO_LIMIT + 10):
+        format_usd(Decimal(i) / 1000)
+    assert len(cost._USD_MEMO) <= cost._USD_MEMO_LIMIT
+    assert format_usd(Decimal("0")) == "0.00"
+    assert format_usd(Decimal("-0")) == "-0.00"
+    assert format_usd(Decimal("0E-9")) == "0.00"
+
+
 def test_breakdown_json_has_decimal_strings() -> None:
     b = price_usage(Usage(input_tokens=1000, output_tokens=10), CAT.resolve("claude-haiku-5-5"), batch=True)
     data = b.to_json()

@@ -237,13 +237,27 @@ class CostBreakdown:
         }
 
 
+_USD_MEMO: dict[Decimal, str] = {}
+_USD_MEMO_LIMIT = 4096
+
+
 def format_usd(amount: Decimal) -> str:
     """A Decimal as a plain string with at least cent precision and no exponent."""
     if not amount and not amount.is_signed():  # most lines of a bill are zero
         return "0.00"
+    # Equal finite, non-zero Decimals (``1.5``, ``1.50``) normalise alike, so they share a string;
+    # the same rates and counts recur on every call, so most amounts were formatted before.
+    memo = type(amount) is Decimal and amount and amount.is_finite()
+    if memo and (found := _USD_MEMO.get(amount)) is not None:
+        return found
     text = format(amount.normalize(_CONTEXT), "f")
     whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+    out = f"{whole}.{frac.ljust(2, '0')}"
+    if memo:
+        if len(_USD_MEMO) >= _USD_MEMO_LIMIT:
+            _USD_MEMO.clear()
+        _USD_MEMO[amount] = out
+    return out
 
 
 @dataclass(frozen=True, slots=True)
