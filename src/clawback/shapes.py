@@ -270,7 +270,7 @@ def _block_json(block: Mapping[str, Any]) -> str:
 
 def _ttl_of(block: Mapping[str, Any]) -> Ttl | None:
     control = block.get("cache_control")
-    if not isinstance(control, Mapping):
+    if control is None or not isinstance(control, Mapping):  # None first: no ABC check for most blocks
         return None
     return "1h" if control.get("ttl") == "1h" else "5m"
 
