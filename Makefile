@@ -53,8 +53,10 @@ tests/node/node_modules/.installed: tests/node/package.json
 	npm install --prefix tests/node --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Every benchmark in turn, each updating its section of docs/benchmarks.md (about an hour; run on a quiet
+# machine). ARGS="--only NAME ..." for some, ARGS=--list for the names.
 bench: dev
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 # The gateway beside LiteLLM 1.100.5 and a minimal pass-through (needs wrk; installs its own venvs in .bench/).
 # ARGS=--quick for a smoke run, ARGS=--write to update docs/benchmarks.md.

@@ -14,11 +14,12 @@ when there is nothing to hide: one regular-expression search over the text.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["mask_key", "redact", "redact_json"]
+__all__ = ["mask_key", "redact", "redact_exception", "redact_json"]
 
 _KEY = r"sk-ant-[A-Za-z0-9_\-]{4,}"
 _HEADER = r"""(?i:x-api-key|authorization|api[_-]key)["']?\s*[:=]\s*["']?(?i:bearer\s+)?([^\s"',;}]{4,})"""
@@ -92,3 +93,21 @@ def redact_json(value: Any, secrets: Iterable[str] = ()) -> Any:
             parent[slot] = seq
             stack.extend((seq, i, v) for i, v in enumerate(seq))
     return root[0]
+
+
+def redact_exception(exc: BaseException, secrets: Iterable[str] = ()) -> BaseException:
+    """``exc`` itself with its message (``args``, ``message``) and ``body`` masked in place.
+
+    For an error an upstream answered with the caller's key echoed in it (an SDK ``APIStatusError``,
+    say): the exception the caller gets, logs or prints then holds the masked form only. Its type,
+    status, headers and response are left alone. Returns ``exc`` for ``raise redact_exception(e)``.
+    """
+    hidden = tuple(secrets)
+    exc.args = tuple(redact(a, hidden) if isinstance(a, str) else a for a in exc.args)
+    for name in ("message", "body"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str | Mapping | list):
+            masked = redact(value, hidden) if isinstance(value, str) else redact_json(value, hidden)
+            with contextlib.suppress(AttributeError):  # a read-only property: leave it
+                setattr(exc, name, masked)
+    return exc

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from clawback.cache.history import PrefixHistory, SeedRecord
 from clawback.cache.odds import evidence_keys
+from clawback.cache.prefixes import MAX_DEPTH
 from clawback.cache.rules import CacheEngine
 from clawback.cache.view import origins_of, tail_offsets
 from clawback.pricing import Usage
@@ -120,3 +124,20 @@ def test_pings_refresh_entries_but_are_not_sightings_and_cost_the_savings() -> N
     rec = h.records("default", SONNET_55.id)[shape.blocks[0].prefix_hash]
     assert rec.sightings == 1 and rec.expires_at == 590.0
     assert h.saved("default", SONNET_55.id) < before
+
+
+@given(st.lists(st.sampled_from([30.0, 200.0, 400.0, 2000.0]), min_size=1, max_size=8))
+def test_a_conversation_carries_its_pace_from_turn_to_turn(gaps: list[float]) -> None:
+    """Each turn's evidence counts the earlier turns that came within 5 minutes of the one before."""
+    h = PrefixHistory()
+    messages: list[dict[str, object]] = [user("q0" * 300)]
+    at = 0.0
+    h.observe(shape_of(body(SYSTEM, messages)), Usage(input_tokens=2700), at, info=SONNET_55)
+    for n, gap in enumerate(gaps, start=1):
+        at += gap
+        messages = [*messages, {"role": "assistant", "content": [text(200, f"a{n}")]}, user(f"q{n}" * 300)]
+        shape = shape_of(body(SYSTEM, messages))
+        evidence = h.view(shape, at).evidence
+        assert evidence.continues and evidence.depth == min(n, MAX_DEPTH)
+        assert evidence.quick == min(sum(g < 300 for g in gaps[:n]), evidence.depth)
+        h.observe(shape, Usage(input_tokens=shape.total_tokens), at, info=SONNET_55)

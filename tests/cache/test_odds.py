@@ -115,3 +115,15 @@ def test_an_hour_is_credited_with_keeping_the_conversation_so_far_readable() -> 
     kept = write_options([cand], cum, RATIOS, live=40, survivor=0)
     shared = write_options([cand], cum, RATIOS, live=40, survivor=40)  # others keep the prefix warm
     assert kept[0].ttl == "1h" and all(o.ttl == "5m" for o in shared)
+
+
+def test_the_odds_tell_a_brisk_conversation_from_a_slow_one_with_the_same_last_gap() -> None:
+    brisk = SHORT._replace(depth=4, quick=4)
+    slow = SHORT._replace(depth=4, quick=0)
+    odds = ReuseOdds()
+    for i in range(300):
+        at = 10.0 * i
+        odds.seen_again(odds.sighted(keys(brisk), at), 60.0)
+        odds.sighted(keys(slow), at)
+        odds.settle(at)
+    assert odds.predict(keys(brisk), 4000.0)[0] > 0.6 > 0.2 > odds.predict(keys(slow), 4000.0)[0]

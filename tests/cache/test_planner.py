@@ -12,6 +12,8 @@ import pytest
 from clawback.cache.history import PrefixHistory
 from clawback.cache.plan import CachePlan, ordered_marks
 from clawback.cache.planner import plan_breakpoints
+from clawback.cache.policies import PlannerPolicy, make_policy
+from clawback.cache.replay import TimedShape, replay, summarize
 from clawback.cache.rules import MAX_BREAKPOINTS, CacheEngine, breakpoints_of
 from clawback.shapes import RequestShape
 from tests.cache.support import SONNET_46, SONNET_55, Driver, body, shape_of, text, user
@@ -75,23 +77,24 @@ def _conversation(turns: int, *, extra_last: int = 0) -> dict[str, Any]:
     return body(SYSTEM, messages)
 
 
-def _warm(d: Driver, conversations: int = 16) -> float:
-    """Earlier conversations of three turns each: the history learns that tails get continued."""
+def _warm(d: Driver, conversations: int = 16, turns: int = 3) -> float:
+    """Earlier conversations of ``turns`` turns each: the history learns that tails get continued
+    (until the last turn)."""
     for c in range(conversations):
-        for turn in range(1, 4):
+        for turn in range(1, turns + 1):
             messages = [user(text(200, f"c{c}"))]
             for i in range(1, turn):
                 messages += [
                     {"role": "assistant", "content": [text(200, f"c{c}a{i}")]},
                     user(text(200, f"c{c}u{i}")),
                 ]
-            d.call(body(SYSTEM, messages), 60.0 * c + 20.0 * turn)
-    return 60.0 * conversations + 400.0  # every sighting's 5-minute window has closed
+            d.call(body(SYSTEM, messages), 20.0 * turns * c + 20.0 * turn)
+    return 20.0 * turns * conversations + 400.0  # every sighting's 5-minute window has closed
 
 
 def test_breakpoint_moves_forward_through_a_conversation() -> None:
     d = Driver()
-    start = _warm(d)
+    start = _warm(d, turns=7)  # conversations as long as this one
     d.plans.clear()
     d.outcomes.clear()
     tails = []
@@ -282,3 +285,32 @@ def test_a_bet_on_a_conversation_going_on_is_paid_from_savings_not_from_the_allo
     start = _warm(d)  # conversations that went on: the history has saved money on them
     assert d.history.saved("default", SONNET_55.id) > 0
     assert tail in plan_breakpoints(shape, SONNET_55, d.history, now=start, cautious=False).marks
+
+
+def _two_tasks(tasks: bool) -> list[TimedShape]:
+    """Two tasks whose calls look alike but fare differently: ``profile`` calls run under a system
+    prompt made for one user, who asks twice more within a minute; ``rag`` calls under one made of
+    documents retrieved for that call alone. Only the task label tells them apart."""
+    calls = []
+    for event in range(240):
+        at = 60.0 * event
+        if event % 2:
+            system = [text(1500, f"p{event}")]
+            for k in range(3):
+                request = body(system, [user(f"q{event}.{k}" * 40)])
+                calls.append(TimedShape(at + 20 * k, shape_of(request), task="profile" if tasks else None))
+        else:
+            request = body([text(1500, f"r{event}")], [user(f"q{event}" * 40)])
+            calls.append(TimedShape(at + 30, shape_of(request), task="rag" if tasks else None))
+    return sorted(calls, key=lambda c: c.at)
+
+
+def test_a_task_label_is_evidence_the_odds_learn_from() -> None:
+    with_tasks = summarize(replay(_two_tasks(True), PlannerPolicy(SONNET_55), SONNET_55))
+    without = summarize(replay(_two_tasks(False), PlannerPolicy(SONNET_55), SONNET_55))
+    none = summarize(replay(_two_tasks(False), make_policy("none", SONNET_55), SONNET_55))
+    assert with_tasks.cache_read_tokens >= 0.9 * without.cache_read_tokens
+    assert with_tasks.cache_write_5m_tokens + with_tasks.cache_write_1h_tokens < 0.85 * (
+        without.cache_write_5m_tokens + without.cache_write_1h_tokens
+    )
+    assert with_tasks.cost < without.cost <= none.cost

@@ -63,7 +63,8 @@ def test_never_dearer_on_the_generated_agent_loop_and_the_demo_sample(
 ) -> None:
     loop = agent_loop(sessions=50, hours=1.0, model=model.id)
     demo = calls_from_requests(
-        ((c.at.timestamp(), c.body, c.output_tokens, c.workspace) for c in generate(7, scale=0.3)), model
+        ((c.at.timestamp(), c.body, c.output_tokens, c.workspace, c.task) for c in generate(7, scale=0.3)),
+        model,
     )
     for calls in (loop, demo):
         assert_kept(calls, model, keepalive=keepalive)

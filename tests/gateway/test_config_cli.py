@@ -166,13 +166,14 @@ def test_workers_share_one_port_and_flush_their_rows_on_sigterm(tmp_path: Path) 
                         "messages": [{"role": "user", "content": f"hi {i}"}],
                     },
                     headers={"x-api-key": "sk-ant-workers-test-0001", "anthropic-version": "2023-06-01"},
+                    timeout=60,  # a worker the kernel hands the connection to may still be starting
                 )
                 assert r.status_code == 200
             # /metrics sums both workers' counters; each worker publishes its own once a second,
             # so whichever answers may see the other's last request up to a second late
             wanted = 'clawback_gateway_requests_total{route="messages",status="200"} 6\n'
             for _ in range(100):
-                text = httpx2.get(url + "/metrics").text
+                text = httpx2.get(url + "/metrics", timeout=60).text
                 if wanted in text:
                     break
                 time.sleep(0.1)

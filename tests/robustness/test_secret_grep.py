@@ -96,11 +96,14 @@ def _client(
         client = Anthropic(base_url=base_url, api_key=KEY, ledger=ledger, max_retries=0)
         try:
             for _ in range(2):
-                with pytest.raises(anthropic.AuthenticationError):
+                with pytest.raises(anthropic.AuthenticationError) as raised:
                     client.messages.create(
                         model="claude-haiku-5-5", max_tokens=8, task="t",
                         messages=[{"role": "user", "content": "hi"}],
                     )  # fmt: skip
+                # what the caller's own code would log or print of the error it got
+                error = raised.value
+                trace.add("the caller's exception", f"{error!s} {error!r} {error.message} {error.body!r}")
         finally:
             client.close()
     for args in (["tail"], ["tail", "--json"], ["summary", "--by", "model"], ["export"]):

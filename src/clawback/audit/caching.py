@@ -36,7 +36,9 @@ from clawback.audit.results import (
     money,
 )
 from clawback.audit.scenarios import CACHE_SIM_DDL, policy_usage
-from clawback.cache.keepalive import KeepAliveSettings
+from clawback.audit.store import UNLABELLED
+from clawback.audit.tasks import NO_TEMPLATE, template_name
+from clawback.cache.keepalive import DEFAULT_SPEND_CAP, KeepAliveSettings
 from clawback.cache.planner import CachePlan
 from clawback.cache.policies import make_policy
 from clawback.cache.replay import TimedShape, replay
@@ -60,11 +62,14 @@ __all__ = [
     "replay_caching",
 ]
 
-DEFAULT_KEEPALIVE_CAP: Final = Decimal("5.00")
+DEFAULT_KEEPALIVE_CAP: Final = DEFAULT_SPEND_CAP
+"""The audit's planner pings under the client's default cap, so its row is what the client does."""
 
 _FETCH: Final = 10_000
 _ADVICE_SAMPLES: Final = 1_001
 _NO_PINGS: Final = [0, 0, 0, 0, 0]
+_TEMPLATE: Final = template_name("")
+"""How the name of a task the audit found as a prompt template begins."""
 _FORESIGHT: Final = ("first-sighting oracle", "oracle", "clairvoyant")
 """Policies that need the whole sequence of calls up front."""
 _NOTES: Final = {
@@ -151,8 +156,17 @@ def _make(row: tuple[Any, ...], model_id: str, prompt: int, output: int) -> _Cal
     logged = RequestShape.from_json(json.loads(row[5]))
     shape = fit_shape(logged, prompt, model_id)
     at = row[1].replace(tzinfo=UTC).timestamp()
-    timed = TimedShape(at, shape, output, str(row[2]) or "default")
-    return _Call(int(row[0]), str(row[4]), model_id, timed, current_marks(logged))
+    task = str(row[4])
+    timed = TimedShape(at, shape, output, str(row[2]) or "default", task=_label(task))
+    return _Call(int(row[0]), task, model_id, timed, current_marks(logged))
+
+
+def _label(task: str) -> str | None:
+    """The task the log labelled a call with, as the client would have known it when the call was
+    made; None for the audit's own grouping (a template found in the whole log, or none)."""
+    if task in (UNLABELLED, NO_TEMPLATE) or task.startswith(_TEMPLATE):
+        return None
+    return task
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "Decision": "clawback.cache.plan",
     "KeepAliveDecision": "clawback.cache.keepalive",
     "KeepAliveSettings": "clawback.cache.keepalive",
+    "Keeper": "clawback.cache.keeper",
     "LintReport": "clawback.cache.lint",
     "NoCaching": "clawback.cache.policies",
     "OraclePolicy": "clawback.cache.policies",
@@ -64,6 +65,7 @@ __all__ = [
     "Entry",
     "KeepAliveDecision",
     "KeepAliveSettings",
+    "Keeper",
     "LintReport",
     "NoCaching",
     "OraclePolicy",
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
         ping_cost,
         rewrite_cost,
     )
+    from clawback.cache.keeper import Keeper
     from clawback.cache.lint import LintReport, lint_request
     from clawback.cache.plan import CachePlan, Decision
     from clawback.cache.planner import plan_breakpoints

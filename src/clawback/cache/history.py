@@ -12,7 +12,7 @@
   when, read since?) and how many writes in a row were never read;
 * **odds** — :class:`~clawback.cache.odds.ReuseOdds`, learned from the first three sightings of
   every tracked prefix: was it seen again within 5 minutes, within an hour, given the evidence
-  its request carried (length, new blocks, conversation depth and pace, kind, system prompt).
+  its request carried (length, new blocks, conversation depth and pace, kind, system prompt, task).
   Learning costs nothing: a prefix is "seen again" whether or not it was cached, so the planner
   learns from sightings, not from paid writes;
 * **a savings account** — what the calls actually saved against sending them uncached, exact to
@@ -70,6 +70,7 @@ class SeedRecord:
     workspace: str = "default"
     ttft: float = 0.0
     """Seconds from the call's start to its first token (its new entries were readable from then)."""
+    task: str | None = None
 
     @classmethod
     def from_ledger(
@@ -80,9 +81,10 @@ class SeedRecord:
         *,
         workspace: str = "default",
         ttft: float = 0.0,
+        task: str | None = None,
     ) -> SeedRecord:
         """From what the ledger stores: ``RequestShape.to_json()``, the API's usage object, start time."""
-        return cls(RequestShape.from_json(shape_json), parse_usage(usage), at, workspace, ttft)
+        return cls(RequestShape.from_json(shape_json), parse_usage(usage), at, workspace, ttft, task)
 
 
 @dataclass(slots=True)
@@ -125,19 +127,23 @@ class PrefixHistory:
         ctx = self._contexts.get((workspace, model))
         return ctx.odds if ctx is not None else ReuseOdds(self.tuning)
 
-    def view(self, shape: RequestShape, now: float, *, workspace: str = "default") -> RequestView:
-        """The request read against this history at ``now`` (remembered until the next observed call).
+    def view(
+        self, shape: RequestShape, now: float, *, workspace: str = "default", task: str | None = None
+    ) -> RequestView:
+        """The request, sent for ``task``, read against this history at ``now`` (remembered until
+        the next observed call).
 
         The odds first learn from every sighting whose window closed by ``now``.
         """
+        label = task or ""
         ctx = self._contexts.get((workspace, shape.model))
         if ctx is None:
-            return view_of(shape, {}, now)
+            return view_of(shape, {}, now, label)
         ctx.odds.settle(now)
         memo = ctx.view
-        if memo is not None and memo[0] == ctx.calls and memo[1].key == view_key(shape, now):
+        if memo is not None and memo[0] == ctx.calls and memo[1].key == view_key(shape, now, label):
             return memo[1]
-        found = view_of(shape, ctx.records, now)
+        found = view_of(shape, ctx.records, now, label)
         ctx.view = (ctx.calls, found)
         return found
 
@@ -172,6 +178,7 @@ class PrefixHistory:
         ping: bool = False,
         extra_output: int = 0,
         actual_input: Decimal | None = None,
+        task: str | None = None,
     ) -> None:
         """Record one served call: its prefixes, what it read and wrote, and what it saved.
 
@@ -182,12 +189,13 @@ class PrefixHistory:
         whole cost is booked against the savings (without it, no call would have been made),
         including ``extra_output`` tokens when ``result`` is an outcome that does not count them.
         ``actual_input`` is the usage's input side already priced on ``info`` and ``day``, if at hand.
+        ``task`` is the caller's label for the call (evidence for the odds, as when it was planned).
         """
         ctx = self._context(workspace, shape.model)
         ctx.odds.settle(at)
         if not shape.blocks:
             return
-        view = self.view(shape, at, workspace=workspace)
+        view = self.view(shape, at, workspace=workspace, task=task)
         cum = view.cum
         if isinstance(result, CacheOutcome):
             hit = result.hit_position
@@ -216,7 +224,13 @@ class PrefixHistory:
         for row in rows:
             info = resolve(row.shape.model)
             self.observe(
-                row.shape, row.usage, row.at, info=info, workspace=row.workspace, visible_at=row.at + row.ttft
+                row.shape,
+                row.usage,
+                row.at,
+                info=info,
+                workspace=row.workspace,
+                visible_at=row.at + row.ttft,
+                task=row.task,
             )
             count += 1
         return count
@@ -278,6 +292,7 @@ class PrefixHistory:
             origin=origin or "mid",
             root=view.root,
             depth=view.depth,
+            quick=view.quick,
             last_child=child,
             children=1 if child is not None else 0,
         )

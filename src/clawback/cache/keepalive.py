@@ -17,6 +17,8 @@ arrive while the entry is kept alive pay a read, not a write) with the expected 
 pings only when the best plan saves money. It stops when traffic stops: no gap seen so far is as
 long as the current silence, the silence passes ``idle_limit``, more pings went out since the last
 use than a rewrite would cost, or the spend cap would be passed. Money is Decimal throughout.
+Which entries are watched, and when they are decided, is :mod:`clawback.cache.keeper`'s (the
+client, the replay and the audit all run it).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from clawback.pricing.catalogue import ModelInfo
 from clawback.shapes import Ttl
 
 __all__ = [
+    "DEFAULT_SPEND_CAP",
     "PING_INPUT_TOKENS",
     "KeepAliveDecision",
     "KeepAliveSettings",
@@ -46,13 +49,15 @@ __all__ = [
 
 PING_INPUT_TOKENS: Final = 8
 """Tokens a ping adds after the prefix: a one-word user turn and its framing."""
+DEFAULT_SPEND_CAP: Final = Decimal("5.00")
+"""The most keep-alive pings spend unless told otherwise: the client's default and the audit's."""
 
 Reason = Literal["ping", "spend_cap", "idle", "no_expected_use", "break_even", "not_worth_it"]
 
 
 @dataclass(frozen=True, slots=True)
 class KeepAliveSettings:
-    """Opt-in keep-alive limits: a spend cap and when to stop."""
+    """Keep-alive limits: a spend cap, when to stop, and what a ping sends."""
 
     spend_cap: Decimal
     idle_limit: float = 7200.0

@@ -3,8 +3,10 @@
 A request carries evidence about its own prefixes before anything is cached: how long it is, how
 many blocks it adds beyond the deepest prefix seen before (a turn that pastes in a large document
 is rarely continued; a short follow-up often is), how many turns deep its conversation is, how
-long that conversation waited between turns, the kind of position (the end of ``tools`` or
-``system``, the previous turn, the last blocks) and the system prompt it runs under. For a prefix
+long that conversation waited before this turn and how many of its earlier turns came quickly, the kind of position (the end of ``tools`` or
+``system``, the previous turn, the last blocks), the system prompt it runs under and the task the
+caller labelled it with (``task=``: calls of one task share a fate even when their system prompts
+differ, e.g. one with retrieved documents in it). For a prefix
 seen before: how many times, and after what gap.
 
 :class:`ReuseOdds` turns that evidence into two probabilities, learned online from sightings
@@ -99,6 +101,11 @@ class Evidence(NamedTuple):
     """Turns of the conversation before this one (capped)."""
     root: str
     """The system prompt's (else the tools') prefix hash, ``""`` without one."""
+    task: str = ""
+    """The caller's label for the kind of work (``task=``), ``""`` without one."""
+    quick: int = 0
+    """Of the ``depth`` turns before this one, how many came within 5 minutes of the turn before
+    them: with ``depth``, the conversation's pace so far, not only its last gap."""
 
 
 def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
@@ -109,15 +116,19 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     ``gap`` the bucket of its own last gap (for a first sighting, the conversation's).
     """
     s = sightings if sightings < 3 else 3
+    quick, slow = ev.quick, ev.depth - ev.quick
     keys: Keys = (
         kind_key(kind, s, ev.continues),
         ("n", kind, s, ev.continues, ev.new),
         ("l", kind, s, ev.continues, ev.length),
         ("g", kind, s, gap),
         ("d", kind, s, ev.depth),
+        ("p", kind, s, ev.continues, quick if quick < 3 else 3, slow if slow < 3 else 3),
     )
     if ev.root:
         keys += (("r", ev.root, kind, s),)
+    if ev.task:
+        keys += (("t", ev.task, kind, s),)
     return keys
 
 

@@ -13,7 +13,7 @@ How it decides
   blocks (a conversation's tail, which moves forward every turn). Their chance of another use
   within 5 minutes and within an hour comes from the evidence the request carries
   (:mod:`clawback.cache.odds`: its length, the blocks it adds, its conversation's depth and pace,
-  the kind of position, the system prompt), learned online from sightings; a prefix seen more than
+  the kind of position, the system prompt, the caller's task label), learned online from sightings; a prefix seen more than
   three times mostly goes by its own gaps. Until the history has seen how a kind fares, a guess
   about a tail or a turn starts below break-even, so the planner does not pay for guesses —
   ``tools`` and ``system`` ends, static by design, start at even odds.
@@ -32,7 +32,8 @@ How it decides
   ``C`` is 20 or more blocks past it: the lookback would miss it), then to shallower candidates,
   then to live entries behind the read so they stay refreshed (shared ones and hour-long ones).
   1-hour marks always come first. Keep-alive pings are decided later, when an entry is about to
-  expire (:mod:`clawback.cache.keepalive`), not priced into the plan.
+  expire (:mod:`clawback.cache.keeper`, the client's and the replay's one path, and
+  :mod:`clawback.cache.keepalive`), not priced into the plan.
 * **Never dearer than not caching.** A plan's worst case (every write, nothing read but the live
   entry it anchors on) may not exceed the history's savings so far plus a small exploration
   allowance (``PrefixHistory.exploration_tokens`` of plain input, 200,000 by default: $0.40 on
@@ -85,6 +86,7 @@ class _Planner:
     max_breakpoints: int
     cautious: bool = True
     explain: bool = True
+    task: str | None = None
     view: RequestView | None = None
     cum: list[int] = field(default_factory=list)
     records: Mapping[str, PrefixRecord] = field(default_factory=dict)
@@ -107,7 +109,7 @@ class _Planner:
 
     def prepare(self) -> None:
         shape = self.shape
-        self.view = view = self.history.view(shape, self.now, workspace=self.workspace)
+        self.view = view = self.history.view(shape, self.now, workspace=self.workspace, task=self.task)
         self.cum = view.cum
         self.records = self.history.records(self.workspace, shape.model)
         self.odds = self.history.odds(self.workspace, shape.model)
@@ -144,6 +146,7 @@ def plan_breakpoints(
     cautious: bool = True,
     max_breakpoints: int = MAX_BREAKPOINTS,
     explain: bool = True,
+    task: str | None = None,
 ) -> CachePlan:
     """Place at most ``max_breakpoints`` breakpoints (the caller's count) where they save money.
 
@@ -154,9 +157,12 @@ def plan_breakpoints(
     never-dearer-than-uncached guard (for experiments only); ``cautious=False`` starts every kind
     the history has not learned yet at even odds instead of a tail's or a turn's low prior
     (what-if advice, as in ``clawback lint``); ``explain=False`` skips writing the reasons (``decisions`` stays
-    empty; the breakpoints are the same), for the client's hot path.
+    empty; the breakpoints are the same), for the client's hot path. ``task`` is the caller's label
+    for the call (``task=``), evidence for the odds; the history must observe the call with it too.
     """
-    p = _Planner(shape, model, history, now, workspace, day, keepalive, max_breakpoints, cautious, explain)
+    p = _Planner(
+        shape, model, history, now, workspace, day, keepalive, max_breakpoints, cautious, explain, task=task
+    )
     p.prepare()
     if not shape.blocks:
         return CachePlan(marks={}, auto=shape.auto_cache_ttl)

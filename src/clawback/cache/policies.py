@@ -20,11 +20,10 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -32,15 +31,16 @@ from typing import Final
 from clawback.cache.bound import ClairvoyantBound
 from clawback.cache.economics import CacheRates
 from clawback.cache.history import PrefixHistory
-from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
-from clawback.cache.odds import kind_key
+from clawback.cache.keepalive import KeepAliveSettings
+from clawback.cache.keeper import Keeper, Ping
 from clawback.cache.plan import CachePlan, ordered_marks, with_marks
 from clawback.cache.planner import plan_breakpoints
-from clawback.cache.prefixes import PrefixRecord
+from clawback.cache.prefixes import usage_of
 from clawback.cache.replay import Policy, TimedShape
 from clawback.cache.rules import LOOKBACK_BLOCKS, MAX_BREAKPOINTS, TTL_SECONDS, CacheEngine, CacheOutcome
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import ModelInfo
+from clawback.pricing.cost import price_usage
 from clawback.shapes import BlockShape, RequestShape, Ttl
 
 __all__ = [
@@ -52,12 +52,6 @@ __all__ = [
     "PlannerPolicy",
     "make_policy",
 ]
-
-_OWN_GAPS: Final = 3
-"""Gaps a prefix needs before keep-alive goes by its own gaps rather than its kind's odds."""
-
-_DOUBT: Final = 1.0
-"""Keep-alive from a prefix's own gaps counts one more past gap that never ended: no use is certain."""
 
 POLICIES: Final = ("none", "auto", "planner", "oracle", "first-sighting oracle", "clairvoyant")
 
@@ -105,19 +99,13 @@ class AutoCaching:
         return ()
 
 
-@dataclass(slots=True)
-class _Watch:
-    prefix: RequestShape
-    hash: str
-    workspace: str
-    ttl: Ttl
-    last_use: float
-    next_check: float
-    pings: int = 0
-
-
 class PlannerPolicy:
-    """The cache planner learning online, optionally keeping entries warm with pings."""
+    """The cache planner learning online, optionally keeping entries warm with pings.
+
+    Keep-alive runs the client's own :class:`~clawback.cache.keeper.Keeper` on the same history:
+    the same watches, the same decisions at the same times; a ping is the prefix with the call's
+    breakpoints up to it and a small user turn after it, replayed as a call of its own.
+    """
 
     name = "planner"
 
@@ -139,10 +127,18 @@ class PlannerPolicy:
         self.day = day
         self.keepalive = keepalive
         self.budget = budget
-        self.ping_spend = Decimal(0)
         self.last_plan: CachePlan | None = None
-        self._watches: dict[tuple[str, str], _Watch] = {}
-        self._due: list[tuple[float, str, str]] = []
+        self.keeper: Keeper[RequestShape] | None = (
+            Keeper(self.history, keepalive, day=lambda _: day, budget=budget)
+            if keepalive is not None
+            else None
+        )
+        self._sending: Ping[RequestShape] | None = None
+
+    @property
+    def ping_spend(self) -> Decimal:
+        """What the keep-alive pings sent so far cost."""
+        return self.keeper.spent if self.keeper is not None else Decimal(0)
 
     def prepare(self, call: TimedShape, index: int, engine: CacheEngine) -> RequestShape:
         """Plan the call's breakpoints from what the history has seen so far."""
@@ -156,12 +152,13 @@ class PlannerPolicy:
             keepalive=self.keepalive is not None,
             budget=self.budget,
             explain=self.explain,
+            task=call.task,
         )
         self.last_plan = plan
         return plan.apply_to(call.shape)
 
     def record(self, call: TimedShape, shape: RequestShape, outcome: CacheOutcome) -> None:
-        """Feed the history; start or renew keep-alive watches."""
+        """Feed the history; start or renew keep-alive watches (book a ping's cost)."""
         self.history.observe(
             shape,
             outcome,
@@ -172,94 +169,50 @@ class PlannerPolicy:
             visible_at=call.at + self.ttft,
             ping=call.ping,
             extra_output=call.output_tokens if call.ping else 0,
+            task=call.task,
         )
-        if self.keepalive is None or call.ping:
+        keeper = self.keeper
+        if keeper is None:
             return
-        records = self.history.records(call.workspace, self.model.id)
-        margin = self.keepalive.margin
+        if call.ping:
+            if self._sending is not None:
+                usage = usage_of(outcome, call.output_tokens)
+                keeper.pinged(self._sending, price_usage(usage, self.model, at=self.day).total)
+                self._sending = None
+            return
         plan = self.last_plan
-        watched = set(plan.keepalive) if plan is not None else set()
-        if plan is not None and plan.marks:  # the entry the next call of this conversation would read
-            deepest = max(plan.marks)
-            rec = records.get(shape.blocks[deepest].prefix_hash)
-            if rec is not None and rec.live_at(call.at) and rec.entry_ttl == "5m":
-                watched.add(deepest)
-        top = max(watched, default=-1)
-        for b in shape.blocks:
-            key = (call.workspace, b.prefix_hash)
-            watch = self._watches.get(key)
-            if watch is None:
-                continue
-            if b.position < top and not _shared(records, b.prefix_hash):
-                del self._watches[key]  # a deeper entry of the same request is kept warm instead
-                continue
-            # a use of the prefix; the entry itself lives on only if this call read or wrote it
-            watch.last_use, watch.pings = call.at, 0
-            self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
-        for position in sorted(watched):
-            b = shape.blocks[position]
-            if (call.workspace, b.prefix_hash) not in self._watches:
-                head = _head(shape, position, self.keepalive.ping_input_tokens)
-                prefix = with_marks(head, {position: "5m"})
-                watch = _Watch(prefix, b.prefix_hash, call.workspace, "5m", call.at, 0.0)
-                self._watches[(call.workspace, b.prefix_hash)] = watch
-                self._schedule(watch, _expiry(records, b.prefix_hash, call.at) - margin)
-
-    def _schedule(self, watch: _Watch, when: float) -> None:
-        watch.next_check = when
-        heapq.heappush(self._due, (when, watch.workspace, watch.hash))
+        keeper.observed(
+            shape,
+            plan.marks if plan is not None else {},
+            call.at,
+            info=self.model,
+            workspace=call.workspace,
+            payload=lambda _: shape,  # the ping is built from it only when one is sent
+        )
 
     def pings(self, until: float) -> Iterator[TimedShape]:
-        """Pings whose check falls before ``until`` and that :func:`decide_keepalive` approves."""
-        settings = self.keepalive
-        while settings is not None and self._due and self._due[0][0] < until:
-            when, workspace, prefix_hash = heapq.heappop(self._due)
-            watch = self._watches.get((workspace, prefix_hash))
-            if watch is None or watch.next_check != when:
-                continue
-            rec = self.history.records(workspace, self.model.id).get(prefix_hash)
-            if rec is None or not rec.live_at(when):  # a ping would write the entry, not keep it
-                del self._watches[(workspace, prefix_hash)]
-                continue
-            chance = None
-            if rec.gaps < _OWN_GAPS:  # too few gaps of its own: the odds of its kind
-                head = kind_key(rec.origin, rec.sightings, rec.depth > 0)
-                odds = self.history.odds(workspace, self.model.id)
-                chance = odds.next_window(head, watch.pings, when)
-            decision = decide_keepalive(
-                watch.prefix.total_tokens - settings.ping_input_tokens,
-                self.model,
-                ttl=watch.ttl,
-                last_use=watch.last_use,
-                now=when,
-                gaps=rec.recent_gaps or [],
-                settings=settings,
-                spent=self.ping_spend,
-                pings_since_use=watch.pings,
-                at=self.day,
-                chance=chance,
-                doubt=_DOUBT,
-            )
-            affordable = decision.ping_cost <= self.history.budget(workspace, self.model, at=self.day)
-            if not decision.ping or decision.next_check is None or (self.budget and not affordable):
-                del self._watches[(workspace, prefix_hash)]
-                continue
-            self.ping_spend += decision.ping_cost
-            watch.pings += 1
-            self._schedule(watch, decision.next_check)
+        """The pings the keeper approves among the entries due before ``until``."""
+        keeper, settings = self.keeper, self.keepalive
+        if keeper is None or settings is None:
+            return
+        while (ping := keeper.next_ping(until)) is not None:
+            self._sending = ping
             output = 0 if settings.max_tokens_zero else 1
-            yield TimedShape(when, watch.prefix, output, workspace, ping=True)
+            watch = ping.watch
+            shape = _ping_shape(watch.payload, watch.position, settings)
+            yield TimedShape(ping.at, shape, output, watch.workspace, ping=True)
 
 
-def _shared(records: Mapping[str, PrefixRecord], prefix_hash: str) -> bool:
-    rec = records.get(prefix_hash)
-    return rec is not None and rec.shared()
-
-
-def _expiry(records: Mapping[str, PrefixRecord], prefix_hash: str, now: float) -> float:
-    """When the history expects the entry for ``prefix_hash`` to expire (``now`` if it is not live)."""
-    rec = records.get(prefix_hash)
-    return rec.expires_at if rec is not None and rec.live_at(now) else now
+def _ping_shape(shape: RequestShape, position: int, settings: KeepAliveSettings) -> RequestShape:
+    """A ping of the prefix ending at ``position`` of the call that started the watch: that call's
+    breakpoints up to it, 5 minutes on it (as the client's
+    :func:`~clawback.cache.prewarm.prefix_request` sends it)."""
+    tokens = settings.ping_input_tokens
+    marks: dict[int, Ttl] = {
+        b.position: b.cache_ttl for b in shape.blocks[:position] if b.cache_ttl is not None
+    }
+    marks.setdefault(position, shape.blocks[position].cache_ttl or "5m")
+    return with_marks(_head(shape, position, tokens), marks)
 
 
 def _head(shape: RequestShape, position: int, tokens: int) -> RequestShape:

@@ -47,6 +47,8 @@ class PrefixRecord:
     root: str = ""
     depth: int = 0
     """Turns of its conversation before the request that first sent it (capped at ``MAX_DEPTH``)."""
+    quick: int = 0
+    """Of those turns, the ones that came within 5 minutes of the turn before them."""
     sightings: int = 1
     gaps: float = 0.0
     within_5m: float = 0.0

@@ -57,6 +57,8 @@ class TimedShape:
     workspace: str = "default"
     ping: bool = False
     """A keep-alive ping a policy sent, not a call of the workload."""
+    task: str | None = None
+    """The caller's label for the call (``task=``), if it has one: evidence for the planner."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 :func:`view_of` computes, once per call, what both sides need: prefix token counts, the kind of
 each position that has one (:func:`origins_of`), the system prompt it runs under
 (:func:`root_of`), the record the history holds for each position, and the evidence the request
-carries about the reuse of its prefixes (:class:`~clawback.cache.odds.Evidence`). The planner
+carries about the reuse of its prefixes (:class:`~clawback.cache.odds.Evidence`, the caller's
+task label included). The planner
 reads it to plan; the history reads the same view to learn, so what the odds are asked about and
 what they learn from are the same numbers.
 """
@@ -16,7 +17,7 @@ from itertools import accumulate
 from typing import Final
 
 from clawback.cache.odds import Evidence, Keys, evidence_keys, gap_bucket, log_bucket
-from clawback.cache.prefixes import MAX_DEPTH, PrefixRecord
+from clawback.cache.prefixes import FIVE_MIN, MAX_DEPTH, PrefixRecord
 from clawback.shapes import RequestShape
 
 __all__ = ["LATTICE", "TAIL_DEPTH", "RequestView", "origins_of", "root_of", "tail_offsets", "view_of"]
@@ -45,6 +46,8 @@ class RequestView:
     evidence: Evidence
     depth: int
     """The depth new prefixes of this request get (turns of their conversation before it)."""
+    quick: int
+    """Of those turns, the ones that came within 5 minutes of the turn before them."""
     memo: dict[tuple[str, int, int], Keys]
 
     def keys(self, kind: str, sightings: int, gap: int) -> Keys:
@@ -56,8 +59,8 @@ class RequestView:
         return found
 
 
-def view_key(shape: RequestShape, now: float) -> tuple[object, ...]:
-    """What identifies a view: the same prefixes and sizes at the same moment."""
+def view_key(shape: RequestShape, now: float, task: str = "") -> tuple[object, ...]:
+    """What identifies a view: the same prefixes and sizes at the same moment, for the same task."""
     blocks = shape.blocks
     last = blocks[-1] if blocks else None
     return (
@@ -67,11 +70,14 @@ def view_key(shape: RequestShape, now: float) -> tuple[object, ...]:
         last.tokens if last else 0,
         shape.overhead_tokens,
         now,
+        task,
     )
 
 
-def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float) -> RequestView:
-    """Read ``shape`` against the history's ``records`` at ``now``."""
+def view_of(
+    shape: RequestShape, records: Mapping[str, PrefixRecord], now: float, task: str = ""
+) -> RequestView:
+    """Read ``shape``, sent for ``task`` (``""``: none), against the history's ``records`` at ``now``."""
     blocks = shape.blocks
     cum = list(accumulate([b.tokens for b in blocks], initial=shape.overhead_tokens))
     del cum[0]
@@ -87,14 +93,17 @@ def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float
     n = len(blocks)
     rec = recs[deepest] if deepest is not None else None
     if rec is None or rec.shared():
-        depth, continues, parent_gap = 0, False, gap_bucket(None)
+        depth, continues, parent_gap, quick = 0, False, gap_bucket(None), 0
     else:
         depth = rec.depth + 1 if rec.depth < MAX_DEPTH else MAX_DEPTH
         continues, parent_gap = True, gap_bucket(now - rec.last_seen)
+        quick = rec.quick + 1 if now - rec.last_seen < FIVE_MIN else rec.quick
+        if quick > depth:
+            quick = depth
     fresh = n - 1 - deepest if deepest is not None else n
-    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root)
+    evidence = Evidence(log_bucket(n), log_bucket(fresh), continues, parent_gap, depth, root, task, quick)
     return RequestView(
-        view_key(shape, now),
+        view_key(shape, now, task),
         hashes,
         first_message,
         cum,
@@ -104,6 +113,7 @@ def view_of(shape: RequestShape, records: Mapping[str, PrefixRecord], now: float
         deepest,
         evidence,
         depth,
+        quick,
         {},
     )
 

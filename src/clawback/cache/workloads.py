@@ -136,13 +136,13 @@ def _session(
 
 
 def calls_from_requests(
-    requests: Iterable[tuple[float, Mapping[str, Any], int, str]], info: ModelInfo
+    requests: Iterable[tuple[float, Mapping[str, Any], int, str, str | None]], info: ModelInfo
 ) -> list[TimedShape]:
-    """``(start, request body, output tokens, workspace)`` served on ``info``, with no breakpoints."""
+    """``(start, request body, output tokens, workspace, task)`` served on ``info``, with no breakpoints."""
     out = []
-    for at, body, output, workspace in requests:
+    for at, body, output, workspace, task in requests:
         shape = request_shape({**body, "model": info.id}, tokenizer=info.tokenizer)
-        out.append(TimedShape(at, with_marks(shape, {}), output, workspace))
+        out.append(TimedShape(at, with_marks(shape, {}), output, workspace, task=task))
     out.sort(key=lambda c: c.at)
     return out
 

@@ -1,32 +1,35 @@
-"""Opt-in keep-alive: ping a cached prefix just before it expires, when that is cheaper than a rewrite.
+"""Keep-alive: ping a cached prefix just before it expires, when that is cheaper than a rewrite.
 
-After each call that wrote or read a planned prefix, :meth:`KeepAlive.note` remembers the deepest
-breakpoint, its TTL and the gaps between its uses. :meth:`KeepAlive.run_pending` (called by a
-background thread every few seconds, or by a test with the emulator's clock) asks the pure
-:func:`clawback.cache.keepalive.decide_keepalive` for each entry about to expire, and sends a
-minimal pre-warm request when it says so: the request cut after the tracked breakpoint
+The decisions are the replay's and the audit's own: a :class:`clawback.cache.keeper.Keeper` on the
+pipeline's cache history (the one the planner reads) watches the entry each call's deepest
+breakpoint keeps, renews it on every use, and approves a ping just before the entry expires only
+when :func:`clawback.cache.keepalive.decide_keepalive` says it pays — from the prefix's own gaps,
+or for a young prefix its kind's learned chance of a use in the next five minutes — within the
+spend cap and the history's savings plus exploration allowance. :meth:`KeepAlive.run_pending`
+(called by a background thread every few seconds, or by a test with the emulator's clock) sends
+what the keeper approves: the request cut after the watched breakpoint
 (:func:`clawback.cache.prewarm.prefix_request`, so the uncached question that followed it is not
-paid for again) with the lowest ``max_tokens`` the API accepts (``0`` where it can). Pings stop
-when traffic stops (idle limit, no expected use), when they would not pay, or at the spend cap.
-Each ping is recorded in the ledger (``extra.keepalive``) and booked against the cache savings.
+paid for again) with the lowest ``max_tokens`` the API accepts (``0`` where it can). Each ping is
+recorded in the ledger (``extra.keepalive``), observed by the history (it refreshes the entry and
+is booked against the cache savings) and its cost counted against the cap.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from clawback.cache.keepalive import KeepAliveSettings, decide_keepalive
+from clawback.cache.keepalive import KeepAliveSettings
+from clawback.cache.keeper import Keeper, Ping
 from clawback.cache.prewarm import prefix_request, prewarm_params
-from clawback.cache.rules import TTL_SECONDS
 from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+from clawback.client.settled import day_of
 from clawback.ledger.record import CallRecord
-from clawback.shapes import Ttl, request_shape
+from clawback.shapes import request_shape
 
 __all__ = ["KeepAlive", "Pinger"]
 
@@ -35,24 +38,12 @@ log = logging.getLogger("clawback.client")
 Pinger = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
 """Sends one request body as it is (no planning, no recording) and returns its usage."""
 
-_MARGIN = 10.0
-
-
-@dataclass(slots=True)
-class _Tracked:
-    prepared: Prepared
-    position: int
-    prefix_tokens: int
-    ttl: Ttl
-    last_use: float
-    refreshed: float
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=32))
-    pings: int = 0
-    dormant: bool = False
+MAX_FAILURES = 3
+"""Pings failing in a row (a key the pinger can't use, an endpoint that refuses them) turn keep-alive off."""
 
 
 class KeepAlive:
-    """Tracks planned prefixes and pings them before expiry while it pays, under a spend cap."""
+    """Pings the entries the pipeline's keeper approves, just before they expire, under a spend cap."""
 
     def __init__(
         self,
@@ -65,98 +56,93 @@ class KeepAlive:
     ) -> None:
         self.pipeline = pipeline
         self.pinger = pinger
-        self.settings = KeepAliveSettings(spend_cap=cap, margin=_MARGIN)
+        self.settings = KeepAliveSettings(spend_cap=cap)
         self.record = record
         self.interval = interval
-        self.spent = Decimal(0)
-        self.pings_sent = 0
-        self._tracked: dict[str, _Tracked] = {}
-        self._lock = threading.Lock()
+        """Seconds between the background thread's checks; a ping due within that is sent at a check."""
+        self.keeper: Keeper[Prepared] = Keeper(pipeline.history, self.settings, day=day_of)
+        self.failures = 0
+        """Pings that failed in a row; at ``MAX_FAILURES`` keep-alive stops for this client."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def spent(self) -> Decimal:
+        """What the pings sent so far cost."""
+        return self.keeper.spent
+
+    @property
+    def pings_sent(self) -> int:
+        """How many pings were sent."""
+        return self.keeper.pings_sent
+
     def note(self, prepared: Prepared) -> None:
-        """A call used ``prepared``'s deepest breakpoint: track (or refresh) that prefix."""
-        shape, plan = prepared.shape, prepared.plan
-        if shape is None or plan is None or not plan.marks or prepared.info is None:
+        """A call was served (and the history has learned from it): watch or renew its entries."""
+        shape, plan, info = prepared.shape, prepared.plan, prepared.info
+        if shape is None or plan is None or info is None or self.failures >= MAX_FAILURES:
             return
-        position = max(plan.marks)
-        key = shape.blocks[position].prefix_hash
-        now = prepared.started_at
-        with self._lock:
-            tracked = self._tracked.get(key)
-            if tracked is not None:
-                tracked.gaps.append(now - tracked.last_use)
-                tracked.last_use = tracked.refreshed = now
-                tracked.pings = 0
-                tracked.dormant = False
-                tracked.prepared = prepared
-                tracked.position = position
-            else:
-                self._tracked[key] = _Tracked(
-                    prepared, position, shape.prefix_tokens(position), plan.marks[position], now, now
-                )
+        with self.pipeline.lock:
+            self.keeper.observed(
+                shape,
+                plan.marks,
+                prepared.started_at,
+                info=info,
+                workspace=self.pipeline.workspace,
+                payload=lambda _: prepared,
+            )
         self._ensure_thread()
 
-    def run_pending(self, now: float | None = None) -> int:
-        """Decide for every entry about to expire; returns how many pings were sent."""
+    def next_due(self) -> float | None:
+        """When the next entry is checked (None when none is watched)."""
+        with self.pipeline.lock:
+            return self.keeper.next_due()
+
+    def run_pending(self, now: float | None = None, *, lead: float | None = None) -> int:
+        """Send the pings due before ``now + lead`` (``lead``: the check interval); returns how many went.
+
+        Each is decided as of its due time, ``settings.margin`` seconds before its entry expires.
+        """
         now = self.pipeline.clock() if now is None else now
-        with self._lock:
-            due = [
-                (k, t)
-                for k, t in self._tracked.items()
-                if not t.dormant and now >= t.refreshed + TTL_SECONDS[t.ttl] - 2 * _MARGIN
-            ]
+        until = now + (self.interval if lead is None else lead)
         sent = 0
-        for key, tracked in due:
-            info = tracked.prepared.info
-            assert info is not None
-            decision = decide_keepalive(
-                tracked.prefix_tokens,
-                info,
-                ttl=tracked.ttl,
-                last_use=tracked.last_use,
-                now=now,
-                gaps=list(tracked.gaps),
-                settings=self.settings,
-                spent=self.spent,
-                pings_since_use=tracked.pings,
-            )
-            if not decision.ping:
-                log.debug("no keep-alive ping for a prefix: %s", decision.detail)
-                with self._lock:
-                    if decision.reason in ("idle", "spend_cap"):
-                        self._tracked.pop(key, None)  # traffic stopped, or the budget is spent
-                    else:
-                        tracked.dormant = True  # until its next use; its gaps are kept
-                continue
-            if self._ping(tracked, now):
+        while self.failures < MAX_FAILURES:
+            with self.pipeline.lock:
+                ping = self.keeper.next_ping(until, now=now)
+            if ping is None:
+                return sent
+            if self._ping(ping, now):
                 sent += 1
         return sent
 
-    def _ping(self, tracked: _Tracked, now: float) -> bool:
-        prepared = tracked.prepared
-        body = prewarm_params(prefix_request(prepared.body, tracked.position, tracked.ttl))
-        assert prepared.info is not None
-        shape = request_shape(body, tokenizer=prepared.info.tokenizer)
-        ping = replace(prepared, body=body, shape=shape, started_at=now, cap=None, extra_call="keepalive")
+    def _ping(self, ping: Ping[Prepared], now: float) -> bool:
+        watch = ping.watch
+        prepared = watch.payload
+        body = prewarm_params(prefix_request(prepared.body, watch.position, watch.ttl))
+        shape = request_shape(body, tokenizer=watch.info.tokenizer)
+        sent = replace(prepared, body=body, shape=shape, started_at=now, cap=None, extra_call="keepalive")
         try:
             usage = self.pinger(body)
         except Exception as exc:  # a failed ping is only logged; traffic will rewrite the entry
-            log.warning("keep-alive ping failed: %s", exc)
+            self.failures += 1
+            if self.failures >= MAX_FAILURES:
+                log.warning("keep-alive is off for this client after %d failed pings: %s", self.failures, exc)
+            else:
+                log.warning("keep-alive ping failed: %s", exc)
+            with self.pipeline.lock:
+                self.keeper.failed(ping)
             if self.record is not None:
                 self.record(
-                    self.pipeline.finish(ping, Outcome(error=exc), extra={"keepalive": True}, learn=False)
+                    self.pipeline.finish(sent, Outcome(error=exc), extra={"keepalive": True}, learn=False)
                 )
             return False
-        outcome = Outcome(usage=usage, stop_reason="max_tokens")
-        record = self.pipeline.finish(ping, outcome, extra={"keepalive": True}, learn=False)
+        self.failures = 0
+        record = self.pipeline.finish(
+            sent, Outcome(usage=usage, stop_reason="max_tokens"), extra={"keepalive": True}, learn=False
+        )
         if usage is not None:
-            self.pipeline.note_ping(ping, usage)
-        self.spent += record.total or Decimal(0)
-        self.pings_sent += 1
-        tracked.pings += 1
-        tracked.refreshed = now
+            self.pipeline.note_ping(sent, usage)
+        with self.pipeline.lock:
+            self.keeper.pinged(ping, record.total if record.total is not None else ping.decision.ping_cost)
         if self.record is not None:
             self.record(record)
         return True

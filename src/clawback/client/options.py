@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from clawback.cache.keepalive import DEFAULT_SPEND_CAP
 from clawback.client.output_policy import OutputPolicySettings
 from clawback.ledger.options import Mode
 
@@ -23,7 +24,10 @@ class ClientOptions:
     """Switches and limits for :class:`clawback.Anthropic`; every feature can be turned off.
 
     * ``plan_cache`` — place cache breakpoints with the planner (the caller's own are kept).
-    * ``keep_alive_cap_usd`` — opt-in keep-alive pings, spending at most this much (None: off).
+    * ``keep_alive_cap_usd`` — keep-alive pings, spending at most this much in all (the audit's and
+      the benchmark's $5 by default; None: off). A ping goes out only when the planner's learned
+      odds say it is cheaper than writing the prefix again, and only within the savings booked so
+      far (see ``docs/client.md``).
     * ``output_caps`` — opt-in: lower ``max_tokens`` to a task's learned cap (non-streaming calls
       only); ``retry_truncated`` re-sends once with the caller's ``max_tokens`` when a capped call is
       cut off, so a cap never loses an answer (the cut attempt counts against the saving).
@@ -44,7 +48,7 @@ class ClientOptions:
     """
 
     plan_cache: bool = True
-    keep_alive_cap_usd: Decimal | None = None
+    keep_alive_cap_usd: Decimal | None = DEFAULT_SPEND_CAP
     output_caps: bool = False
     retry_truncated: bool = True
     output_policy: OutputPolicySettings = field(default_factory=OutputPolicySettings)

@@ -142,6 +142,11 @@ class CallPipeline:
         self._lock = threading.Lock()
         self._volatile_memo: dict[str, tuple[Finding, ...]] = {}
 
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock that guards the cache history and the output policy (keep-alive takes it too)."""
+        return self._lock
+
     # -- before the call ---------------------------------------------------------------------
 
     def prepare(
@@ -167,7 +172,7 @@ class CallPipeline:
         info = self.catalogue.get(str(out.get("model", "")))
         with self._lock:
             cap = self._cap(out, task) if caps else None
-            shape, plan = self._plan(out, info, now)
+            shape, plan = self._plan(out, info, now, task)
         if plan is not None and plan.added:
             out = apply_plan(out, plan)
         requested_max = body.get("max_tokens")
@@ -196,7 +201,7 @@ class CallPipeline:
         return decision
 
     def _plan(
-        self, body: Mapping[str, Any], info: ModelInfo | None, now: float
+        self, body: Mapping[str, Any], info: ModelInfo | None, now: float, task: str | None
     ) -> tuple[RequestShape | None, CachePlan | None]:
         if info is None:
             return None, None
@@ -220,6 +225,7 @@ class CallPipeline:
                 day=day_of(now),
                 keepalive=self.options.keep_alive_cap_usd is not None,
                 explain=False,
+                task=task,
             )
         except ClawbackError as exc:  # e.g. the caller's own breakpoints break the rules: the API will say so
             log.debug("no cache plan for this request: %s", exc)
@@ -361,6 +367,7 @@ class CallPipeline:
                     day=day_of(prepared.started_at),
                     visible_at=visible,
                     actual_input=actual_input,
+                    task=prepared.task,
                 )
             if prepared.cap is None or not prepared.cap.capped or outcome.stop_reason != "max_tokens":
                 warning = self.outputs.observe(prepared.task, parsed.output_tokens, outcome.stop_reason)
@@ -408,6 +415,7 @@ class CallPipeline:
                             rec.ts.timestamp(),
                             workspace=self.workspace,
                             ttft=(rec.ttft_ms or 0.0) / 1000,
+                            task=rec.task,
                         )
                     )
                 except (ClawbackError, KeyError, TypeError, ValueError, IndexError):

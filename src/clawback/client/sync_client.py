@@ -30,6 +30,7 @@ from clawback.client.pipeline import Prepared, split_kwargs
 from clawback.client.responses import message_tee, observe_response, raw_mode
 from clawback.client.runtime import ClientRuntime, is_fallback_error
 from clawback.client.streams import wrap_stream
+from clawback.redact import redact_exception
 from clawback.settings import Settings
 
 __all__ = ["Anthropic", "ClawbackBeta", "ClawbackBetaMessages", "ClawbackMessages"]
@@ -218,6 +219,7 @@ class _ClawbackMessagesMixin:
                 self._rt.record_failure(attempt, exc, fallback_from=failed)
                 model = next(fallbacks, None) if is_fallback_error(exc) else None
                 if model is None:
+                    redact_exception(exc)  # an upstream that echoed the caller's key: mask it
                     raise
                 failed, attempt = attempt.model, self._rt.fallback(prepared, model)
 
