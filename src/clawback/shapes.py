@@ -398,14 +398,34 @@ def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], in
     return count
 
 
+_CHAIN_START = _digest("clawback-shape-v1")
+_FOLD_MEMO: dict[tuple[str, ...], str] = {}
+_ADD_MEMO: dict[tuple[Any, ...], tuple[str, BlockShape]] = {}
+_SHAPE_MEMO_LIMIT = 4096
+"""Entries in each of the two memos below; full, a memo starts over (a new ticket every call
+fills it at one entry a call, the repeated system prompt and documents are found again at once)."""
+
+
 class _Builder:
-    def __init__(self, count: Callable[[Mapping[str, Any], str], int]) -> None:
+    def __init__(self, count: Callable[[Mapping[str, Any], str], int], tokenizer: Tokenizer | None) -> None:
         self.count = count
-        self.chain = _digest("clawback-shape-v1")
+        self.tokenizer = tokenizer
+        """The offline estimator's tokenizer, or None for a caller's own counter (then nothing is memoised)."""
+        self.chain = _CHAIN_START
         self.blocks: list[BlockShape] = []
 
     def fold(self, *parts: str) -> None:
         self.chain = _digest(self.chain, *parts)
+
+    def fold_level(self, level: str, salt: str) -> None:
+        """``fold(level, salt)``, remembered: the chain where a level begins repeats call after call."""
+        key = (self.chain, level, salt)
+        found = _FOLD_MEMO.get(key)
+        if found is None:
+            if len(_FOLD_MEMO) >= _SHAPE_MEMO_LIMIT:
+                _FOLD_MEMO.clear()
+            found = _FOLD_MEMO[key] = _digest(*key)
+        self.chain = found
 
     def add(
         self,
@@ -418,24 +438,49 @@ class _Builder:
         role: str | None = None,
     ) -> None:
         content_hash = _block_digest(block)
+        ttl = _ttl_of(block)
+        position = len(self.blocks)
+        key = None
+        if self.tokenizer is not None:
+            # everything the block's shape depends on: the content hash fixes its kind and tokens
+            key = (
+                self.tokenizer,
+                self.chain,
+                level,
+                role,
+                content_hash,
+                position,
+                index,
+                message_index,
+                extra_tokens,
+                ttl,
+            )
+            found = _ADD_MEMO.get(key)
+            if found is not None:
+                self.chain = found[0]
+                self.blocks.append(found[1])
+                return
         self.fold(level, role or "", content_hash)
         kind = str(block.get("type") or ("tool" if level == "tools" else "text"))
         empty_text = kind == "text" and not block.get("text")
-        self.blocks.append(
-            BlockShape(
-                level=level,
-                position=len(self.blocks),
-                kind=kind,
-                content_hash=content_hash,
-                prefix_hash=self.chain,
-                tokens=self.count(block, content_hash) + extra_tokens,
-                cache_ttl=_ttl_of(block),
-                cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
-                message_index=message_index,
-                role=role,
-                index=index,
-            )
+        shape = BlockShape(
+            level=level,
+            position=position,
+            kind=kind,
+            content_hash=content_hash,
+            prefix_hash=self.chain,
+            tokens=self.count(block, content_hash) + extra_tokens,
+            cache_ttl=ttl,
+            cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
+            message_index=message_index,
+            role=role,
+            index=index,
         )
+        self.blocks.append(shape)
+        if key is not None:
+            if len(_ADD_MEMO) >= _SHAPE_MEMO_LIMIT:
+                _ADD_MEMO.clear()
+            _ADD_MEMO[key] = (self.chain, shape)
 
 
 def request_shape(
@@ -450,21 +495,23 @@ def request_shape(
     """
     if count is None:
         counter = _memo_counter(tokenizer)
+        memo: Tokenizer | None = tokenizer
     else:
         given = count
         counter = lambda block, _hash: given(block)  # noqa: E731
+        memo = None
     model = str(body.get("model", ""))
-    builder = _Builder(counter)
+    builder = _Builder(counter, memo)
     tools = [t for t in body.get("tools") or () if isinstance(t, Mapping)]
     tool_choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), Mapping) else None
     overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
     for i, tool in enumerate(tools):
         builder.add("tools", tool, index=i, extra_tokens=overhead if i == 0 else 0)
     images, citations = _message_flags(body)
-    builder.fold("system-level", _system_salt(body, citations))
+    builder.fold_level("system-level", _system_salt(body, citations))
     for j, block in enumerate(_as_blocks(body.get("system"))):
         builder.add("system", block, index=j)
-    builder.fold("messages-level", _messages_salt(body, model, images))
+    builder.fold_level("messages-level", _messages_salt(body, model, images))
     for index, message in enumerate(body.get("messages") or ()):
         if not isinstance(message, Mapping):
             continue
