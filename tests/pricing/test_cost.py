@@ -360,3 +360,59 @@ def test_a_model_id_or_a_raw_usage_dict_is_a_clear_error() -> None:
     with pytest.raises(PricingError, match="parse_usage"):
         price_usage({"input_tokens": 1000, "output_tokens": 10}, model)  # type: ignore[arg-type]
     assert price_usage(usage, model, at=date(2026, 10, 1)).total == Decimal("0.0021")
+
+
+_CATALOGUE_MODELS = None
+
+
+def _models() -> tuple[ModelInfo, ...]:
+    global _CATALOGUE_MODELS
+    if _CATALOGUE_MODELS is None:
+        from clawback.pricing.loader import load_catalogue
+
+        _CATALOGUE_MODELS = load_catalogue([]).models
+    return _CATALOGUE_MODELS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2_000_000),
+    st.integers(0, 200_000),
+    st.integers(0, 2_000_000),
+    st.integers(0, 500_000),
+    st.integers(0, 500_000),
+    st.integers(0, 20),
+    st.sampled_from([None, "standard", "batch", "priority"]),
+    st.sampled_from([None, "us", "global"]),
+    st.sampled_from([None, "fast", "standard"]),
+    st.sampled_from([None, False, True]),
+    st.data(),
+)
+def test_price_total_is_price_usage_total(
+    inp: int,
+    out: int,
+    read: int,
+    w5: int,
+    w1: int,
+    web: int,
+    tier: Any,
+    geo: Any,
+    speed: Any,
+    batch: Any,
+    data: Any,
+) -> None:
+    from clawback.pricing.cost import price_total
+
+    model = data.draw(st.sampled_from(_models()))
+    at = data.draw(
+        st.sampled_from([None, date(2024, 1, 1), date(2026, 6, 1), date(2027, 1, 15), date(2030, 1, 1)])
+    )
+    usage = Usage(inp, out, read, w5, w1, 0, web, tier, geo, speed)
+    try:
+        expected = price_usage(usage, model, at=at, batch=batch).total
+    except PricingError as exc:
+        with pytest.raises(PricingError, match=str(exc)[:20]):
+            price_total(usage, model, at=at, batch=batch)
+        return
+    got = price_total(usage, model, at=at, batch=batch)
+    assert got == expected and str(got) == str(expected)

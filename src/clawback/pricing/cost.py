@@ -35,6 +35,7 @@ __all__ = [
     "Usage",
     "format_usd",
     "parse_usage",
+    "price_total",
     "price_usage",
 ]
 
@@ -321,6 +322,36 @@ def price_usage(
         raise PricingError("price_usage needs a Usage: pass parse_usage(<the API's usage object>)")
     with decimal.localcontext(_CONTEXT):
         return _price(usage, model, at, batch, inference_geo, fast)
+
+
+def price_total(
+    usage: Usage, model: ModelInfo, *, at: date | None = None, batch: bool | None = None
+) -> Decimal:
+    """``price_usage(usage, model, at=at, batch=batch).total``, without the breakdown when no modifier applies.
+
+    The same sums in the same order and context, so the same Decimal; a call at the long-prompt
+    rates, in fast mode, at batch prices or with US-only inference goes through :func:`price_usage`.
+    """
+    if (
+        type(usage) is not Usage
+        or type(model) is not ModelInfo
+        or (usage.service_tier == "batch" if batch is None else batch)
+        or usage.speed == "fast"
+        or usage.inference_geo == "us"
+    ):
+        return price_usage(usage, model, at=at, batch=batch).total
+    tier = model.prompt_tier_at(at)
+    if tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens:
+        return price_usage(usage, model, at=at, batch=batch).total
+    rates = model.rates_at(at)
+    with decimal.localcontext(_CONTEXT):  # the lines as _price makes them ...
+        uncached = usage.input_tokens * rates.input / MILLION
+        write_5m = usage.cache_write_5m_input_tokens * rates.cache_write_5m / MILLION
+        write_1h = usage.cache_write_1h_input_tokens * rates.cache_write_1h / MILLION
+        read = usage.cache_read_input_tokens * rates.cache_read / MILLION
+        output = usage.output_tokens * rates.output / MILLION
+        web_search = usage.web_search_requests * WEB_SEARCH_PER_REQUEST
+    return uncached + write_5m + write_1h + read + output + web_search  # ... summed as CostBreakdown.total
 
 
 def _price(
