@@ -212,10 +212,22 @@ def _depth_exceeds(value: Any, limit: int = _MAX_DEPTH) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping | list):
+        kind = type(item)
+        if kind is str or kind is int or item is None:  # leaves first: no ABC check for them
+            continue
+        if kind is dict or kind is list or isinstance(item, Mapping | list):
             if depth > limit:
                 return True
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, Mapping) else item))
+            stack.extend(
+                (v, depth + 1)
+                for v in (
+                    item
+                    if kind is list
+                    else item.values()
+                    if kind is dict or isinstance(item, Mapping)
+                    else item
+                )
+            )
     return False
 
 
@@ -280,16 +292,18 @@ def _as_blocks(content: Any) -> list[Mapping[str, Any]]:
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    if isinstance(content, Mapping):
+    if type(content) is not list and isinstance(content, Mapping):  # a list first: no ABC check
         return [content]
-    return [b if isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content]
+    return [
+        b if type(b) is dict or isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content
+    ]
 
 
 def _message_flags(body: Mapping[str, Any]) -> tuple[bool, bool]:
     """(any image in the messages, tool results included; any block with citations enabled)."""
     images = citations = False
     for message in body.get("messages") or ():
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             continue
         content = message.get("content")
         if isinstance(content, str):
@@ -301,7 +315,7 @@ def _message_flags(body: Mapping[str, Any]) -> tuple[bool, bool]:
             elif kind == "tool_result" and not images:
                 images = any(b.get("type") == "image" for b in _as_blocks(block.get("content")))
             cited = block.get("citations")
-            if isinstance(cited, Mapping) and cited.get("enabled"):
+            if cited is not None and isinstance(cited, Mapping) and cited.get("enabled"):
                 citations = True
             if images and citations:
                 return True, True
@@ -342,10 +356,11 @@ def _system_salt(body: Mapping[str, Any], citations: bool | None = None) -> str:
 
 def _messages_salt(body: Mapping[str, Any], model: str, images: bool | None = None) -> str:
     output_config = body.get("output_config") or {}
-    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
+    config = type(output_config) is dict or isinstance(output_config, Mapping)
+    effort = output_config.get("effort") if config else None
     if effort is not None and effort == _DEFAULT_EFFORT.get(model, "high"):
         effort = None
-    fmt = output_config.get("format") if isinstance(output_config, Mapping) else None
+    fmt = output_config.get("format") if config else None
     if images is None:
         images = _has_images(body)
     tool_choice, thinking = body.get("tool_choice"), body.get("thinking")
@@ -503,7 +518,9 @@ def request_shape(
     model = str(body.get("model", ""))
     builder = _Builder(counter, memo)
     tools = [t for t in body.get("tools") or () if isinstance(t, Mapping)]
-    tool_choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), Mapping) else None
+    tool_choice = body.get("tool_choice")
+    if tool_choice is not None and not isinstance(tool_choice, Mapping):
+        tool_choice = None
     overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
     for i, tool in enumerate(tools):
         builder.add("tools", tool, index=i, extra_tokens=overhead if i == 0 else 0)
@@ -513,7 +530,7 @@ def request_shape(
         builder.add("system", block, index=j)
     builder.fold_level("messages-level", _messages_salt(body, model, images))
     for index, message in enumerate(body.get("messages") or ()):
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             continue
         role = str(message.get("role", "user"))
         for j, block in enumerate(_as_blocks(message.get("content"))):
@@ -521,7 +538,7 @@ def request_shape(
             builder.add("messages", block, index=j, extra_tokens=framing, message_index=index, role=role)
     auto = body.get("cache_control")
     auto_ttl: Ttl | None = None
-    if isinstance(auto, Mapping):
+    if auto is not None and isinstance(auto, Mapping):
         auto_ttl = "1h" if auto.get("ttl") == "1h" else "5m"
     return RequestShape(
         model=model,

@@ -44,7 +44,8 @@ def apply_plan(body: Mapping[str, Any], plan: CachePlan) -> dict[str, Any]:
         if not todo:
             break
         ttl = todo.pop(item.position, None)
-        if ttl is None or isinstance(item.block.get("cache_control"), Mapping):
+        control = item.block.get("cache_control")
+        if ttl is None or (control is not None and isinstance(control, Mapping)):
             continue
         if item.level == "tools" and tools is not None:
             tools[item.item] = _marked(item.block, ttl)

@@ -96,7 +96,7 @@ class Settled:
 
 def plain_usage(usage: Any) -> Any:
     """An SDK usage object as the mapping :func:`parse_usage` reads, without a full ``model_dump``."""
-    if isinstance(usage, Mapping) or not hasattr(usage, "model_dump"):
+    if type(usage) is dict or isinstance(usage, Mapping) or not hasattr(usage, "model_dump"):
         return usage
     data = dict(usage.__dict__)
     for key in ("cache_creation", "output_tokens_details", "server_tool_use"):

@@ -123,13 +123,13 @@ def parse_usage(obj: Any) -> Usage:
     Absent or null counts are zero. When ``cache_creation`` splits the writes, the split is
     used; any remainder of ``cache_creation_input_tokens`` not covered by it is a 5-minute write.
     """
-    if hasattr(obj, "model_dump"):
+    if type(obj) is not dict and hasattr(obj, "model_dump"):  # a dict first: no attribute or ABC check
         obj = obj.model_dump()
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise UsageError(f"usage must be a JSON object, got {type(obj).__name__}")
     total_writes = _count(obj, "cache_creation_input_tokens")
     split = obj.get("cache_creation") or {}
-    if not isinstance(split, Mapping):
+    if type(split) is not dict and not isinstance(split, Mapping):
         raise UsageError("usage.cache_creation must be an object")
     write_5m = _count(split, "ephemeral_5m_input_tokens", "usage.cache_creation")
     write_1h = _count(split, "ephemeral_1h_input_tokens", "usage.cache_creation")
@@ -150,10 +150,10 @@ def parse_usage(obj: Any) -> Usage:
         cache_write_5m_input_tokens=write_5m,
         cache_write_1h_input_tokens=write_1h,
         thinking_tokens=_count(details, "thinking_tokens", "usage.output_tokens_details")
-        if isinstance(details, Mapping)
+        if type(details) is dict or isinstance(details, Mapping)
         else 0,
         web_search_requests=_count(server, "web_search_requests", "usage.server_tool_use")
-        if isinstance(server, Mapping)
+        if type(server) is dict or isinstance(server, Mapping)
         else 0,
         service_tier=_text(obj, "service_tier"),
         inference_geo=_text(obj, "inference_geo"),
