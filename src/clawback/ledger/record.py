@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from clawback.errors import ClawbackError, UsageError
-from clawback.pricing.cost import CostBreakdown, format_usd, parse_usage, price_usage
+from clawback.pricing.cost import CostBreakdown, parse_usage, price_usage
 from clawback.redact import mask_key, redact
 
 if TYPE_CHECKING:
@@ -241,8 +241,8 @@ class CallRecord:
     ) -> CallRecord:
         """A new record: a fresh id, ``ts`` now unless given, cost fields from ``breakdown``."""
         if breakdown is not None:
-            fields["cost"] = breakdown.to_json()
-            fields["total_usd"] = format_usd(breakdown.total)
+            cost = fields["cost"] = breakdown.to_json()
+            fields["total_usd"] = cost["total_usd"]  # format_usd(breakdown.total), made once
         return cls(
             id=record_id or new_record_id(),
             ts=ts or datetime.now(UTC),
