@@ -416,3 +416,37 @@ def test_price_total_is_price_usage_total(
         return
     got = price_total(usage, model, at=at, batch=batch)
     assert got == expected and str(got) == str(expected)
+
+
+def _reference_check(values: list[Any]) -> str | None:
+    """The validation Usage did before its plain-int shortcut: the first bad count's message."""
+    names = [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_write_5m_input_tokens",
+        "cache_write_1h_input_tokens",
+        "thinking_tokens",
+        "web_search_requests",
+    ]
+    for name, value in zip(names, values, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} must be a non-negative integer, got {value!r}"
+    return None
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(-3, 10**12), st.booleans(), st.floats(0, 5), st.none(), st.just("7")),
+        min_size=7,
+        max_size=7,
+    )
+)
+def test_usage_validation_is_unchanged(values: list[Any]) -> None:
+    expected = _reference_check(values)
+    if expected is None:
+        assert Usage(*values).input_tokens == values[0]
+    else:
+        with pytest.raises(UsageError) as caught:
+            Usage(*values)
+        assert str(caught.value) == expected

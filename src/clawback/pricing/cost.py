@@ -46,6 +46,17 @@ WEB_SEARCH_PER_REQUEST = Decimal("0.01")
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
 
 
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_write_5m_input_tokens",
+    "cache_write_1h_input_tokens",
+    "thinking_tokens",
+    "web_search_requests",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one call, in the API's own terms."""
@@ -62,15 +73,21 @@ class Usage:
     speed: str | None = None
 
     def __post_init__(self) -> None:
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_write_5m_input_tokens",
-            "cache_write_1h_input_tokens",
-            "thinking_tokens",
-            "web_search_requests",
-        ):
+        counts = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_input_tokens,
+            self.cache_write_5m_input_tokens,
+            self.cache_write_1h_input_tokens,
+            self.thinking_tokens,
+            self.web_search_requests,
+        )
+        for value in counts:
+            if type(value) is not int or value < 0:  # plain ints pass here; anything else is looked at below
+                break
+        else:
+            return
+        for name in _COUNT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UsageError(f"{name} must be a non-negative integer, got {value!r}")
