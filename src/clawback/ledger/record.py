@@ -174,7 +174,7 @@ class TokenCounts:
             return cls()
         split = usage.get("cache_creation")
         w5 = w1 = 0
-        if isinstance(split, Mapping):
+        if type(split) is dict or isinstance(split, Mapping):
             w5 = _count(split.get("ephemeral_5m_input_tokens"))
             w1 = _count(split.get("ephemeral_1h_input_tokens"))
         writes = _count(usage.get("cache_creation_input_tokens"))
