@@ -133,3 +133,61 @@ def test_hash_block_traces() -> None:
     shape = shape_from_hash_blocks("claude-sonnet-5-5", [0, 1, 2], 1300)
     assert [b.tokens for b in shape.blocks] == [512, 512, 276]
     assert shape.blocks[0].prefix_hash == shape_from_hash_blocks("m", [0, 9], 600).blocks[0].prefix_hash
+
+
+def _fresh_shape(b: dict[str, Any], **kwargs: Any) -> RequestShape:
+    """The shape computed with every shape memo empty."""
+    from clawback import shapes
+
+    saved = (dict(shapes._ADD_MEMO), dict(shapes._FOLD_MEMO))
+    shapes._ADD_MEMO.clear()
+    shapes._FOLD_MEMO.clear()
+    try:
+        return request_shape(b, **kwargs)
+    finally:
+        shapes._ADD_MEMO.clear()
+        shapes._FOLD_MEMO.clear()
+        shapes._ADD_MEMO.update(saved[0])
+        shapes._FOLD_MEMO.update(saved[1])
+
+
+def test_memoised_blocks_equal_blocks_computed_afresh() -> None:
+    """Blocks found in the memo are the ones computed from scratch, and a change anywhere changes them."""
+    variants = [
+        body(),
+        body(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]),
+        body(system=[{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]),
+        body(system=SYSTEM + "!"),
+        body(tools=[]),
+        body(tool_choice={"type": "any"}),
+        body(messages=[{"role": "assistant", "content": "Where is my order 1234?"}]),
+        body(messages=[{"role": "user", "content": [{"type": "text", "text": ""}]}]),
+        body(
+            messages=[{"role": "user", "content": [{"type": "thinking", "thinking": "x", "signature": "s"}]}]
+        ),
+        body(
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "user", "content": "Where is my order 1234?"},
+            ]
+        ),
+        body(system=[{"type": "text", "text": "a"}, {"type": "text", "text": SYSTEM}]),
+        body(model="claude-opus-4-7"),
+    ]
+    for tokenizer in ("pre-4.7", "4.7+"):
+        for b in variants * 2:  # the second time round, every block comes from the memo
+            assert request_shape(b, tokenizer=tokenizer) == _fresh_shape(b, tokenizer=tokenizer)
+    shapes = {request_shape(b).to_json().__repr__() for b in variants}
+    assert len(shapes) == len(variants)
+    seven = request_shape(body(), count=lambda _block: 7)  # a caller's own counter is never memoised
+    nine = request_shape(body(), count=lambda _block: 9)
+    assert seven.blocks[1].tokens == 7 and nine.blocks[1].tokens == 9
+
+
+def test_shape_memos_are_bounded() -> None:
+    from clawback import shapes
+
+    for i in range(shapes._SHAPE_MEMO_LIMIT + 50):
+        request_shape(body(messages=[{"role": "user", "content": f"ticket {i}"}]))
+    assert len(shapes._ADD_MEMO) <= shapes._SHAPE_MEMO_LIMIT
+    assert len(shapes._FOLD_MEMO) <= shapes._SHAPE_MEMO_LIMIT

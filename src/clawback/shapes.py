@@ -212,10 +212,22 @@ def _depth_exceeds(value: Any, limit: int = _MAX_DEPTH) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping | list):
+        kind = type(item)
+        if kind is str or kind is int or item is None:  # leaves first: no ABC check for them
+            continue
+        if kind is dict or kind is list or isinstance(item, Mapping | list):
             if depth > limit:
                 return True
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, Mapping) else item))
+            stack.extend(
+                (v, depth + 1)
+                for v in (
+                    item
+                    if kind is list
+                    else item.values()
+                    if kind is dict or isinstance(item, Mapping)
+                    else item
+                )
+            )
     return False
 
 
@@ -270,7 +282,7 @@ def _block_json(block: Mapping[str, Any]) -> str:
 
 def _ttl_of(block: Mapping[str, Any]) -> Ttl | None:
     control = block.get("cache_control")
-    if not isinstance(control, Mapping):
+    if control is None or not isinstance(control, Mapping):  # None first: no ABC check for most blocks
         return None
     return "1h" if control.get("ttl") == "1h" else "5m"
 
@@ -280,16 +292,18 @@ def _as_blocks(content: Any) -> list[Mapping[str, Any]]:
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    if isinstance(content, Mapping):
+    if type(content) is not list and isinstance(content, Mapping):  # a list first: no ABC check
         return [content]
-    return [b if isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content]
+    return [
+        b if type(b) is dict or isinstance(b, Mapping) else {"type": "text", "text": str(b)} for b in content
+    ]
 
 
 def _message_flags(body: Mapping[str, Any]) -> tuple[bool, bool]:
     """(any image in the messages, tool results included; any block with citations enabled)."""
     images = citations = False
     for message in body.get("messages") or ():
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             continue
         content = message.get("content")
         if isinstance(content, str):
@@ -301,7 +315,7 @@ def _message_flags(body: Mapping[str, Any]) -> tuple[bool, bool]:
             elif kind == "tool_result" and not images:
                 images = any(b.get("type") == "image" for b in _as_blocks(block.get("content")))
             cited = block.get("citations")
-            if isinstance(cited, Mapping) and cited.get("enabled"):
+            if cited is not None and isinstance(cited, Mapping) and cited.get("enabled"):
                 citations = True
             if images and citations:
                 return True, True
@@ -342,10 +356,11 @@ def _system_salt(body: Mapping[str, Any], citations: bool | None = None) -> str:
 
 def _messages_salt(body: Mapping[str, Any], model: str, images: bool | None = None) -> str:
     output_config = body.get("output_config") or {}
-    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
+    config = type(output_config) is dict or isinstance(output_config, Mapping)
+    effort = output_config.get("effort") if config else None
     if effort is not None and effort == _DEFAULT_EFFORT.get(model, "high"):
         effort = None
-    fmt = output_config.get("format") if isinstance(output_config, Mapping) else None
+    fmt = output_config.get("format") if config else None
     if images is None:
         images = _has_images(body)
     tool_choice, thinking = body.get("tool_choice"), body.get("thinking")
@@ -398,14 +413,34 @@ def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], in
     return count
 
 
+_CHAIN_START = _digest("clawback-shape-v1")
+_FOLD_MEMO: dict[tuple[str, ...], str] = {}
+_ADD_MEMO: dict[tuple[Any, ...], tuple[str, BlockShape]] = {}
+_SHAPE_MEMO_LIMIT = 4096
+"""Entries in each of the two memos below; full, a memo starts over (a new ticket every call
+fills it at one entry a call, the repeated system prompt and documents are found again at once)."""
+
+
 class _Builder:
-    def __init__(self, count: Callable[[Mapping[str, Any], str], int]) -> None:
+    def __init__(self, count: Callable[[Mapping[str, Any], str], int], tokenizer: Tokenizer | None) -> None:
         self.count = count
-        self.chain = _digest("clawback-shape-v1")
+        self.tokenizer = tokenizer
+        """The offline estimator's tokenizer, or None for a caller's own counter (then nothing is memoised)."""
+        self.chain = _CHAIN_START
         self.blocks: list[BlockShape] = []
 
     def fold(self, *parts: str) -> None:
         self.chain = _digest(self.chain, *parts)
+
+    def fold_level(self, level: str, salt: str) -> None:
+        """``fold(level, salt)``, remembered: the chain where a level begins repeats call after call."""
+        key = (self.chain, level, salt)
+        found = _FOLD_MEMO.get(key)
+        if found is None:
+            if len(_FOLD_MEMO) >= _SHAPE_MEMO_LIMIT:
+                _FOLD_MEMO.clear()
+            found = _FOLD_MEMO[key] = _digest(*key)
+        self.chain = found
 
     def add(
         self,
@@ -418,24 +453,49 @@ class _Builder:
         role: str | None = None,
     ) -> None:
         content_hash = _block_digest(block)
+        ttl = _ttl_of(block)
+        position = len(self.blocks)
+        key = None
+        if self.tokenizer is not None:
+            # everything the block's shape depends on: the content hash fixes its kind and tokens
+            key = (
+                self.tokenizer,
+                self.chain,
+                level,
+                role,
+                content_hash,
+                position,
+                index,
+                message_index,
+                extra_tokens,
+                ttl,
+            )
+            found = _ADD_MEMO.get(key)
+            if found is not None:
+                self.chain = found[0]
+                self.blocks.append(found[1])
+                return
         self.fold(level, role or "", content_hash)
         kind = str(block.get("type") or ("tool" if level == "tools" else "text"))
         empty_text = kind == "text" and not block.get("text")
-        self.blocks.append(
-            BlockShape(
-                level=level,
-                position=len(self.blocks),
-                kind=kind,
-                content_hash=content_hash,
-                prefix_hash=self.chain,
-                tokens=self.count(block, content_hash) + extra_tokens,
-                cache_ttl=_ttl_of(block),
-                cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
-                message_index=message_index,
-                role=role,
-                index=index,
-            )
+        shape = BlockShape(
+            level=level,
+            position=position,
+            kind=kind,
+            content_hash=content_hash,
+            prefix_hash=self.chain,
+            tokens=self.count(block, content_hash) + extra_tokens,
+            cache_ttl=ttl,
+            cacheable=kind not in _UNCACHEABLE_KINDS and not empty_text,
+            message_index=message_index,
+            role=role,
+            index=index,
         )
+        self.blocks.append(shape)
+        if key is not None:
+            if len(_ADD_MEMO) >= _SHAPE_MEMO_LIMIT:
+                _ADD_MEMO.clear()
+            _ADD_MEMO[key] = (self.chain, shape)
 
 
 def request_shape(
@@ -450,23 +510,27 @@ def request_shape(
     """
     if count is None:
         counter = _memo_counter(tokenizer)
+        memo: Tokenizer | None = tokenizer
     else:
         given = count
         counter = lambda block, _hash: given(block)  # noqa: E731
+        memo = None
     model = str(body.get("model", ""))
-    builder = _Builder(counter)
+    builder = _Builder(counter, memo)
     tools = [t for t in body.get("tools") or () if isinstance(t, Mapping)]
-    tool_choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), Mapping) else None
+    tool_choice = body.get("tool_choice")
+    if tool_choice is not None and not isinstance(tool_choice, Mapping):
+        tool_choice = None
     overhead = _tokens.tool_overhead_tokens(model, tool_choice) if tools else 0
     for i, tool in enumerate(tools):
         builder.add("tools", tool, index=i, extra_tokens=overhead if i == 0 else 0)
     images, citations = _message_flags(body)
-    builder.fold("system-level", _system_salt(body, citations))
+    builder.fold_level("system-level", _system_salt(body, citations))
     for j, block in enumerate(_as_blocks(body.get("system"))):
         builder.add("system", block, index=j)
-    builder.fold("messages-level", _messages_salt(body, model, images))
+    builder.fold_level("messages-level", _messages_salt(body, model, images))
     for index, message in enumerate(body.get("messages") or ()):
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             continue
         role = str(message.get("role", "user"))
         for j, block in enumerate(_as_blocks(message.get("content"))):
@@ -474,7 +538,7 @@ def request_shape(
             builder.add("messages", block, index=j, extra_tokens=framing, message_index=index, role=role)
     auto = body.get("cache_control")
     auto_ttl: Ttl | None = None
-    if isinstance(auto, Mapping):
+    if auto is not None and isinstance(auto, Mapping):
         auto_ttl = "1h" if auto.get("ttl") == "1h" else "5m"
     return RequestShape(
         model=model,

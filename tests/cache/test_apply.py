@@ -95,3 +95,47 @@ def test_an_empty_plan_returns_an_equal_copy_and_a_bad_position_is_an_error() ->
     assert out == request and out is not request
     with pytest.raises(CacheRuleError, match="does not have"):
         apply_plan(request, CachePlan(marks={7: "5m"}))
+
+
+_MORE_BODIES: list[dict[str, Any]] = [
+    *BODIES,
+    {
+        "model": "m",
+        "tools": [TOOL, {**TOOL, "name": "other"}],
+        "system": [text(5, "s"), "loose", text(5, "t", ttl="1h")],
+        "messages": [
+            {
+                "role": "user",
+                "content": [text(5, "u"), {**text(5, "v"), "cache_control": {"type": "ephemeral"}}],
+            },
+            {"role": "assistant", "content": "plain"},
+            {"role": "user", "content": [text(5, "w"), text(5, "x")]},
+        ],
+    },
+    {"model": "m", "system": "", "messages": [{"role": "user", "content": ""}]},
+    {"model": "m", "system": {"type": "text", "text": "a mapping"}, "messages": []},
+    {"model": "m", "tools": None, "system": None, "messages": [{"role": "user", "content": None}]},
+]
+
+
+@pytest.mark.parametrize("request_body", _MORE_BODIES)
+def test_planning_with_the_shape_gives_the_same_body(request_body: dict[str, Any]) -> None:
+    """The shortcut through the shape's positions writes exactly what walking the body writes."""
+    shape = request_shape(request_body, count=count)
+    original = copy.deepcopy(request_body)
+    n = len(shape.blocks)
+    plans: list[dict[int, Any]] = [{}]
+    plans += [{p: "1h" if p % 2 else "5m"} for p in range(n)]
+    plans += [
+        dict.fromkeys(range(0, n, 2), "5m"),
+        dict.fromkeys(range(n), "1h"),
+        dict.fromkeys(range(n - 1, -1, -3), "5m"),
+    ]
+    for marks in plans:
+        plan = CachePlan(marks=marks)
+        fast = apply_plan(request_body, plan, shape)
+        assert fast == apply_plan(request_body, plan)
+        assert list(fast) == list(apply_plan(request_body, plan))  # the same key order
+        assert request_body == original  # never mutated
+    with pytest.raises(CacheRuleError):
+        apply_plan(request_body, CachePlan(marks={n: "5m"}), shape)

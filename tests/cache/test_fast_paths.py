@@ -185,6 +185,22 @@ def test_with_marks_equals_with_breakpoints() -> None:
         assert with_marks(shape, marks, auto="5m") == shape.with_breakpoints(marks, auto="5m")  # type: ignore[arg-type]
 
 
+def test_marked_blocks_are_remembered_by_identity_within_a_bound() -> None:
+    from clawback.cache import plan
+
+    shape = request_shape(GOLDEN_BODIES[1])
+    block = shape.blocks[0]
+    five, hour = plan._marked(block, "5m"), plan._marked(block, "1h")
+    assert five.cache_ttl == "5m" and hour.cache_ttl == "1h" and plan._marked(block, "5m") is five
+    other = shapes.BlockShape(
+        **{**{f: getattr(block, f) for f in block.__slots__}, "tokens": block.tokens + 1}
+    )
+    assert plan._marked(other, "5m").tokens == block.tokens + 1  # another block, another answer
+    for i in range(plan._MARKED_LIMIT + 10):
+        plan._marked(shapes.BlockShape("messages", i, "text", "c", "p", i), "5m")
+    assert len(plan._MARKED) <= plan._MARKED_LIMIT
+
+
 def test_the_planner_places_the_same_breakpoints_without_explanations() -> None:
     history, engine = PrefixHistory(), CacheEngine()
     convo: list[int] = []

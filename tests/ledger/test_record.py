@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,6 +36,32 @@ def test_record_ids_are_uuid7_unique_and_time_ordered() -> None:
     parsed = uuid.UUID(ids[0])
     assert parsed.version == 7
     assert parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "fork"), reason="needs fork()")
+def test_record_ids_stay_unique_across_forked_processes() -> None:
+    """The random bits are fetched from the OS in blocks: a forked child must not reuse the parent's block."""
+    same_ms = 1_800_000_000_000_000_000
+    new_record_id(now_ns=same_ms)  # the parent now holds a block of random bytes a child would inherit
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(read_fd)
+            ids = [new_record_id(now_ns=same_ms) for _ in range(50)]
+            os.write(write_fd, "\n".join(ids).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    parent = {new_record_id(now_ns=same_ms) for _ in range(50)}
+    chunks = []
+    while chunk := os.read(read_fd, 65536):
+        chunks.append(chunk)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    child = set(b"".join(chunks).decode().split("\n"))
+    assert len(child) == 50
+    assert not parent & child
 
 
 def test_api_key_id_is_stable_masked_and_never_the_key() -> None:

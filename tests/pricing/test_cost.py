@@ -159,6 +159,39 @@ def test_format_usd_is_plain_and_at_least_cents() -> None:
     assert format_usd(Decimal("-2")) == "-2.00"
 
 
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None, min_value=-(10**9), max_value=10**9),
+    st.integers(min_value=0, max_value=12),
+)
+def test_format_usd_is_the_same_for_equal_amounts_whatever_was_formatted_before(
+    amount: Decimal, extra_zeros: int
+) -> None:
+    """format_usd remembers the strings of amounts it formatted: equal amounts must share one (1.5, 1.50)."""
+    from clawback.pricing import cost
+
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    padded = Decimal((sign, (*digits, *(0,) * extra_zeros), exponent - extra_zeros))
+    cost._USD_MEMO.clear()
+    fresh = format_usd(amount)
+    assert format_usd(amount) == fresh  # remembered
+    assert format_usd(padded) == fresh  # an equal amount written with more zeros
+    cost._USD_MEMO.clear()
+    assert format_usd(padded) == fresh
+    assert Decimal(fresh) == amount
+
+
+def test_format_usd_memo_is_bounded_and_zero_keeps_its_sign() -> None:
+    from clawback.pricing import cost
+
+    for i in range(1, cost._USD_MEMO_LIMIT + 10):
+        format_usd(Decimal(i) / 1000)
+    assert len(cost._USD_MEMO) <= cost._USD_MEMO_LIMIT
+    assert format_usd(Decimal("0")) == "0.00"
+    assert format_usd(Decimal("-0")) == "-0.00"
+    assert format_usd(Decimal("0E-9")) == "0.00"
+
+
 def test_breakdown_json_has_decimal_strings() -> None:
     b = price_usage(Usage(input_tokens=1000, output_tokens=10), CAT.resolve("claude-haiku-5-5"), batch=True)
     data = b.to_json()
@@ -327,3 +360,93 @@ def test_a_model_id_or_a_raw_usage_dict_is_a_clear_error() -> None:
     with pytest.raises(PricingError, match="parse_usage"):
         price_usage({"input_tokens": 1000, "output_tokens": 10}, model)  # type: ignore[arg-type]
     assert price_usage(usage, model, at=date(2026, 10, 1)).total == Decimal("0.0021")
+
+
+_CATALOGUE_MODELS = None
+
+
+def _models() -> tuple[ModelInfo, ...]:
+    global _CATALOGUE_MODELS
+    if _CATALOGUE_MODELS is None:
+        from clawback.pricing.loader import load_catalogue
+
+        _CATALOGUE_MODELS = load_catalogue([]).models
+    return _CATALOGUE_MODELS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2_000_000),
+    st.integers(0, 200_000),
+    st.integers(0, 2_000_000),
+    st.integers(0, 500_000),
+    st.integers(0, 500_000),
+    st.integers(0, 20),
+    st.sampled_from([None, "standard", "batch", "priority"]),
+    st.sampled_from([None, "us", "global"]),
+    st.sampled_from([None, "fast", "standard"]),
+    st.sampled_from([None, False, True]),
+    st.data(),
+)
+def test_price_total_is_price_usage_total(
+    inp: int,
+    out: int,
+    read: int,
+    w5: int,
+    w1: int,
+    web: int,
+    tier: Any,
+    geo: Any,
+    speed: Any,
+    batch: Any,
+    data: Any,
+) -> None:
+    from clawback.pricing.cost import price_total
+
+    model = data.draw(st.sampled_from(_models()))
+    at = data.draw(
+        st.sampled_from([None, date(2024, 1, 1), date(2026, 6, 1), date(2027, 1, 15), date(2030, 1, 1)])
+    )
+    usage = Usage(inp, out, read, w5, w1, 0, web, tier, geo, speed)
+    try:
+        expected = price_usage(usage, model, at=at, batch=batch).total
+    except PricingError as exc:
+        with pytest.raises(PricingError, match=str(exc)[:20]):
+            price_total(usage, model, at=at, batch=batch)
+        return
+    got = price_total(usage, model, at=at, batch=batch)
+    assert got == expected and str(got) == str(expected)
+
+
+def _reference_check(values: list[Any]) -> str | None:
+    """The validation Usage did before its plain-int shortcut: the first bad count's message."""
+    names = [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_write_5m_input_tokens",
+        "cache_write_1h_input_tokens",
+        "thinking_tokens",
+        "web_search_requests",
+    ]
+    for name, value in zip(names, values, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} must be a non-negative integer, got {value!r}"
+    return None
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(-3, 10**12), st.booleans(), st.floats(0, 5), st.none(), st.just("7")),
+        min_size=7,
+        max_size=7,
+    )
+)
+def test_usage_validation_is_unchanged(values: list[Any]) -> None:
+    expected = _reference_check(values)
+    if expected is None:
+        assert Usage(*values).input_tokens == values[0]
+    else:
+        with pytest.raises(UsageError) as caught:
+            Usage(*values)
+        assert str(caught.value) == expected

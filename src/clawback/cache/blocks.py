@@ -39,11 +39,18 @@ def _content(value: Any) -> tuple[list[tuple[int, Mapping[str, Any]]], bool]:
         return [], False
     if isinstance(value, str):
         return [(0, {"type": "text", "text": value})], True
-    if isinstance(value, Mapping):
+    if type(value) is not list and isinstance(value, Mapping):  # a list first: no ABC check
         return [(0, value)], False
     out: list[tuple[int, Mapping[str, Any]]] = []
     for j, item in enumerate(value):
-        out.append((j, item if isinstance(item, Mapping) else {"type": "text", "text": str(item)}))
+        out.append(
+            (
+                j,
+                item
+                if type(item) is dict or isinstance(item, Mapping)
+                else {"type": "text", "text": str(item)},
+            )
+        )
     return out, False
 
 
@@ -59,7 +66,7 @@ def body_blocks(body: Mapping[str, Any]) -> Iterator[BodyBlock]:
         yield BodyBlock(position, "system", block, j, as_string=as_string)
         position += 1
     for m, message in enumerate(body.get("messages") or ()):
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             continue
         blocks, as_string = _content(message.get("content"))
         for j, block in blocks:

@@ -55,9 +55,22 @@ def with_marks(shape: RequestShape, marks: Mapping[int, Ttl], *, auto: Ttl | Non
     return RequestShape(shape.model, tuple(blocks), auto, shape.overhead_tokens)
 
 
+_MARKED: dict[tuple[int, Ttl | None], tuple[BlockShape, BlockShape]] = {}
+_MARKED_LIMIT = 1024
+
+
 def _marked(b: BlockShape, ttl: Ttl | None) -> BlockShape:
-    """``replace(b, cache_ttl=ttl)``, built directly (``dataclasses.replace`` is slow on a hot path)."""
-    return BlockShape(
+    """``replace(b, cache_ttl=ttl)``, built directly (``dataclasses.replace`` is slow on a hot path).
+
+    Remembered by the block's identity (the shape memo hands out the same block for the same
+    system prompt call after call, and the plan marks it every time); the entry holds the block,
+    so its id can't be reused while the entry lives.
+    """
+    key = (id(b), ttl)
+    found = _MARKED.get(key)
+    if found is not None and found[0] is b:
+        return found[1]
+    made = BlockShape(
         b.level,
         b.position,
         b.kind,
@@ -70,6 +83,10 @@ def _marked(b: BlockShape, ttl: Ttl | None) -> BlockShape:
         b.role,
         b.index,
     )
+    if len(_MARKED) >= _MARKED_LIMIT:
+        _MARKED.clear()
+    _MARKED[key] = (b, made)
+    return made
 
 
 def ordered_marks(marks: dict[int, Ttl], caller: Mapping[int, Ttl]) -> dict[int, Ttl]:

@@ -174,7 +174,7 @@ class CallPipeline:
             cap = self._cap(out, task) if caps else None
             shape, plan = self._plan(out, info, now, task)
         if plan is not None and plan.added:
-            out = apply_plan(out, plan)
+            out = apply_plan(out, plan, shape)
         requested_max = body.get("max_tokens")
         return Prepared(
             out,

@@ -41,7 +41,7 @@ RAW_HEADER = "X-Stainless-Raw-Response"
 def raw_mode(request_options: Mapping[str, Any]) -> str | None:
     """``raw`` or ``stream`` when the SDK's response wrappers made this call, else None."""
     headers = request_options.get("extra_headers")
-    mode = headers.get(RAW_HEADER) if isinstance(headers, Mapping) else None
+    mode = headers.get(RAW_HEADER) if headers is not None and isinstance(headers, Mapping) else None
     return mode if isinstance(mode, str) else None
 
 

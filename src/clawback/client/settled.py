@@ -96,7 +96,7 @@ class Settled:
 
 def plain_usage(usage: Any) -> Any:
     """An SDK usage object as the mapping :func:`parse_usage` reads, without a full ``model_dump``."""
-    if isinstance(usage, Mapping) or not hasattr(usage, "model_dump"):
+    if type(usage) is dict or isinstance(usage, Mapping) or not hasattr(usage, "model_dump"):
         return usage
     data = dict(usage.__dict__)
     for key in ("cache_creation", "output_tokens_details", "server_tool_use"):
@@ -116,6 +116,19 @@ def usage_json(usage: Any) -> dict[str, Any] | None:
     return dict(usage)
 
 
+_DAY_SECONDS = 86_400
+_DAYS: dict[float, date] = {}
+
+
 def day_of(epoch_seconds: float) -> date:
-    """The UTC date of a time in seconds since the epoch."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).date()
+    """The UTC date of a time in seconds since the epoch (remembered per day: every call asks a few times)."""
+    key = epoch_seconds // _DAY_SECONDS  # UTC has no leap seconds in POSIX time: a day is 86,400 s
+    if not 0.001 <= epoch_seconds - key * _DAY_SECONDS <= _DAY_SECONDS - 0.001:
+        return datetime.fromtimestamp(epoch_seconds, UTC).date()  # near midnight: datetime's own rounding
+    found = _DAYS.get(key)
+    if found is None:
+        found = datetime.fromtimestamp(epoch_seconds, UTC).date()
+        if len(_DAYS) >= 64:
+            _DAYS.clear()
+        _DAYS[key] = found
+    return found

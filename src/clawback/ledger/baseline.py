@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from clawback.errors import ClawbackError
-from clawback.pricing.cost import Usage, format_usd, parse_usage, price_usage
+from clawback.pricing.cost import Usage, format_usd, parse_usage, price_total
 
 if TYPE_CHECKING:
     from clawback.ledger.record import CallRecord
@@ -100,7 +100,7 @@ def baseline_usd(
     """The baseline of one call (see the module docstring); raises :class:`ClawbackError` if unpriceable."""
     if extra_call is not None:
         return Decimal(0)
-    return price_usage(uncached_beyond(usage, keep), requested, at=at, batch=False).total
+    return price_total(uncached_beyond(usage, keep), requested, at=at, batch=False)
 
 
 def _extra_call(record: CallRecord) -> str | None:

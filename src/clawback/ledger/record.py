@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from clawback.errors import ClawbackError, UsageError
-from clawback.pricing.cost import CostBreakdown, format_usd, parse_usage, price_usage
+from clawback.pricing.cost import CostBreakdown, parse_usage, price_usage
 from clawback.redact import mask_key, redact
 
 if TYPE_CHECKING:
@@ -46,21 +46,45 @@ MAX_ERROR_MESSAGE = 500
 
 _IDS = threading.Lock()
 _last_id = 0
+_POOL_BYTES = 4000  # random bytes fetched at once: one system call per 400 ids
+_pool = b""
+_pool_at = 0
+
+
+def _fresh_pool() -> None:
+    """Forget the random bytes fetched so far (in a forked child: its ids must not repeat the parent's)."""
+    global _pool, _pool_at
+    _pool, _pool_at = b"", 0
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_fresh_pool)
+
+
+def _random80() -> int:
+    """80 random bits from the OS (``os.urandom``), fetched in blocks (call with ``_IDS`` held)."""
+    global _pool, _pool_at
+    if _pool_at + 10 > len(_pool):
+        _pool, _pool_at = os.urandom(_POOL_BYTES), 0
+    start = _pool_at
+    _pool_at = start + 10
+    return int.from_bytes(_pool[start : start + 10], "big")
 
 
 def new_record_id(now_ns: int | None = None) -> str:
     """A new time-ordered id (UUID version 7): sorts by creation time, unique across processes.
 
     Within one process ids are strictly increasing, so records made in the same millisecond
-    still sort in the order they were made.
+    still sort in the order they were made. The random bits come from ``os.urandom``, fetched a
+    few thousand bytes at a time (a forked child fetches its own).
     """
     global _last_id
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
-    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
-    if now_ns is None:
-        with _IDS:
+    with _IDS:
+        rand = _random80()
+        value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+        value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+        if now_ns is None:
             if value <= _last_id and (_last_id + 1) >> 62 & 0b11 == 0b10:
                 value = _last_id + 1  # same millisecond: one more than the last, version and variant kept
             _last_id = max(value, _last_id)
@@ -150,7 +174,7 @@ class TokenCounts:
             return cls()
         split = usage.get("cache_creation")
         w5 = w1 = 0
-        if isinstance(split, Mapping):
+        if type(split) is dict or isinstance(split, Mapping):
             w5 = _count(split.get("ephemeral_5m_input_tokens"))
             w1 = _count(split.get("ephemeral_1h_input_tokens"))
         writes = _count(usage.get("cache_creation_input_tokens"))
@@ -217,8 +241,8 @@ class CallRecord:
     ) -> CallRecord:
         """A new record: a fresh id, ``ts`` now unless given, cost fields from ``breakdown``."""
         if breakdown is not None:
-            fields["cost"] = breakdown.to_json()
-            fields["total_usd"] = format_usd(breakdown.total)
+            cost = fields["cost"] = breakdown.to_json()
+            fields["total_usd"] = cost["total_usd"]  # format_usd(breakdown.total), made once
         return cls(
             id=record_id or new_record_id(),
             ts=ts or datetime.now(UTC),

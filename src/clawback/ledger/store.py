@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
 from clawback.ledger.record import CallRecord, format_ts
@@ -161,7 +162,13 @@ def clean_text(text: str) -> str:
     """``text`` as every database accepts it: a NUL becomes U+FFFD, a lone surrogate ``?``."""
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
-    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")  # no lone surrogate: the text is valid as it is (no copy)
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _clean(text: str | None) -> str | None:
@@ -169,6 +176,23 @@ def _clean(text: str | None) -> str | None:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_C_ENCODER: Callable[[Any, int], list[str]] | None = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, True)
+)
+"""``_ENCODER``'s own C encoder, made once (``JSONEncoder.encode`` makes one per call) and without the
+check for circular references: a record's JSON is plain data; a cycle ends in RecursionError, and then
+``_ENCODER`` says what it is."""
+
+
+def _encode(data: dict[str, Any]) -> str:
+    if _C_ENCODER is not None:
+        try:
+            return "".join(_C_ENCODER(data, 0))
+        except RecursionError:
+            pass
+    return _ENCODER.encode(data)
 
 
 def record_json(record: CallRecord) -> str:
@@ -177,7 +201,7 @@ def record_json(record: CallRecord) -> str:
 
 
 def _json_text(data: dict[str, Any]) -> str:
-    text = _ENCODER.encode(data)
+    text = _encode(data)
     if "\\u0000" in text:  # PostgreSQL's JSONB refuses an escaped NUL
         text = text.replace("\\u0000", "\\ufffd")
     return clean_text(text)

@@ -35,6 +35,7 @@ __all__ = [
     "Usage",
     "format_usd",
     "parse_usage",
+    "price_total",
     "price_usage",
 ]
 
@@ -43,6 +44,17 @@ GEO_US_MULTIPLIER = Decimal("1.1")
 BATCH_MULTIPLIER = Decimal("0.5")
 WEB_SEARCH_PER_REQUEST = Decimal("0.01")
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
+
+
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_write_5m_input_tokens",
+    "cache_write_1h_input_tokens",
+    "thinking_tokens",
+    "web_search_requests",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +73,21 @@ class Usage:
     speed: str | None = None
 
     def __post_init__(self) -> None:
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_write_5m_input_tokens",
-            "cache_write_1h_input_tokens",
-            "thinking_tokens",
-            "web_search_requests",
-        ):
+        counts = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_input_tokens,
+            self.cache_write_5m_input_tokens,
+            self.cache_write_1h_input_tokens,
+            self.thinking_tokens,
+            self.web_search_requests,
+        )
+        for value in counts:
+            if type(value) is not int or value < 0:  # plain ints pass here; anything else is looked at below
+                break
+        else:
+            return
+        for name in _COUNT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UsageError(f"{name} must be a non-negative integer, got {value!r}")
@@ -122,13 +140,13 @@ def parse_usage(obj: Any) -> Usage:
     Absent or null counts are zero. When ``cache_creation`` splits the writes, the split is
     used; any remainder of ``cache_creation_input_tokens`` not covered by it is a 5-minute write.
     """
-    if hasattr(obj, "model_dump"):
+    if type(obj) is not dict and hasattr(obj, "model_dump"):  # a dict first: no attribute or ABC check
         obj = obj.model_dump()
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise UsageError(f"usage must be a JSON object, got {type(obj).__name__}")
     total_writes = _count(obj, "cache_creation_input_tokens")
     split = obj.get("cache_creation") or {}
-    if not isinstance(split, Mapping):
+    if type(split) is not dict and not isinstance(split, Mapping):
         raise UsageError("usage.cache_creation must be an object")
     write_5m = _count(split, "ephemeral_5m_input_tokens", "usage.cache_creation")
     write_1h = _count(split, "ephemeral_1h_input_tokens", "usage.cache_creation")
@@ -149,10 +167,10 @@ def parse_usage(obj: Any) -> Usage:
         cache_write_5m_input_tokens=write_5m,
         cache_write_1h_input_tokens=write_1h,
         thinking_tokens=_count(details, "thinking_tokens", "usage.output_tokens_details")
-        if isinstance(details, Mapping)
+        if type(details) is dict or isinstance(details, Mapping)
         else 0,
         web_search_requests=_count(server, "web_search_requests", "usage.server_tool_use")
-        if isinstance(server, Mapping)
+        if type(server) is dict or isinstance(server, Mapping)
         else 0,
         service_tier=_text(obj, "service_tier"),
         inference_geo=_text(obj, "inference_geo"),
@@ -237,13 +255,27 @@ class CostBreakdown:
         }
 
 
+_USD_MEMO: dict[Decimal, str] = {}
+_USD_MEMO_LIMIT = 4096
+
+
 def format_usd(amount: Decimal) -> str:
     """A Decimal as a plain string with at least cent precision and no exponent."""
     if not amount and not amount.is_signed():  # most lines of a bill are zero
         return "0.00"
+    # Equal finite, non-zero Decimals (``1.5``, ``1.50``) normalise alike, so they share a string;
+    # the same rates and counts recur on every call, so most amounts were formatted before.
+    memo = type(amount) is Decimal and amount and amount.is_finite()
+    if memo and (found := _USD_MEMO.get(amount)) is not None:
+        return found
     text = format(amount.normalize(_CONTEXT), "f")
     whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+    out = f"{whole}.{frac.ljust(2, '0')}"
+    if memo:
+        if len(_USD_MEMO) >= _USD_MEMO_LIMIT:
+            _USD_MEMO.clear()
+        _USD_MEMO[amount] = out
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +339,36 @@ def price_usage(
         raise PricingError("price_usage needs a Usage: pass parse_usage(<the API's usage object>)")
     with decimal.localcontext(_CONTEXT):
         return _price(usage, model, at, batch, inference_geo, fast)
+
+
+def price_total(
+    usage: Usage, model: ModelInfo, *, at: date | None = None, batch: bool | None = None
+) -> Decimal:
+    """``price_usage(usage, model, at=at, batch=batch).total``, without the breakdown when no modifier applies.
+
+    The same sums in the same order and context, so the same Decimal; a call at the long-prompt
+    rates, in fast mode, at batch prices or with US-only inference goes through :func:`price_usage`.
+    """
+    if (
+        type(usage) is not Usage
+        or type(model) is not ModelInfo
+        or (usage.service_tier == "batch" if batch is None else batch)
+        or usage.speed == "fast"
+        or usage.inference_geo == "us"
+    ):
+        return price_usage(usage, model, at=at, batch=batch).total
+    tier = model.prompt_tier_at(at)
+    if tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens:
+        return price_usage(usage, model, at=at, batch=batch).total
+    rates = model.rates_at(at)
+    with decimal.localcontext(_CONTEXT):  # the lines as _price makes them ...
+        uncached = usage.input_tokens * rates.input / MILLION
+        write_5m = usage.cache_write_5m_input_tokens * rates.cache_write_5m / MILLION
+        write_1h = usage.cache_write_1h_input_tokens * rates.cache_write_1h / MILLION
+        read = usage.cache_read_input_tokens * rates.cache_read / MILLION
+        output = usage.output_tokens * rates.output / MILLION
+        web_search = usage.web_search_requests * WEB_SEARCH_PER_REQUEST
+    return uncached + write_5m + write_1h + read + output + web_search  # ... summed as CostBreakdown.total
 
 
 def _price(
