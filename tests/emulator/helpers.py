@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import anthropic
+import pytest
 
 from clawback.pricing.loader import load_catalogue
 from clawback.shapes import RequestShape, request_shape
@@ -46,3 +50,16 @@ def assert_error(exc: Any, status: int, error_type: str, *fragments: str) -> Non
     assert data["request_id"].startswith("req_") and response.headers["request-id"] == data["request_id"]
     for fragment in fragments:
         assert fragment in data["error"]["message"], (fragment, data["error"]["message"])
+
+
+def assert_refused_and_not_billed(emu: Any, params: dict[str, Any], message: str) -> None:
+    """Messages and count_tokens both answer 400 naming ``message``, and nothing is billed."""
+    usage = json.dumps(emu.state.stats.to_json()["usage"])
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        emu.client.messages.create(**params)
+    assert_error(caught.value, 400, "invalid_request_error", message)
+    counted = {k: v for k, v in params.items() if k != "max_tokens"}
+    with pytest.raises(anthropic.BadRequestError) as counting:
+        emu.client.messages.count_tokens(**counted)
+    assert_error(counting.value, 400, "invalid_request_error", message)
+    assert json.dumps(emu.state.stats.to_json()["usage"]) == usage

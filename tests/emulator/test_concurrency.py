@@ -57,24 +57,30 @@ def test_five_simultaneous_identical_requests_all_write_then_the_next_one_reads(
     assert after.cache_creation_input_tokens == 0
 
 
+def _five_at_once(clients: list[Any]) -> list[Any]:
+    """The usage of one identical request from each of five threads released together."""
+    usages: list[Any] = [None] * 5
+    barrier = threading.Barrier(5)
+
+    def call(i: int) -> None:
+        barrier.wait()
+        usages[i] = clients[i].messages.create(**params()).usage
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return usages
+
+
 def test_five_simultaneous_http_requests_on_a_real_clock_all_write() -> None:
     # a long modelled time to first token (nothing waits for it with latency off), so that a loaded
     # machine cannot stagger the five past it: the test does not depend on timing
     config = EmulatorConfig(clock="real", latency=LatencyConfig(ttft_seconds=60))
     with emulator_client(config) as emu, ExitStack() as stack:
         clients = stack.enter_context(_clients(emu))
-        usages: list[Any] = [None] * 5
-        barrier = threading.Barrier(5)
-
-        def call(i: int) -> None:
-            barrier.wait()
-            usages[i] = clients[i].messages.create(**params()).usage
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        usages = _five_at_once(clients)
     assert [u.cache_creation_input_tokens > 0 for u in usages] == [True] * 5
     assert [u.cache_read_input_tokens for u in usages] == [0] * 5
 
@@ -103,18 +109,7 @@ def test_five_http_requests_on_a_manual_clock_arriving_apart_all_write() -> None
 def test_five_threads_over_http_on_a_manual_clock_all_write() -> None:
     with emulator_client() as emu, ExitStack() as stack:
         clients = stack.enter_context(_clients(emu))
-        usages: list[Any] = [None] * 5
-        barrier = threading.Barrier(5)
-
-        def call(i: int) -> None:
-            barrier.wait()
-            usages[i] = clients[i].messages.create(**params()).usage
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        usages = _five_at_once(clients)
     assert [u.cache_creation_input_tokens > 0 for u in usages] == [True] * 5
     assert [u.cache_read_input_tokens for u in usages] == [0] * 5
 

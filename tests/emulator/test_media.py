@@ -20,7 +20,7 @@ import pytest
 from clawback.emulator.media import image_kind, image_size
 from clawback.emulator.testing import TEST_KEY, EmulatorSession, emulator_client
 
-from .helpers import assert_error, body, user
+from .helpers import assert_error, assert_refused_and_not_billed, body, user
 
 HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": TEST_KEY}
 
@@ -167,15 +167,7 @@ INVALID = {
 
 @pytest.mark.parametrize(("params", "message"), INVALID.values(), ids=list(INVALID))
 def test_media_the_api_refuses_is_refused(emu: EmulatorSession, params: dict[str, Any], message: str) -> None:
-    usage = json.dumps(emu.state.stats.to_json()["usage"])
-    with pytest.raises(anthropic.BadRequestError) as caught:
-        emu.client.messages.create(**params)
-    assert_error(caught.value, 400, "invalid_request_error", message)
-    counted = {k: v for k, v in params.items() if k != "max_tokens"}
-    with pytest.raises(anthropic.BadRequestError) as counting:
-        emu.client.messages.count_tokens(**counted)
-    assert_error(counting.value, 400, "invalid_request_error", message)
-    assert json.dumps(emu.state.stats.to_json()["usage"]) == usage
+    assert_refused_and_not_billed(emu, params, message)
 
 
 def test_oversized_images_are_refused_with_details_when_asked() -> None:

@@ -12,14 +12,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
 import pytest
 
 from clawback.emulator.config import EmulatorConfig, ResponderConfig, ScriptedReply
 from clawback.emulator.params import check_tool_pairing
 from clawback.emulator.testing import EmulatorSession, emulator_client
 
-from .helpers import HAIKU, OLD_HAIKU, assert_error, body, user
+from .helpers import HAIKU, OLD_HAIKU, assert_refused_and_not_billed, body, user
 
 TOOLS = [
     {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
@@ -164,15 +163,7 @@ INVALID = {
 def test_unpaired_conversations_are_refused_and_not_billed(
     emu: EmulatorSession, params: dict[str, Any], message: str
 ) -> None:
-    usage = json.dumps(emu.state.stats.to_json()["usage"])
-    with pytest.raises(anthropic.BadRequestError) as caught:
-        emu.client.messages.create(**params)
-    assert_error(caught.value, 400, "invalid_request_error", message)
-    counted = {k: v for k, v in params.items() if k != "max_tokens"}
-    with pytest.raises(anthropic.BadRequestError) as counting:
-        emu.client.messages.count_tokens(**counted)
-    assert_error(counting.value, 400, "invalid_request_error", message)
-    assert json.dumps(emu.state.stats.to_json()["usage"]) == usage
+    assert_refused_and_not_billed(emu, params, message)
 
 
 def test_an_unpaired_batch_item_ends_errored() -> None:
