@@ -211,7 +211,8 @@ def render(
             "|---|---:|---:|---:|---:|---:|---:|---|",
             *(_row(name, rows) for name, rows in results.items()),
             "",
-            "Reproduce: `.venv/bin/python benchmarks/emulator_throughput.py --write` (needs `wrk` and `taskset`).",
+            "Reproduce: `.venv/bin/python benchmarks/emulator_throughput.py --write --baseline 484ad2b`"
+            " (484ad2b: the code before issue 15's validation; needs `wrk` and `taskset`).",
             "Target: at least 2,000 requests/s on one core, so the emulator is not the bottleneck when the gateway"
             " is measured.",
             *NOTES,
