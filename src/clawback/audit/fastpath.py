@@ -38,6 +38,8 @@ _PROBE: Final = 64 << 10
 _GLOB: Final = re.compile(r"[*?\[\]{}]")
 """Characters that make DuckDB read a path as a pattern."""
 _PROBE_LINES: Final = 20
+FLUSH_CALLS: Final = 2 * 122_880
+"""Calls of the fast path priced into ``calls`` at once (whole row groups, as the store's own batches)."""
 
 LineFallback = Callable[[int, bytes], AuditRecord | None]
 
@@ -190,6 +192,11 @@ class _Loader:
         self._validate: set[Shape] = set()
         """Shapes whose files held a line with "usage" that isn't JSON: their lines are checked first."""
         self.con.execute("CREATE OR REPLACE TEMP TABLE fmap (fno INTEGER, src INTEGER, line0 BIGINT)")
+        self._pending = 0
+        """Calls waiting in the temporary table ``fcalls`` to be priced into ``calls`` (see :meth:`flush`)."""
+        self._keyed = False
+        """True when calls with a ``call_key`` wait in ``fcalls`` (Claude Code's)."""
+        self._flushed = False
 
     def _reader(self, file: FastFile) -> LineFallback:
         found = self._line_readers.get(file.src)
@@ -248,9 +255,15 @@ class _Loader:
         if calls:
             models = con.execute("SELECT DISTINCT model FROM fx WHERE kind = 'call'").fetchall()
             self.store.add_models(str(row[0]) for row in models)
-            self.store.insert(calls_select_sql(self.store.reserve_ids((len(pieces) + 1) << ID_BITS)))
-            if fmt.fmt == "claude-code":
-                self.store.keyed = True
+            select = calls_select_sql(self.store.reserve_ids((len(pieces) + 1) << ID_BITS))
+            if self._pending:
+                con.execute(f"INSERT INTO fcalls {select}")
+            else:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE fcalls AS {select}")
+            self._pending += calls
+            self._keyed = self._keyed or fmt.fmt == "claude-code"
+            if self._pending >= FLUSH_CALLS:
+                self.flush()
         by_fno = dict(enumerate(pieces, 1))
         slow = con.execute("SELECT fno, n, line FROM fx WHERE kind = 'slow' ORDER BY fno, n").fetchall()
         con.execute("DROP TABLE fx")
@@ -263,6 +276,26 @@ class _Loader:
         self.store.load(records)
         self._records(calls + len(records))
         return lines
+
+    def flush(self, *, last: bool = False) -> None:
+        """Price the calls waiting in ``fcalls`` into ``calls`` at once (inserting costs DuckDB several
+        µs a row whatever their number, so groups' calls go together, and repeated lines never go).
+
+        When they are all the audit's calls with a ``call_key`` (one flush, the last, and no such
+        record read in Python), they are deduplicated on the way
+        (:meth:`~clawback.audit.store.AuditStore.insert_settled`); otherwise :meth:`settle` does it.
+        """
+        if not self._pending:
+            return
+        if last and not self._flushed and self._keyed and not self.store.keyed:
+            self.store.insert_settled("fcalls")
+        else:
+            self.store.insert("fcalls")
+            self.store.keyed = self.store.keyed or self._keyed
+        self.con.execute("DROP TABLE fcalls")
+        self._pending = 0
+        self._keyed = False
+        self._flushed = True
 
     def _python(self, piece: _Piece) -> int:
         """Every line of ``piece`` through the Python reader (DuckDB could not read it)."""
@@ -325,4 +358,5 @@ def load_fast(
             for staged, fno, length in _chunks(file, folder, counter):
                 line0 += loader.run(shape, [_Piece(file, staged, fno, line0, length, True, True)])
         loader.run(shape, group)
+    loader.flush(last=True)
     store.con.execute("DROP TABLE IF EXISTS fmap")
