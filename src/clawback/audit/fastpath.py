@@ -230,8 +230,13 @@ class _Loader:
     def _sql(self, fmt: Shape, pieces: Sequence[_Piece]) -> int:
         con = self.con
         con.execute("DELETE FROM fmap")
-        con.executemany(
-            "INSERT INTO fmap VALUES (?, ?, ?)", [(i, p.file.src, p.line0) for i, p in enumerate(pieces, 1)]
+        con.execute(  # one statement: executemany runs one per row (~0.4 ms each)
+            "INSERT INTO fmap SELECT unnest($fno), unnest($src), unnest($line0)",
+            {
+                "fno": list(range(1, len(pieces) + 1)),
+                "src": [p.file.src for p in pieces],
+                "line0": [p.line0 for p in pieces],
+            },
         )
         files = [str(p.staged) for p in pieces]
         if fmt not in self._validate:
