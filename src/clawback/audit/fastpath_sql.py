@@ -173,8 +173,9 @@ def _split(plain: bool, validate: bool) -> str:
     keep = f"n = 1 OR {usage} OR NOT {whole}" if plain else "n < total OR line <> ''"
     parse = "prefix(line, '{')" + (" AND json_valid(line)" if validate else "")
     if plain:
+        # a whole line past the first was kept for its "usage": no need to search it again
         kind = f"""CASE WHEN n = total AND line = '' THEN 'end'
-                 WHEN NOT contains(line, '"usage"') THEN
+                 WHEN (n = 1 OR NOT {whole}) AND NOT contains(line, '"usage"') THEN
                      CASE WHEN {whole} THEN 'nousage' WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
                  WHEN {parse} THEN 'parse'
                  ELSE 'slow' END"""
