@@ -313,3 +313,79 @@ def test_aliases_and_unexpected_keys_read_the_same_either_way(tmp_path: Path, li
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_same(path, "jsonl", tmp_path)
+
+
+def _cc(
+    ts: str,
+    mid: str,
+    rid: str,
+    out: int,
+    *,
+    inp: int = 3,
+    relayed: bool = False,
+    model: str = "claude-sonnet-5-5",
+) -> str:
+    message = {"id": mid, "model": model, "usage": {"input_tokens": inp, "output_tokens": out}}
+    if relayed:
+        return json.dumps({"type": "progress", "timestamp": ts, "sessionId": "s",
+                           "data": {"type": "agent_progress", "message": {"message": message, "requestId": rid}}})  # fmt: skip
+    return json.dumps(
+        {"type": "assistant", "timestamp": ts, "requestId": rid, "sessionId": "s", "message": message}
+    )
+
+
+def _two_transcripts(tmp_path: Path) -> Path:
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        "\n".join([
+            _cc("2026-11-10T23:59:58Z", "msg_1", "req_1", 1, inp=1),  # a stream: the first line dates it
+            _cc("2026-11-11T00:00:01Z", "msg_1", "req_1", 9, inp=2),
+            _cc("2026-11-11T00:00:02Z", "msg_1", "req_1", 9, inp=3),  # a tie: the earlier line wins
+            _cc("2026-11-11T00:00:03Z", "msg_2", "req_2", 4, relayed=True),  # held first-hand in b
+            _cc("2026-11-11T00:00:04Z", "msg_2", "req_2", 5, relayed=True),
+            _cc("2026-11-11T00:00:05Z", "msg_3", "req_3", 6, relayed=True),  # only relayed, repeated
+            _cc("2026-11-11T00:00:06Z", "msg_3", "req_3", 7, relayed=True, model="claude-haiku-4-5-20251001"),
+            _cc("2026-11-11T00:00:07Z", "msg_4", "", 2),
+        ]),
+        encoding="utf-8",
+    )  # fmt: skip
+    (folder / "b.jsonl").write_text(
+        "\n".join([
+            _cc("2026-11-11T00:00:09Z", "msg_2", "req_2", 5),
+            _cc("2026-11-11T00:00:10Z", "msg_1", "req_1", 9, inp=7),  # the same call in another file
+            _cc("2026-11-11T00:00:11Z", "msg_4", "", 3),
+        ]),
+        encoding="utf-8",
+    )  # fmt: skip
+    return folder
+
+
+def _load_all(path: Path, fast: bool, tmp: Path) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    issues = IssueLog()
+    with AuditStore.open(CATALOGUE, workdir=tmp) as store:
+        load_inputs(store, [str(path)], CATALOGUE, LoadOptions(format="claude-code", fast=fast), issues)
+        rows = store.con.execute(
+            f"SELECT {COLUMNS}, c_in + c_out, day FROM calls ORDER BY src, line, relayed"
+        ).fetchall()
+    return rows, issues.to_json()
+
+
+@pytest.mark.parametrize("flush", [1, 1 << 20], ids=["flushed-by-groups", "deduplicated-on-insert"])
+def test_repeated_and_relayed_calls_kept_once_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flush: int
+) -> None:
+    """Calls deduplicated before they are priced (one flush) or after (several) match the Python path."""
+    from clawback.audit import fastpath
+
+    monkeypatch.setattr(fastpath, "FLUSH_CALLS", flush)
+    monkeypatch.setattr(fastpath, "GROUP_BYTES", 1)  # a group per file
+    folder = _two_transcripts(tmp_path)
+    fast_rows, fast_issues = _load_all(folder, True, tmp_path)
+    slow_rows, slow_issues = _load_all(folder, False, tmp_path)
+    assert fast_rows == slow_rows
+    assert fast_issues == slow_issues
+    assert len(fast_rows) == 4  # msg_1 (dated by its first line), msg_2 first-hand, msg_3 relayed, msg_4
+    first = fast_rows[0]
+    assert (first[1], first[2], first[7], first[8]) == (0, 1, 2, 9)
+    assert str(first[-1]) == "2026-11-10"

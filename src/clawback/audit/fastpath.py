@@ -12,6 +12,7 @@ DuckDB can't read at all (bytes that are not UTF-8) is read by the Python reader
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,8 @@ _PROBE: Final = 64 << 10
 _GLOB: Final = re.compile(r"[*?\[\]{}]")
 """Characters that make DuckDB read a path as a pattern."""
 _PROBE_LINES: Final = 20
+FLUSH_CALLS: Final = 2 * 122_880
+"""Calls of the fast path priced into ``calls`` at once (whole row groups, as the store's own batches)."""
 
 LineFallback = Callable[[int, bytes], AuditRecord | None]
 
@@ -189,7 +192,11 @@ class _Loader:
         self._line_readers: dict[int, LineFallback] = {}
         self._validate: set[Shape] = set()
         """Shapes whose files held a line with "usage" that isn't JSON: their lines are checked first."""
-        self.con.execute("CREATE OR REPLACE TEMP TABLE fmap (fno INTEGER, src INTEGER, line0 BIGINT)")
+        self._pending = 0
+        """Calls waiting in the temporary table ``fx`` to be priced into ``calls`` (see :meth:`flush`)."""
+        self._keyed = False
+        """True when calls with a ``call_key`` wait in ``fx`` (Claude Code's)."""
+        self._flushed = False
 
     def _reader(self, file: FastFile) -> LineFallback:
         found = self._line_readers.get(file.src)
@@ -218,51 +225,90 @@ class _Loader:
                 if piece.temporary:
                     piece.staged.unlink(missing_ok=True)
         self._advance(sum(p.size for p in pieces))
+        if self._pending >= FLUSH_CALLS:
+            self.flush()
         return lines
 
     def _sql(self, fmt: Shape, pieces: Sequence[_Piece]) -> int:
         con = self.con
-        con.execute("DELETE FROM fmap")
-        con.executemany(
-            "INSERT INTO fmap VALUES (?, ?, ?)", [(i, p.file.src, p.line0) for i, p in enumerate(pieces, 1)]
-        )
-        files = [str(p.staged) for p in pieces]
-        if fmt not in self._validate:
-            sql, structure = lines_sql(fmt, validate=False)
-            try:
-                con.execute(sql, {"files": files, "structure": structure})
-            except duckdb.InvalidInputException:  # a line that isn't JSON: check every line from now on
-                self._validate.add(fmt)
-        if fmt in self._validate:
-            sql, structure = lines_sql(fmt)
-            con.execute(sql, {"files": files, "structure": structure})
-        counts = dict(con.execute("SELECT kind, count(*) FROM fx GROUP BY kind").fetchall())
-        lines = int(con.execute("SELECT coalesce(sum(lines), 0) FROM fx").fetchall()[0][0])
+        base = self.store.reserve_ids((len(pieces) + 1) << ID_BITS)
+        params = {
+            "files": [str(p.staged) for p in pieces],
+            "base": base,
+            "srcs": [p.file.src for p in pieces],
+            "line0s": [p.line0 for p in pieces],
+        }
+        into = "INSERT INTO fx " if self._pending else "CREATE OR REPLACE TEMP TABLE fx AS "
+        try:
+            if fmt not in self._validate:
+                sql, params["structure"] = lines_sql(fmt, validate=False)
+                try:
+                    con.execute(into + sql, params)
+                except duckdb.InvalidInputException:  # a line that isn't JSON: check every line from now on
+                    self._validate.add(fmt)
+            if fmt in self._validate:
+                sql, params["structure"] = lines_sql(fmt)
+                con.execute(into + sql, params)
+            mine = f"id > {int(base)}"
+            counts = {
+                str(kind): (int(n), int(lines))
+                for kind, n, lines in con.execute(
+                    f"SELECT kind, count(*), coalesce(sum(lines), 0) FROM fx WHERE {mine} GROUP BY kind"
+                ).fetchall()
+            }
+            slow = []
+            if "slow" in counts:
+                slow = con.execute(
+                    f"SELECT src, line, text FROM fx WHERE {mine} AND kind = 'slow' ORDER BY id"
+                ).fetchall()
+            if len(counts) > 1 or "call" not in counts:
+                con.execute(f"DELETE FROM fx WHERE {mine} AND kind <> 'call'")
+            files = {p.file.src: p.file for p in pieces}
+            records = []
+            for src, line, text in slow:
+                record = self._reader(files[int(src)])(int(line), str(text).encode("utf-8"))
+                if record is not None:
+                    records.append(record)
+            self.store.load(records)
+        except BaseException:  # the group is read again another way: none of its rows may stay
+            with contextlib.suppress(duckdb.Error):  # no table: it was never made
+                con.execute(f"DELETE FROM fx WHERE id > {int(base)}")
+            raise
+        lines = sum(lines for _, lines in counts.values())
         self.issues.lines_read += lines
-        kept = sum(int(n) for kind, n in counts.items() if kind not in ("nousage", "end"))
+        kept = sum(n for kind, (n, _) in counts.items() if kind not in ("nousage", "end"))
         if lines - kept:
             self.issues.skip(NO_USAGE, lines - kept)
-        if counts.get("synthetic"):
-            self.issues.skip(SYNTHETIC, int(counts["synthetic"]))
-        calls = int(counts.get("call", 0))
+        if "synthetic" in counts:
+            self.issues.skip(SYNTHETIC, counts["synthetic"][0])
+        calls = counts.get("call", (0, 0))[0]
         if calls:
-            models = con.execute("SELECT DISTINCT model FROM fx WHERE kind = 'call'").fetchall()
-            self.store.add_models(str(row[0]) for row in models)
-            self.store.insert(calls_select_sql(self.store.reserve_ids((len(pieces) + 1) << ID_BITS)))
-            if fmt.fmt == "claude-code":
-                self.store.keyed = True
-        by_fno = dict(enumerate(pieces, 1))
-        slow = con.execute("SELECT fno, n, line FROM fx WHERE kind = 'slow' ORDER BY fno, n").fetchall()
-        con.execute("DROP TABLE fx")
-        records = []
-        for fno, n, line in slow:
-            piece = by_fno[int(fno)]
-            record = self._reader(piece.file)(piece.line0 + int(n), str(line).encode("utf-8"))
-            if record is not None:
-                records.append(record)
-        self.store.load(records)
+            self._pending += calls
+            self._keyed = self._keyed or fmt.fmt == "claude-code"
         self._records(calls + len(records))
         return lines
+
+    def flush(self, *, last: bool = False) -> None:
+        """Price the calls waiting in ``fx`` into ``calls`` at once (inserting costs DuckDB several
+        µs a row whatever their number, so groups' calls go together, and repeated lines never go).
+
+        When they are all the audit's calls with a ``call_key`` (one flush, the last, and no such
+        record read in Python), they are deduplicated on the way
+        (:meth:`~clawback.audit.store.AuditStore.insert_settled`); otherwise :meth:`settle` does it.
+        """
+        if not self._pending:
+            return
+        con = self.con
+        self.store.add_models(str(row[0]) for row in con.execute("SELECT DISTINCT model FROM fx").fetchall())
+        if last and not self._flushed and self._keyed and not self.store.keyed:
+            self.store.insert_settled(calls_select_sql("fx"))
+        else:
+            self.store.insert(calls_select_sql("fx"))
+            self.store.keyed = self.store.keyed or self._keyed
+        con.execute("DROP TABLE fx")
+        self._pending = 0
+        self._keyed = False
+        self._flushed = True
 
     def _python(self, piece: _Piece) -> int:
         """Every line of ``piece`` through the Python reader (DuckDB could not read it)."""
@@ -325,4 +371,4 @@ def load_fast(
             for staged, fno, length in _chunks(file, folder, counter):
                 line0 += loader.run(shape, [_Piece(file, staged, fno, line0, length, True, True)])
         loader.run(shape, group)
-    store.con.execute("DROP TABLE IF EXISTS fmap")
+    loader.flush(last=True)

@@ -42,7 +42,7 @@ from typing import Any, Final
 
 from clawback.safe_input import MAX_YEAR, MIN_YEAR
 
-__all__ = ["CLAUDE_CODE", "ID_BITS", "Shape", "calls_select_sql", "lines_sql"]
+__all__ = ["CALL_COLUMNS", "CLAUDE_CODE", "ID_BITS", "Shape", "calls_select_sql", "lines_sql"]
 
 _ISO: Final = (
     r'"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
@@ -62,6 +62,8 @@ _TEXTS: Final = ("service_tier", "inference_geo", "speed")
 _TS_KEYS: Final = ("timestamp", "ts", "time", "created_at", "start_time")
 _TASK_KEYS: Final = ("task", "task_label", "label")
 _WS_KEYS: Final = ("workspace", "workspace_id", "api_key_id")
+ID_BITS: Final = 32
+"""A call's id is ``base + (file number << ID_BITS) + line number`` (a piece has fewer lines than 2^32)."""
 _JSONL_SLOW: Final = ("request", "request_body", "params", "result", "error", "response_body")
 
 
@@ -171,8 +173,9 @@ def _split(plain: bool, validate: bool) -> str:
     keep = f"n = 1 OR {usage} OR NOT {whole}" if plain else "n < total OR line <> ''"
     parse = "prefix(line, '{')" + (" AND json_valid(line)" if validate else "")
     if plain:
+        # a whole line past the first was kept for its "usage": no need to search it again
         kind = f"""CASE WHEN n = total AND line = '' THEN 'end'
-                 WHEN NOT contains(line, '"usage"') THEN
+                 WHEN (n = 1 OR NOT {whole}) AND NOT contains(line, '"usage"') THEN
                      CASE WHEN {whole} THEN 'nousage' WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank' ELSE 'slow' END
                  WHEN {parse} THEN 'parse'
                  ELSE 'slow' END"""
@@ -221,8 +224,9 @@ def _finish(typed: str, prelude: str = "") -> str:
             ELSE 'slow' END AS kind
         FROM t
     )
-    SELECT fno, n, kind, lines, CASE WHEN kind = 'slow' THEN line END AS line,
-           ts, model, task, workspace, tolerant, inp, outp, rd,
+    SELECT $base + (CAST(fno AS BIGINT) << {ID_BITS}) + n AS id, CAST($srcs[fno] AS INTEGER) AS src,
+           CAST($line0s[fno] AS BIGINT) + n AS line, kind, lines, CASE WHEN kind = 'slow' THEN line END AS text,
+           ts, model, task AS label, tolerant, workspace, inp, outp, rd,
            CASE WHEN total_w > s5 + w1 THEN total_w - w1 ELSE s5 END AS w5, w1, web, tier, geo, speed, stop,
            ckey, relayed
     FROM k"""
@@ -361,32 +365,35 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
 
 
 def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
-    """``CREATE TABLE fx AS`` the classified lines of ``$files``, and the ``$structure`` parameter to pass.
+    """A query of the classified lines of ``$files``, and the ``$structure`` parameter to pass.
+
+    Each row has the call's ``id`` (``$base`` plus its place: file number and line), input
+    index and line number (``$srcs`` and ``$line0s``: each file's input index and lines before
+    it), its ``kind``, ``lines`` (on a file's first row), the ``text`` of a slow line, and the
+    columns of :data:`CALL_COLUMNS` a call of the fast path fills.
 
     Without ``validate`` lines are not checked to be JSON before they are parsed: one that isn't
     fails the whole statement (then run it again with ``validate``), and the others are parsed
     once instead of twice.
     """
     body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
-    return (
-        f"CREATE OR REPLACE TEMP TABLE fx AS WITH {_split(shape.fmt == 'claude-code', validate)}, {body}",
-        json.dumps(structure),
-    )
+    return f"WITH {_split(shape.fmt == 'claude-code', validate)}, {body}", json.dumps(structure)
 
 
-ID_BITS: Final = 32
-"""A call's id is ``base + (file number << ID_BITS) + line number`` (a piece has fewer lines than 2^32)."""
+CALL_COLUMNS: Final = (
+    "id, ts, src, line, model, label, tolerant, workspace, inp, outp, rd, w5, w1, web, tier, geo, speed, "
+    "stop, ckey, relayed"
+)
+"""The columns of the store's ``calls`` a call of the fast path fills (the others are NULL or false)."""
 
 
-def calls_select_sql(base: int) -> str:
-    """The ``call`` rows of ``fx`` as records (joined to ``fmap`` for input index and line offset), for
-    :meth:`~clawback.audit.store.AuditStore.insert`; their ids, from their place, follow ``base``."""
+def calls_select_sql(table: str) -> str:
+    """The rows of ``table`` (of :func:`lines_sql`, calls only) as records with every base column of
+    the store's ``calls``, for :meth:`~clawback.audit.store.AuditStore.insert`."""
     return f"""(
-    SELECT {int(base)} + (CAST(x.fno AS BIGINT) << {ID_BITS}) + x.n AS id, x.ts, m.src, m.line0 + x.n AS line, x.model,
-           x.task AS label, x.tolerant, x.workspace, x.inp, x.outp, x.rd, x.w5, x.w1, x.web, x.tier, x.geo,
-           x.speed, NULL::BIGINT AS max_tokens, x.stop, false AS agg, NULL::DECIMAL(38,12) AS rep_usd,
-           NULL::VARCHAR AS rep_kind, NULL::TIMESTAMP AS ts_end, x.ckey, x.relayed, NULL::VARCHAR AS preview,
+    SELECT {CALL_COLUMNS}, NULL::BIGINT AS max_tokens, false AS agg, NULL::DECIMAL(38,12) AS rep_usd,
+           NULL::VARCHAR AS rep_kind, NULL::TIMESTAMP AS ts_end, NULL::VARCHAR AS preview,
            NULL::VARCHAR AS shape, NULL::VARCHAR[] AS keys, NULL::VARCHAR[] AS next_keys,
            NULL::BIGINT[] AS key_tokens
-    FROM fx x JOIN fmap m ON m.fno = x.fno WHERE x.kind = 'call'
+    FROM {table}
     )"""

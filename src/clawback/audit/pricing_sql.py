@@ -163,7 +163,7 @@ def priced_select(source: str, keep: str = "u.id", over: str = PROMPT_OVER_TIER)
     web = (
         "CAST(CASE WHEN u.rep_usd IS NOT NULL THEN "
         "(CASE WHEN u.rep_kind = 'other' THEN u.rep_usd * 1000000 ELSE 0 END) "
-        "WHEN r.model_id IS NULL THEN NULL ELSE u.web * 10000 END AS DECIMAL(38,9))"
+        "WHEN r.model_id IS NULL THEN NULL ELSE CAST(u.web AS HUGEINT) * 10000 END AS DECIMAL(38,9))"
     )
     return f"""
         SELECT {keep},

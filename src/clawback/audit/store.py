@@ -110,6 +110,8 @@ class AuditStore:
         self._models: set[str] = set()
         self.keyed = False
         """True once a record with a ``call_key`` was loaded (deduplication is needed)."""
+        self._settled: dict[str, int] = {}
+        """Lines skipped by :meth:`insert_settled` (reported by :meth:`settle`)."""
         con.execute(_CALLS_DDL)
         con.execute(_INCOMING_DDL)
         con.execute(RATES_DDL)
@@ -256,6 +258,52 @@ class AuditStore:
         )"""
         self.con.execute(f"INSERT INTO calls BY NAME {priced_select(usage, keep='u.*')}")
 
+    def insert_settled(self, source: str) -> None:
+        """:meth:`insert` the rows of the table ``source`` keeping one per API call, as :meth:`settle` would.
+
+        For the only rows with a ``call_key`` of the audit (``keyed`` stays False, so :meth:`settle`
+        has nothing left to do): deduplicated before they are priced, in one grouping instead of
+        deletes and a re-dated re-insert. The kept row of a call is the one with the most output
+        tokens (then the first), dated by the call's first row; relayed calls also held first-hand
+        are dropped.
+        """
+        con = self.con
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE sg AS
+            SELECT ckey, relayed, count(*) AS n, arg_min(id, (-outp, src, line)) AS keep,
+                   arg_min(ts, (src, line)) AS ts0, min((src, line)) AS first
+            FROM {source} WHERE ckey IS NOT NULL GROUP BY ckey, relayed
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE sk AS
+            SELECT g.*, g.relayed AND EXISTS (SELECT 1 FROM sg d WHERE d.ckey = g.ckey AND NOT d.relayed) AS known
+            FROM sg g
+            """
+        )
+        row = con.execute(
+            """
+            SELECT coalesce(sum(n) FILTER (WHERE known), 0), coalesce(sum(n - 1) FILTER (WHERE NOT relayed), 0),
+                   coalesce(sum(n - 1) FILTER (WHERE relayed AND NOT known), 0)
+            FROM sk
+            """
+        ).fetchall()[0]
+        for reason, gone in zip((RELAYED_KNOWN, REPEATED, RELAYED_REPEATED), row, strict=True):
+            if gone:
+                self._settled[reason] = self._settled.get(reason, 0) + int(gone)
+        self.insert(
+            f"""(
+            SELECT s.* REPLACE (k.ts0 AS ts, k.first[1] AS src, k.first[2] AS line)
+            FROM {source} s JOIN sk k ON s.id = k.keep WHERE NOT k.known
+            UNION ALL BY NAME
+            SELECT * FROM {source} WHERE ckey IS NULL
+            )"""
+        )
+        con.execute("DROP TABLE sk")
+        con.execute("DROP TABLE sg")
+
     def count(self) -> int:
         """Calls (and buckets) loaded so far, after :meth:`settle` one per API call."""
         return int(self.con.execute("SELECT count(*) FROM calls").fetchall()[0][0])
@@ -268,7 +316,7 @@ class AuditStore:
         of the audit holds the same call first-hand, and otherwise counted once.
         """
         con = self.con
-        skipped: dict[str, int] = {}
+        skipped, self._settled = self._settled, {}
         if self.keyed:
             con.execute(_DEDUPE)
             for reason, where in (
@@ -281,7 +329,7 @@ class AuditStore:
                 ).fetchall()[0][0]
                 con.execute(f"DELETE FROM dd WHERE {where}")
                 if gone:
-                    skipped[reason] = int(gone)
+                    skipped[reason] = skipped.get(reason, 0) + int(gone)
             redated = ", ".join(
                 f"dd.{col}0 AS {col}" if col in ("ts", "src", "line") else f"c.{col}"
                 for col in BASE_COLUMNS.split(", ")
