@@ -145,6 +145,34 @@ def test_the_gateway_does_not_import_the_sdk_until_a_policy_needs_it() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_a_call_the_policies_prepare_does_not_load_the_sdk() -> None:
+    """The gateway shares the client's pipeline, not its SDK clients (the SDK is about 80 MB of memory)."""
+    code = """
+import json, sys, tempfile, urllib.request
+from pathlib import Path
+from clawback.emulator.app import create_app
+from clawback.emulator.server import running
+from clawback.gateway.app import build_gateway
+from clawback.gateway.config import GatewayConfig
+from clawback.gateway.testing import running_gateway
+tmp = Path(tempfile.mkdtemp())
+with running(create_app()) as emu:
+    config = GatewayConfig(upstream=emu, ledger=str(tmp / "l.sqlite3"))
+    with running_gateway(build_gateway(config)) as url:
+        body = {"model": "claude-haiku-5-5", "max_tokens": 8, "system": "s " * 600,
+                "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"x-api-key": "sk-ant-test-000011112222", "anthropic-version": "2023-06-01",
+                   "content-type": "application/json"}
+        request = urllib.request.Request(url + "/v1/messages", json.dumps(body).encode(), headers, method="POST")
+        status = urllib.request.urlopen(request, timeout=60).status
+print(status, "clawback.client.pipeline" in sys.modules, "anthropic" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["200", "True", "False"], done.stdout + done.stderr
+
+
 def test_workers_share_one_port_and_flush_their_rows_on_sigterm(tmp_path: Path) -> None:
     import httpx2
 
