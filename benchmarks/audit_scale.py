@@ -179,6 +179,8 @@ def main() -> None:
     codes: list[tuple[str, Path | None]] = [("this", None)] + (
         [("baseline", args.baseline)] if args.baseline else []
     )
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="clawback-audit-bench-") as tmp:
         rules = Path(tmp) / "rules.toml"
         rules.write_text(RULES)
