@@ -9,8 +9,9 @@ and pulls in nothing heavy until a name is used::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from clawback._exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -48,20 +49,9 @@ _EXPORTS: dict[str, str] = {
     "request_shape": "clawback.shapes",
 }
 
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'clawback' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
 
 
 if TYPE_CHECKING:

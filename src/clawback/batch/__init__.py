@@ -19,8 +19,9 @@ At the edges: :mod:`~clawback.batch.journal`, :mod:`~clawback.batch.upstream` (t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from clawback._exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Backoff": "clawback.batch.machine",
@@ -38,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "UpstreamFailure": "clawback.batch.upstream",
 }
 
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
 __all__ = [
     "Backoff",
     "BatchRunner",
@@ -53,15 +56,6 @@ __all__ = [
     "Upstream",
     "UpstreamFailure",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'clawback.batch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
 
 
 if TYPE_CHECKING:

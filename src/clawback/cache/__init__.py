@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from clawback._exports import lazy_exports
 from clawback.cache.rules import (
     LOOKBACK_BLOCKS,
     MAX_BREAKPOINTS,
@@ -50,6 +50,8 @@ _LAZY: dict[str, str] = {
     "volatile_blocks": "clawback.cache.volatile",
 }
 
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
+
 __all__ = [
     "LOOKBACK_BLOCKS",
     "MAX_BREAKPOINTS",
@@ -89,15 +91,6 @@ __all__ = [
     "trace_calls",
     "volatile_blocks",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'clawback.cache' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
 
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ The names are imported on first use, so that the gateway, which shares this pack
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from clawback._exports import lazy_exports
 
 if TYPE_CHECKING:
     from clawback.client.async_client import AsyncAnthropic
@@ -28,15 +29,4 @@ _WHERE = {
     "OutputPolicySettings": "clawback.client.output_policy",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

@@ -13,8 +13,9 @@ imported lazily, so ``import clawback.routing`` does no work::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from clawback._exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "CascadeResult": "clawback.routing.cascade",
@@ -42,20 +43,9 @@ _EXPORTS: dict[str, str] = {
     "write_verdict": "clawback.routing.config_write",
 }
 
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'clawback.routing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
 
 
 if TYPE_CHECKING:  # the names above, for type checkers and editors
