@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from clawback.ledger.options import WriterOptions
 from clawback.ledger.record import CallRecord, api_key_id
 from clawback.ledger.writer import LedgerWriter
 from clawback.pricing.loader import load_catalogue
+from clawback.redact import redact_exception
 from clawback.routing.cascade import response_text
 from clawback.routing.features import request_text
 from clawback.settings import Settings
@@ -180,6 +181,23 @@ class ClientRuntime:
     def fallback(self, prepared: Prepared, model: str) -> Prepared:
         """``prepared`` re-planned for a fallback model (same caller, task and routing decision)."""
         return self.pipeline.fallback(prepared, model)
+
+    def after_failure(
+        self,
+        prepared: Prepared,
+        attempt: Prepared,
+        exc: BaseException,
+        failed: str | None,
+        fallbacks: Iterator[str],
+    ) -> Prepared | None:
+        """Record the failed ``attempt``; the next one (a fallback model after a 529/5xx), or None
+        when the caller is to get ``exc`` — masked first, for an upstream that echoed the key."""
+        self.record_failure(attempt, exc, fallback_from=failed)
+        model = next(fallbacks, None) if is_fallback_error(exc) else None
+        if model is None:
+            redact_exception(exc)
+            return None
+        return self.fallback(prepared, model)
 
     def capped_short(self, prepared: Prepared, message: Any) -> Prepared | None:
         """When a learned cap cut the answer off, the call to send again with the caller's limit."""

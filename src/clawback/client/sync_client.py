@@ -28,9 +28,8 @@ from clawback.client.batches import ClawbackBatches, ClawbackBetaBatches
 from clawback.client.options import ClientOptions
 from clawback.client.pipeline import Prepared, split_kwargs
 from clawback.client.responses import message_tee, observe_response, raw_mode
-from clawback.client.runtime import ClientRuntime, is_fallback_error
+from clawback.client.runtime import ClientRuntime
 from clawback.client.streams import wrap_stream
-from clawback.redact import redact_exception
 from clawback.settings import Settings
 
 __all__ = ["Anthropic", "ClawbackBeta", "ClawbackBetaMessages", "ClawbackMessages"]
@@ -216,12 +215,10 @@ class _ClawbackMessagesMixin:
             try:
                 return call(attempt, failed)
             except anthropic.APIError as exc:
-                self._rt.record_failure(attempt, exc, fallback_from=failed)
-                model = next(fallbacks, None) if is_fallback_error(exc) else None
-                if model is None:
-                    redact_exception(exc)  # an upstream that echoed the caller's key: mask it
+                following = self._rt.after_failure(prepared, attempt, exc, failed, fallbacks)
+                if following is None:
                     raise
-                failed, attempt = attempt.model, self._rt.fallback(prepared, model)
+                failed, attempt = attempt.model, following
 
 
 class ClawbackMessages(_ClawbackMessagesMixin, Messages):
