@@ -82,25 +82,36 @@ def _url_host(host: str) -> str:
 @contextmanager
 def running(app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warning") -> Iterator[str]:
     """Run ``app`` with uvicorn in a background thread on a free loopback port; yields the base URL."""
+    try:
+        with serving_in_thread(_server(app, log_level), host, "emulator") as url:
+            yield url
+    finally:
+        _close(app)
+
+
+@contextmanager
+def serving_in_thread(
+    server: uvicorn.Server, host: str, what: str, *, timeout: float = 10.0
+) -> Iterator[str]:
+    """Run a uvicorn ``server`` in a daemon thread on a free port of ``host``; yields its base URL
+    once it has started (:class:`UpstreamError` naming ``what`` if it doesn't within ``timeout``)."""
     sock = bind(host, 0)
     port = sock.getsockname()[1]
-    server = _server(app, log_level)
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{port}", daemon=True
+        target=server.run, kwargs={"sockets": [sock]}, name=f"{what}-{port}", daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timeout
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.005)
     try:
         if not server.started:
-            raise UpstreamError(f"the emulator did not start on {host}:{port}")
+            raise UpstreamError(f"the {what} did not start on {host}:{port}")
         yield f"http://{_url_host(host)}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=timeout)
         sock.close()
-        _close(app)
 
 
 def _close(app: Starlette) -> None:

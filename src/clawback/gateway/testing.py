@@ -10,13 +10,10 @@ The gateway runs with its lifespan (state store started, ledger flushed and clos
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from clawback.emulator.server import bind
-from clawback.errors import UpstreamError
+from clawback.emulator.server import serving_in_thread
 from clawback.gateway.app import GatewayApp
 from clawback.gateway.server import uvicorn_server
 
@@ -26,21 +23,6 @@ __all__ = ["running_gateway"]
 @contextmanager
 def running_gateway(app: GatewayApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
-    sock = bind(host, 0)
-    port = sock.getsockname()[1]
     server = uvicorn_server(app, "warning", access_log=False, loop="asyncio")
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"gateway-{port}", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    try:
-        if not server.started:
-            raise UpstreamError(f"the gateway did not start on {host}:{port}")
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serving_in_thread(server, host, "gateway", timeout=15.0) as url:
+        yield url
