@@ -168,7 +168,15 @@ def jsonl_lines(draw: st.DrawFn) -> str:
 def claude_code_lines(draw: st.DrawFn) -> str:
     kind = draw(st.integers(0, 20))
     if kind == 0:
-        return draw(st.sampled_from(["", "{broken", "[1]", '{"type": "user", "message": {"role": "user"}}']))
+        return draw(
+            st.sampled_from([
+                "", "{broken", "[1]", '{"type": "user", "message": {"role": "user"}}',
+                # not JSON, yet with "usage": parsed to NULL by TRY, then read (and reported) in Python
+                '{"type": "assistant", "message": {"usage": {"input_tokens": 1}',
+                '{"type": "assistant", "message": {"model": "m", "usage": {"input_tokens": NaN}}}',
+                '{"type": "assistant", "message": {"usage": {"input_tokens": 1},}}',
+            ])
+        )  # fmt: skip
     if kind == 1:
         return json.dumps(
             {"type": "user", "timestamp": draw(stamps), "message": {"role": "user", "content": "usage"}}

@@ -190,8 +190,6 @@ class _Loader:
         self.fallback = fallback
         self.progress = progress
         self._line_readers: dict[int, LineFallback] = {}
-        self._validate: set[Shape] = set()
-        """Shapes whose files held a line with "usage" that isn't JSON: their lines are checked first."""
         self._pending = 0
         """Calls waiting in the temporary table ``fx`` to be priced into ``calls`` (see :meth:`flush`)."""
         self._keyed = False
@@ -240,15 +238,8 @@ class _Loader:
         }
         into = "INSERT INTO fx " if self._pending else "CREATE OR REPLACE TEMP TABLE fx AS "
         try:
-            if fmt not in self._validate:
-                sql, params["structure"] = lines_sql(fmt, validate=False)
-                try:
-                    con.execute(into + sql, params)
-                except duckdb.InvalidInputException:  # a line that isn't JSON: check every line from now on
-                    self._validate.add(fmt)
-            if fmt in self._validate:
-                sql, params["structure"] = lines_sql(fmt)
-                con.execute(into + sql, params)
+            sql, params["structure"] = lines_sql(fmt)
+            con.execute(into + sql, params)
             mine = f"id > {int(base)}"
             counts = {
                 str(kind): (int(n), int(lines))

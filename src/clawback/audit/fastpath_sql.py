@@ -160,7 +160,7 @@ def _usage_ok() -> str:
     )
 
 
-def _split(plain: bool, validate: bool) -> str:
+def _split(plain: bool) -> str:
     """Every line of the staged files worth a row, classified before parsing (``plain``: Claude Code).
 
     The filter uses only cheap tests (DuckDB repeats a filter's expressions where it pushes it down):
@@ -171,7 +171,7 @@ def _split(plain: bool, validate: bool) -> str:
     whole = "(prefix(line, '{') AND (suffix(line, '}') OR suffix(line, E'}\\r')))"
     usage = "(contains(line, 'usage\"') AND contains(line, '\"usage\"'))"  # the first test is the cheaper one
     keep = f"n = 1 OR {usage} OR NOT {whole}" if plain else "n < total OR line <> ''"
-    parse = "prefix(line, '{')" + (" AND json_valid(line)" if validate else "")
+    parse = "prefix(line, '{')"
     if plain:
         # a whole line past the first was kept for its "usage": no need to search it again
         kind = f"""CASE WHEN n = total AND line = '' THEN 'end'
@@ -191,8 +191,9 @@ def _split(plain: bool, validate: bool) -> str:
     l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
     l2 AS (SELECT * FROM l WHERE {keep}),
     c AS (SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines, {kind} AS cls FROM l2),
-    p AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN json_transform(line, $structure) END AS v
-          FROM c)"""
+    p0 AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN TRY(json_transform(line, $structure)) END AS v
+           FROM c),
+    p AS (SELECT fno, n, line, CASE WHEN cls = 'parse' AND v IS NULL THEN 'slow' ELSE cls END AS cls, lines, v FROM p0)"""
 
 
 def _typed(ts: str) -> str:
@@ -364,7 +365,7 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
     return sql, structure
 
 
-def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
+def lines_sql(shape: Shape) -> tuple[str, str]:
     """A query of the classified lines of ``$files``, and the ``$structure`` parameter to pass.
 
     Each row has the call's ``id`` (``$base`` plus its place: file number and line), input
@@ -372,12 +373,11 @@ def lines_sql(shape: Shape, *, validate: bool = True) -> tuple[str, str]:
     it), its ``kind``, ``lines`` (on a file's first row), the ``text`` of a slow line, and the
     columns of :data:`CALL_COLUMNS` a call of the fast path fills.
 
-    Without ``validate`` lines are not checked to be JSON before they are parsed: one that isn't
-    fails the whole statement (then run it again with ``validate``), and the others are parsed
-    once instead of twice.
+    A line that starts with ``{`` but isn't JSON (or that DuckDB can't transform) is parsed to
+    NULL by ``TRY`` (DuckDB re-reads a vector with a failing line row by row) and becomes ``slow``.
     """
     body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
-    return f"WITH {_split(shape.fmt == 'claude-code', validate)}, {body}", json.dumps(structure)
+    return f"WITH {_split(shape.fmt == 'claude-code')}, {body}", json.dumps(structure)
 
 
 CALL_COLUMNS: Final = (
