@@ -71,12 +71,33 @@ def _kinds_sql() -> str:
     return ", ".join(f"sum({col}) FILTER (WHERE unpriced IS NULL)" for col in COST_COLUMNS.values())
 
 
+_ROLLUP: Final = "spend_rollup"
+
+
+def _rollup(con: duckdb.DuckDBPyConnection, bucket: str) -> None:
+    """One pass over the calls: their sums by every key a spend view groups by (a small table).
+
+    Every view of :func:`spend` is then a grouping of this table: sums of sums, exact.
+    """
+    costs = ", ".join(f"sum({col}) AS {col}" for col in COST_COLUMNS.values())
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_ROLLUP} AS
+        SELECT coalesce(model_id, model) AS by_model, task AS by_task, CAST(day AS VARCHAR) AS by_day,
+               time_bucket(INTERVAL '{bucket}', ts) AS by_bucket, model, unpriced, agg,
+               count(*) AS n, {costs}, sum(inp) AS inp, sum(outp) AS outp, sum(rd) AS rd,
+               sum(w5 + w1) AS w, sum(inp + rd + w5 + w1) AS prompt
+        FROM priced GROUP BY ALL
+        """
+    )
+
+
 def _rows(con: duckdb.DuckDBPyConnection, key: str) -> tuple[SpendRow, ...]:
     sql = f"""
-        SELECT {key} AS k, count(*) FILTER (WHERE NOT agg), {_kinds_sql()},
-               sum(inp), sum(outp), sum(rd), sum(w5 + w1), count(*) FILTER (WHERE unpriced IS NOT NULL),
-               count(*) FILTER (WHERE agg)
-        FROM priced GROUP BY k
+        SELECT {key} AS k, sum(n) FILTER (WHERE NOT agg), {_kinds_sql()},
+               sum(inp), sum(outp), sum(rd), sum(w), sum(n) FILTER (WHERE unpriced IS NOT NULL),
+               sum(n) FILTER (WHERE agg)
+        FROM {_ROLLUP} GROUP BY k
     """
     out = []
     for row in con.execute(sql).fetchall():
@@ -84,7 +105,7 @@ def _rows(con: duckdb.DuckDBPyConnection, key: str) -> tuple[SpendRow, ...]:
         out.append(
             SpendRow(
                 key=str(row[0]),
-                calls=int(row[1]),
+                calls=int(row[1] or 0),
                 usd=sum(kinds.values(), Decimal(0)),
                 by_kind=kinds,
                 input_tokens=int(row[8] or 0),
@@ -99,16 +120,15 @@ def _rows(con: duckdb.DuckDBPyConnection, key: str) -> tuple[SpendRow, ...]:
 
 
 def _series(con: duckdb.DuckDBPyConnection, bucket: str) -> tuple[SeriesPoint, ...]:
-    b = f"time_bucket(INTERVAL '{bucket}', ts)"
     by_model: dict[datetime, dict[str, Decimal]] = {}
     for start, model, cost in con.execute(
-        f"SELECT {b}, coalesce(model_id, model), sum({TOTAL_SQL}) FILTER (WHERE unpriced IS NULL) "
-        "FROM priced GROUP BY ALL"
+        f"SELECT by_bucket, by_model, sum({TOTAL_SQL}) FILTER (WHERE unpriced IS NULL) "
+        f"FROM {_ROLLUP} GROUP BY ALL"
     ).fetchall():
         by_model.setdefault(start.replace(tzinfo=UTC), {})[str(model)] = micro_to_usd(cost)
     points: dict[datetime, SeriesPoint] = {}
     for row in con.execute(
-        f"SELECT {b} AS s, {_kinds_sql()}, sum(rd), sum(inp + rd + w5 + w1) FROM priced GROUP BY s ORDER BY s"
+        f"SELECT by_bucket AS s, {_kinds_sql()}, sum(rd), sum(prompt) FROM {_ROLLUP} GROUP BY s ORDER BY s"
     ).fetchall():
         kinds = {name: micro_to_usd(v) for name, v in zip(COST_COLUMNS, row[1:7], strict=True)}
         prompt = int(row[8] or 0)
@@ -137,17 +157,18 @@ def spend(con: duckdb.DuckDBPyConnection) -> Spend:
     """Totals by task, model, day and token kind, the unpriced bucket and the chart series."""
     first, last = window(con)
     bucket = pick_bucket(first, last)
-    by_model = _rows(con, "coalesce(model_id, model)")
+    _rollup(con, bucket)
+    by_model = _rows(con, "by_model")
     totals = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT agg), count(*) FILTER (WHERE agg), {_kinds_sql()}, "
-        "sum(rd), sum(inp + rd + w5 + w1) FROM priced"
+        f"SELECT sum(n) FILTER (WHERE NOT agg), sum(n) FILTER (WHERE agg), {_kinds_sql()}, "
+        f"sum(rd), sum(prompt) FROM {_ROLLUP}"
     ).fetchall()[0]
     assert totals is not None
     by_kind = {name: micro_to_usd(v) for name, v in zip(COST_COLUMNS, totals[2:8], strict=True)}
     unpriced = tuple(
         UnpricedRow(str(m), str(reason), int(n), int(tin or 0), int(tout or 0))
         for m, reason, n, tin, tout in con.execute(
-            "SELECT model, unpriced, count(*), sum(inp + rd + w5 + w1), sum(outp) FROM priced "
+            f"SELECT model, unpriced, sum(n), sum(prompt), sum(outp) FROM {_ROLLUP} "
             "WHERE unpriced IS NOT NULL GROUP BY ALL ORDER BY 3 DESC, 1"
         ).fetchall()
     )
@@ -158,8 +179,8 @@ def spend(con: duckdb.DuckDBPyConnection) -> Spend:
         total=sum(by_kind.values(), Decimal(0)),
         by_kind=by_kind,
         by_model=by_model,
-        by_task=_rows(con, "task"),
-        by_day=tuple(sorted(_rows(con, "CAST(day AS VARCHAR)"), key=lambda r: r.key)),
+        by_task=_rows(con, "by_task"),
+        by_day=tuple(sorted(_rows(con, "by_day"), key=lambda r: r.key)),
         unpriced=unpriced,
         first=first,
         last=last,
