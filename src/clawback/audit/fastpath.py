@@ -190,6 +190,8 @@ class _Loader:
         self.fallback = fallback
         self.progress = progress
         self._line_readers: dict[int, LineFallback] = {}
+        self._lenient: set[Shape] = set()
+        """Shapes whose files held a line with "usage" that isn't JSON: their lines are parsed with ``TRY``."""
         self._pending = 0
         """Calls waiting in the temporary table ``fx`` to be priced into ``calls`` (see :meth:`flush`)."""
         self._keyed = False
@@ -238,8 +240,15 @@ class _Loader:
         }
         into = "INSERT INTO fx " if self._pending else "CREATE OR REPLACE TEMP TABLE fx AS "
         try:
-            sql, params["structure"] = lines_sql(fmt)
-            con.execute(into + sql, params)
+            if fmt not in self._lenient:
+                sql, params["structure"] = lines_sql(fmt, lenient=False)
+                try:
+                    con.execute(into + sql, params)
+                except duckdb.InvalidInputException:  # a line that isn't JSON: TRY every line from now on
+                    self._lenient.add(fmt)
+            if fmt in self._lenient:
+                sql, params["structure"] = lines_sql(fmt)
+                con.execute(into + sql, params)
             mine = f"id > {int(base)}"
             counts = {
                 str(kind): (int(n), int(lines))

@@ -160,7 +160,7 @@ def _usage_ok() -> str:
     )
 
 
-def _split(plain: bool) -> str:
+def _split(plain: bool, lenient: bool) -> str:
     """Every line of the staged files worth a row, classified before parsing (``plain``: Claude Code).
 
     The filter uses only cheap tests (DuckDB repeats a filter's expressions where it pushes it down):
@@ -184,6 +184,7 @@ def _split(plain: bool) -> str:
                  WHEN {parse} THEN 'parse'
                  WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank'
                  ELSE 'slow' END"""
+    transform = "TRY(json_transform(line, $structure))" if lenient else "json_transform(line, $structure)"
     return f"""
     f0 AS (SELECT CAST(list_position($files, filename) AS INTEGER) AS fno, string_split(content, E'\\n') AS ls
            FROM read_text($files)),
@@ -191,8 +192,7 @@ def _split(plain: bool) -> str:
     l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
     l2 AS (SELECT * FROM l WHERE {keep}),
     c AS (SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines, {kind} AS cls FROM l2),
-    p0 AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN TRY(json_transform(line, $structure)) END AS v
-           FROM c),
+    p0 AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN {transform} END AS v FROM c),
     p AS (SELECT fno, n, line, CASE WHEN cls = 'parse' AND v IS NULL THEN 'slow' ELSE cls END AS cls, lines, v FROM p0)"""
 
 
@@ -365,7 +365,7 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
     return sql, structure
 
 
-def lines_sql(shape: Shape) -> tuple[str, str]:
+def lines_sql(shape: Shape, *, lenient: bool = True) -> tuple[str, str]:
     """A query of the classified lines of ``$files``, and the ``$structure`` parameter to pass.
 
     Each row has the call's ``id`` (``$base`` plus its place: file number and line), input
@@ -373,11 +373,13 @@ def lines_sql(shape: Shape) -> tuple[str, str]:
     it), its ``kind``, ``lines`` (on a file's first row), the ``text`` of a slow line, and the
     columns of :data:`CALL_COLUMNS` a call of the fast path fills.
 
-    A line that starts with ``{`` but isn't JSON (or that DuckDB can't transform) is parsed to
-    NULL by ``TRY`` (DuckDB re-reads a vector with a failing line row by row) and becomes ``slow``.
+    With ``lenient``, a line that starts with ``{`` but isn't JSON (or that DuckDB can't
+    transform) is parsed to NULL by ``TRY`` (DuckDB re-reads a vector with a failing line row by
+    row) and becomes ``slow``. Without it such a line fails the whole statement (then run it again
+    lenient), and the others are parsed about 7% faster.
     """
     body, structure = _claude_code() if shape.fmt == "claude-code" else _jsonl(shape)
-    return f"WITH {_split(shape.fmt == 'claude-code')}, {body}", json.dumps(structure)
+    return f"WITH {_split(shape.fmt == 'claude-code', lenient)}, {body}", json.dumps(structure)
 
 
 CALL_COLUMNS: Final = (
