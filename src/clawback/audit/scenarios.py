@@ -40,8 +40,8 @@ CREATE TABLE IF NOT EXISTS cache_sim (
 """
 _PLAN_DDL: Final = """
 CREATE OR REPLACE TEMP TABLE plan (
-    scenario INTEGER, task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT, batch BOOLEAN,
-    cap BIGINT, cache VARCHAR
+    pid INTEGER, scenario INTEGER, task VARCHAR, model_id VARCHAR, route_to VARCHAR, factor DOUBLE, target_min BIGINT,
+    batch BOOLEAN, cap BIGINT, cache VARCHAR, tier_min BIGINT
 )
 """
 
@@ -83,9 +83,8 @@ def _usage_sql(cached_plans: bool) -> str:
         )
 
     calls = f"""
-        SELECT pl.scenario, p.id, p.day, p.task, p.model_id AS source_model,
+        SELECT pl.pid, pl.tier_min, p.day,
             (p.c_in + p.c_w5 + p.c_w1 + p.c_rd + p.c_out + p.c_web) AS base,
-            coalesce(pl.route_to, p.model_id) AS model_id,
             {replayed("inp", uncached)} AS inp,
             {replayed("rd", cache_col("rd"))} AS rd,
             {replayed("w5", cache_col("w5"))} AS w5,
@@ -103,7 +102,7 @@ def _usage_sql(cached_plans: bool) -> str:
     if not cached_plans:
         return f"({calls})"
     pings = """
-        SELECT pl.scenario, p.id, p.day, p.task, p.model_id, 0, coalesce(pl.route_to, p.model_id),
+        SELECT pl.pid, pl.tier_min, p.day, 0,
             cs.pinp, cs.prd, cs.pw5, cs.pw1, cs.pout, 0, 'standard', p.geo, NULL, NULL, NULL, false
         FROM priced p
         JOIN plan pl ON pl.task = p.task AND pl.model_id = p.model_id
@@ -131,6 +130,38 @@ def scenarios_costs(
     out: list[dict[tuple[str, str], Decimal]] = [{} for _ in scenarios]
     if not rows:
         return out
+    con.execute(CACHE_SIM_DDL)
+    con.execute(_PLAN_DDL)
+    appender = con.appender("plan")
+    appender.append_rows([(pid, *row, None) for pid, row in enumerate(rows)])
+    appender.flush()
+    con.execute(
+        f"UPDATE plan SET tier_min = t.tier_min FROM {tier_thresholds()} t "
+        "WHERE t.model_id = coalesce(plan.route_to, plan.model_id)"
+    )
+    # grouped by the plan's number (a plan is one scenario's task and model: what it routes to
+    # follows from it), then named: fewer and narrower keys to group millions of calls by
+    summed = f"""(
+        SELECT pl.scenario, pl.task, pl.model_id AS source_model, coalesce(pl.route_to, pl.model_id) AS model_id,
+               g.* EXCLUDE (pid)
+        FROM (
+            SELECT u.pid, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind, u.rep_usd IS NOT NULL AS rep,
+                   (u.inp + u.rd + u.w5 + u.w1) > u.tier_min AS over,
+                   sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
+                   sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
+            FROM {_usage_sql(any(row[8] for row in rows))} u
+            GROUP BY ALL
+        ) g JOIN plan pl ON pl.pid = g.pid
+    )"""
+    priced = priced_select(summed, keep="u.scenario, u.task, u.source_model, u.base", over="u.over")
+    total = "(c_in + c_w5 + c_w1 + c_rd + c_out + c_web)"
+    sql = f"""
+        SELECT scenario, task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
+        FROM ({priced}) GROUP BY ALL
+    """
+    for i, t, m, cost in con.execute(sql).fetchall():
+        out[int(i)][(str(t), str(m))] = micro_to_usd(cost)
+    return out
     con.execute(CACHE_SIM_DDL)
     con.execute(_PLAN_DDL)
     appender = con.appender("plan")
