@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from clawback.errors import ClawbackError
 from clawback.ledger.baseline import baseline_text, baseline_usd, caller_reach
 from clawback.ledger.record import CallError, CallRecord
-from clawback.pricing.cost import CostBreakdown, Usage
+from clawback.pricing.cost import CostBreakdown, Usage, price_usage
 
 if TYPE_CHECKING:
     from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+    from clawback.pricing.catalogue import ModelInfo
 
 __all__ = ["Settled", "day_of", "plain_usage", "usage_json"]
 
@@ -43,11 +44,20 @@ class Settled:
     latency_ms: float
     fallback_from: str | None = None
     extra: Mapping[str, Any] | None = None
+    deferred: ModelInfo | None = None
+    """The model the usage is still to be priced on (the breakdown is made by :meth:`cost`)."""
 
     @property
     def total(self) -> Decimal | None:
         """What the attempt cost (None when unpriced or failed)."""
-        return None if self.breakdown is None else self.breakdown.total
+        breakdown = self.cost()
+        return None if breakdown is None else breakdown.total
+
+    def cost(self) -> CostBreakdown | None:
+        """The cost breakdown: the one priced at settling, or made now from the same usage, model and day."""
+        if self.deferred is None or self.parsed is None:
+            return self.breakdown
+        return price_usage(self.parsed, self.deferred, at=day_of(self.prepared.started_at))
 
     def baseline(self) -> Decimal | None:
         """What the call would have cost sent as the caller wrote it (see :mod:`clawback.ledger.baseline`)."""
@@ -71,7 +81,7 @@ class Settled:
         usage = usage_json(outcome.usage)
         return CallRecord.create(
             p.requested_model,
-            breakdown=self.breakdown,
+            breakdown=self.cost(),
             ts=datetime.fromtimestamp(p.started_at, UTC),
             served_model=self.served,
             task=p.task,
