@@ -94,7 +94,7 @@ def write_options(
     base = cum[live] if live is not None else 0
     kept = base - (cum[survivor] if survivor is not None else 0)
     saving, p5, p60 = r.read_saving, r.premium_5m, r.premium_1h
-    out: list[Option] = []
+    ranked: list[tuple[float, int, Ttl]] = []  # (-value, candidate, ttl): best first as tuples sort
     t5 = t60 = 0.0
     prev = base
     for i, c in enumerate(cands):
@@ -104,9 +104,9 @@ def write_options(
         t5 += seg * (saving * r5[i] - p5)
         t60 += seg * (saving * r60[i] - p60)
         if t5 > 0:
-            out.append(Option(t5, "5m", i))
+            ranked.append((-t5, i, "5m"))
         hour = t60 + (saving * late[i] * kept if kept > 0 and late[i] > 0 else 0.0)
         if hour > 0:
-            out.append(Option(hour, "1h", i))
-    out.sort(key=lambda o: (-o.value, o.cand, o.ttl))
-    return out
+            ranked.append((-hour, i, "1h"))
+    ranked.sort()
+    return [Option(-value, ttl, i) for value, i, ttl in ranked]
