@@ -50,14 +50,18 @@ class Settled:
     @property
     def total(self) -> Decimal | None:
         """What the attempt cost (None when unpriced or failed)."""
-        breakdown = self.cost()
+        breakdown = self.cost()[0]
         return None if breakdown is None else breakdown.total
 
-    def cost(self) -> CostBreakdown | None:
-        """The cost breakdown: the one priced at settling, or made now from the same usage, model and day."""
+    def cost(self) -> tuple[CostBreakdown | None, str | None]:
+        """The cost breakdown, or why there is none: priced at settling, or now from the same usage,
+        model and day (what settling would have made)."""
         if self.deferred is None or self.parsed is None:
-            return self.breakdown
-        return price_usage(self.parsed, self.deferred, at=day_of(self.prepared.started_at))
+            return self.breakdown, self.reason
+        try:
+            return price_usage(self.parsed, self.deferred, at=day_of(self.prepared.started_at)), None
+        except (ClawbackError, ArithmeticError) as exc:  # as settling would have said
+            return None, str(exc)
 
     def baseline(self) -> Decimal | None:
         """What the call would have cost sent as the caller wrote it (see :mod:`clawback.ledger.baseline`)."""
@@ -79,16 +83,17 @@ class Settled:
         """The ledger record of this attempt."""
         p, outcome, pipe = self.prepared, self.outcome, self.pipeline
         usage = usage_json(outcome.usage)
+        breakdown, reason = self.cost()
         return CallRecord.create(
             p.requested_model,
-            breakdown=self.cost(),
+            breakdown=breakdown,
             ts=datetime.fromtimestamp(p.started_at, UTC),
             served_model=self.served,
             task=p.task,
             api_key_id=pipe.workspace,
             shape=p.shape.to_json() if p.shape is not None else None,
             usage=usage,
-            unpriced_reason=self.reason,
+            unpriced_reason=reason,
             latency_ms=round(self.latency_ms, 3),
             ttft_ms=None if outcome.ttft_s is None else round(outcome.ttft_s * 1000, 3),
             stop_reason=outcome.stop_reason,
