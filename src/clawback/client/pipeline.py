@@ -3,10 +3,10 @@
 :meth:`CallPipeline.prepare` turns the caller's keyword arguments into the body to send: the
 routing decision, the concise-answer instruction, the learned output cap and the cache plan, in
 that order (the plan is made for the model that will serve the call). :meth:`CallPipeline.settle`
-takes what came back — usage, model, stop reason, or an error — prices it and feeds the cache
-history and the output policy, so the next call is planned with what this one taught; the
-:class:`Settled` it returns builds the ledger record (cost, baseline, shape) when asked, which the
-client does off the calling thread. :meth:`CallPipeline.finish` is both at once.
+takes what came back — usage, model, stop reason, or an error — prices its input side and feeds the
+cache history and the output policy, so the next call is planned with what this one taught; the
+:class:`Settled` it returns builds the ledger record (cost breakdown, baseline, shape) when asked,
+which the client does off the calling thread. :meth:`CallPipeline.finish` is both at once.
 
 The record's ``baseline_usd`` — what the call would have cost sent as the caller wrote it — is
 computed here (:mod:`clawback.ledger.baseline`), so every user of the pipeline (the client, the

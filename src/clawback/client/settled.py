@@ -1,8 +1,10 @@
 """One call after it returned: priced and learnt from, its ledger record built on demand.
 
 :class:`Settled` is what :meth:`clawback.client.pipeline.CallPipeline.settle` returns. Building the
-record — the shape's JSON, the cost breakdown's, the baseline (:mod:`clawback.ledger.baseline`) —
-changes nothing the next call does, so the client does it off the calling thread.
+record — the shape's JSON, the cost breakdown and its JSON, the baseline
+(:mod:`clawback.ledger.baseline`) — changes nothing the next call does, so the client does it off
+the calling thread. (Settling prices only the input side, which the cache history books; the
+breakdown is made here from the same usage, model and day, so it is the one settling would have made.)
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ __all__ = ["Settled", "day_of", "plain_usage", "usage_json"]
 class Settled:
     """One attempt after the call: priced and learnt from; :meth:`record` builds its ledger record.
 
-    Building the record (the shape's JSON, the cost breakdown's, the baseline) is the part the
-    client moves off the calling thread: nothing in it changes what the next call does.
+    Building the record (the shape's JSON, the cost breakdown and its JSON, the baseline) is the
+    part the client moves off the calling thread: nothing in it changes what the next call does.
     """
 
     pipeline: CallPipeline
