@@ -258,8 +258,11 @@ class PrefixHistory:
         origins = view.origins
         recs = view.recs
         n = len(blocks)
-        todo = {i for i, rec in enumerate(recs) if rec is not None}
-        todo.update(origins, range(0, n, LATTICE), range(view.first_message), forced)
+        todo = set(forced)
+        for i, rec in enumerate(recs):
+            if rec is not None:
+                todo.add(i)
+        todo.update(origins, range(0, n, LATTICE), range(view.first_message))
         for i in sorted(todo):
             if i >= n:
                 continue

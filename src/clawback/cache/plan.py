@@ -46,7 +46,11 @@ def with_marks(shape: RequestShape, marks: Mapping[int, Ttl], *, auto: Ttl | Non
     """Like ``RequestShape.with_breakpoints`` but copies only the blocks whose mark changes."""
     blocks = list(shape.blocks)
     n = len(blocks)
-    for i in {*[i for i, b in enumerate(blocks) if b.cache_ttl is not None], *marks}:
+    todo = set(marks)
+    for i, b in enumerate(blocks):
+        if b.cache_ttl is not None:
+            todo.add(i)
+    for i in todo:
         if i < n:
             b = blocks[i]
             ttl = marks.get(i)
