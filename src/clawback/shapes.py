@@ -393,6 +393,9 @@ _TOKEN_MEMO_LIMIT = 65_536
 
 def _estimate_block(block: Mapping[str, Any], tokenizer: Tokenizer) -> int:
     """The offline estimate; a block nested too deep for JSON encoding is estimated from its flat text."""
+    text = block.get("text")
+    if type(text) is str and block.get("type") == "text" and _PLAIN_TEXT_KEYS.issuperset(block):
+        return _tokens.estimate_text_tokens(text, tokenizer)  # a plain text block: nothing nested
     if _depth_exceeds(block):
         return _tokens.estimate_text_tokens(_flat_json(block), tokenizer)
     return _tokens.estimate_block_tokens(block, tokenizer)
@@ -400,6 +403,9 @@ def _estimate_block(block: Mapping[str, Any], tokenizer: Tokenizer) -> int:
 
 def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], int]:
     """The offline estimator, remembered by content hash (system prompts repeat on every call)."""
+    found = _COUNTERS.get(tokenizer)
+    if found is not None:
+        return found
 
     def count(block: Mapping[str, Any], content_hash: str) -> int:
         key = (content_hash, tokenizer)
@@ -410,7 +416,12 @@ def _memo_counter(tokenizer: Tokenizer) -> Callable[[Mapping[str, Any], str], in
             found = _TOKEN_MEMO[key] = _estimate_block(block, tokenizer)
         return found
 
+    _COUNTERS[tokenizer] = count
     return count
+
+
+_COUNTERS: dict[str, Callable[[Mapping[str, Any], str], int]] = {}
+"""One counter per tokenizer (made once, not per request)."""
 
 
 _CHAIN_START = _digest("clawback-shape-v1")

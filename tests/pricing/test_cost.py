@@ -418,6 +418,39 @@ def test_price_total_is_price_usage_total(
     assert got == expected and str(got) == str(expected)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2_000_000),
+    st.integers(0, 200_000),
+    st.integers(0, 2_000_000),
+    st.integers(0, 500_000),
+    st.integers(0, 500_000),
+    st.integers(0, 20),
+    st.sampled_from([None, "standard", "batch", "priority"]),
+    st.sampled_from([None, "us", "global"]),
+    st.sampled_from([None, "fast", "standard"]),
+    st.data(),
+)
+def test_price_input_is_price_usage_input_total(
+    inp: int, out: int, read: int, w5: int, w1: int, web: int, tier: Any, geo: Any, speed: Any, data: Any
+) -> None:
+    """The client's calling-thread pricing: the same Decimal as the breakdown's, or None (price it in full)."""
+    from clawback.pricing.cost import price_input
+
+    model = data.draw(st.sampled_from(_models()))
+    at = data.draw(st.sampled_from([None, date(2024, 1, 1), date(2026, 6, 1), date(2030, 1, 1)]))
+    usage = Usage(inp, out, read, w5, w1, 0, web, tier, geo, speed)
+    got = price_input(usage, model, at=at)
+    if got is None:  # a modifier applies: only the full breakdown knows
+        modified = tier == "batch" or speed == "fast" or geo == "us"
+        tiered = model.prompt_tier_at(at)
+        assert modified or (tiered is not None and usage.prompt_tokens > tiered.threshold_prompt_tokens)
+        return
+    expected = price_usage(usage, model, at=at)
+    assert not expected.modifiers
+    assert got == expected.input_total and str(got) == str(expected.input_total)
+
+
 def _reference_check(values: list[Any]) -> str | None:
     """The validation Usage did before its plain-int shortcut: the first bad count's message."""
     names = [

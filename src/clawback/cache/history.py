@@ -204,8 +204,9 @@ class PrefixHistory:
             usage = usage_of(result)
         else:
             usage = result
-            hit, written = infer_effects(shape, usage, cum, info.min_cacheable_tokens)
-            marks = [position for position, _ in marks_of(shape)] if hit is not None else []
+            breakpoints = marks_of(shape)
+            hit, written = infer_effects(shape, usage, cum, info.min_cacheable_tokens, breakpoints)
+            marks = [position for position, _ in breakpoints] if hit is not None else []
         if ping:
             ctx.saved -= (
                 price_usage(usage, info, at=day).total + extra_output * CacheRates.of(info, at=day).output
@@ -257,8 +258,11 @@ class PrefixHistory:
         origins = view.origins
         recs = view.recs
         n = len(blocks)
-        todo = {i for i, rec in enumerate(recs) if rec is not None}
-        todo.update(origins, range(0, n, LATTICE), range(view.first_message), forced)
+        todo = set(forced)
+        for i, rec in enumerate(recs):
+            if rec is not None:
+                todo.add(i)
+        todo.update(origins, range(0, n, LATTICE), range(view.first_message))
         for i in sorted(todo):
             if i >= n:
                 continue

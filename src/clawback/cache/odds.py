@@ -31,6 +31,7 @@ Floats are fine here: the odds decide, never account. The step size and priors c
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from typing import Final, NamedTuple
 
@@ -80,10 +81,7 @@ def gap_bucket(gap: float | None) -> int:
     """Buckets of seconds: under 5 s, 20 s, 1 min, 2.5 min, 5 min, 15 min, 1 h, longer; 8 for none."""
     if gap is None:
         return 8
-    for i, edge in enumerate(_GAP_EDGES):
-        if gap < edge:
-            return i
-    return len(_GAP_EDGES)
+    return bisect_right(_GAP_EDGES, gap)  # the first edge above the gap (7 past the last)
 
 
 class Evidence(NamedTuple):
@@ -116,6 +114,10 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
     ``gap`` the bucket of its own last gap (for a first sighting, the conversation's).
     """
     s = sightings if sightings < 3 else 3
+    memo = (ev, kind, s, gap)
+    found = _KEYS_MEMO.get(memo)
+    if found is not None:
+        return found
     quick, slow = ev.quick, ev.depth - ev.quick
     keys: Keys = (
         kind_key(kind, s, ev.continues),
@@ -129,7 +131,15 @@ def evidence_keys(ev: Evidence, kind: str, sightings: int, gap: int) -> Keys:
         keys += (("r", ev.root, kind, s),)
     if ev.task:
         keys += (("t", ev.task, kind, s),)
+    if len(_KEYS_MEMO) >= _KEYS_MEMO_LIMIT:
+        _KEYS_MEMO.clear()
+    _KEYS_MEMO[memo] = keys
     return keys
+
+
+_KEYS_MEMO: dict[tuple[Evidence, str, int, int], Keys] = {}
+_KEYS_MEMO_LIMIT = 4096
+"""The keys of recent evidence (the same few recur call after call); full, the memo starts over."""
 
 
 def kind_key(kind: str, sightings: int, continues: bool) -> Key:

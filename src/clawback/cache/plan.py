@@ -46,7 +46,11 @@ def with_marks(shape: RequestShape, marks: Mapping[int, Ttl], *, auto: Ttl | Non
     """Like ``RequestShape.with_breakpoints`` but copies only the blocks whose mark changes."""
     blocks = list(shape.blocks)
     n = len(blocks)
-    for i in {*[i for i, b in enumerate(blocks) if b.cache_ttl is not None], *marks}:
+    todo = set(marks)
+    for i, b in enumerate(blocks):
+        if b.cache_ttl is not None:
+            todo.add(i)
+    for i in todo:
         if i < n:
             b = blocks[i]
             ttl = marks.get(i)
@@ -96,11 +100,15 @@ def ordered_marks(marks: dict[int, Ttl], caller: Mapping[int, Ttl]) -> dict[int,
     before any 1-hour mark becomes 1 hour, which is free: that span is billed at 1 hour anyway.
     """
     out = dict(marks)
-    first_caller_5m = min((pos for pos, ttl in caller.items() if ttl == "5m"), default=None)
+    first_caller_5m = (
+        min((pos for pos, ttl in caller.items() if ttl == "5m"), default=None) if caller else None
+    )
     if first_caller_5m is not None:
         for pos, ttl in out.items():
             if pos > first_caller_5m and ttl == "1h" and pos not in caller:
                 out[pos] = "5m"
+    if "1h" not in out.values():  # the common case: nothing to move before an hour-long mark
+        return dict(sorted(out.items()))
     last_1h = max((pos for pos, ttl in out.items() if ttl == "1h"), default=None)
     if last_1h is not None:
         for pos, ttl in out.items():

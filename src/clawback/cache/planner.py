@@ -115,11 +115,11 @@ class _Planner:
         self.odds = self.history.odds(self.workspace, shape.model)
         total = view.cum[-1] if view.cum else shape.overhead_tokens
         self.ratios = CacheRates.of(self.model, at=self.day, prompt_tokens=total).ratios()
-        for position in [b.position for b in shape.blocks if b.cache_ttl is not None]:
-            ttl = shape.blocks[position].cache_ttl
-            assert ttl is not None
-            self.caller[position] = ttl
-            self.note(position, "keep", "caller", "cache_control set by the caller is kept", ttl=ttl)
+        for b in shape.blocks:
+            ttl = b.cache_ttl
+            if ttl is not None:
+                self.caller[b.position] = ttl
+                self.note(b.position, "keep", "caller", "cache_control set by the caller is kept", ttl=ttl)
         if self.shape.auto_cache_ttl is not None:
             last = next((b.position for b in reversed(self.shape.blocks) if b.cacheable), None)
             if last is not None and last not in self.caller:
@@ -268,16 +268,16 @@ def _scan(p: _Planner, blocked: int | None) -> None:
         if before.position not in origins:
             origins = {**origins, before.position: before.level if before.level != "messages" else "turn"}
     now = p.now
-    live_records = [
-        (rec, i)
-        for i, rec in enumerate(recs)
-        if rec is not None and rec.visible_at <= now < rec.expires_at and blocks[i].cacheable
-    ]
+    live_records: list[tuple[PrefixRecord, int]] = []
+    for i, rec in enumerate(recs):
+        if rec is not None and rec.visible_at <= now < rec.expires_at and blocks[i].cacheable:
+            live_records.append((rec, i))
     p.live = live_records[-1][1] if live_records else None
     lasting = now + FIVE_MIN
-    p.survivor = next(
-        (pos for rec, pos in reversed(live_records) if rec.expires_at > lasting or rec.shared()), None
-    )
+    for rec, pos in reversed(live_records):
+        if rec.expires_at > lasting or rec.shared():
+            p.survivor = pos
+            break
     if len(live_records) > 1:
         kept = [
             (rec.child_changes, pos)
@@ -377,20 +377,26 @@ def _worst(p: _Planner, marks: Mapping[int, Ttl]) -> Decimal:
     if p.auto_position is not None and p.shape.auto_cache_ttl is not None:
         marks = {**marks, p.auto_position: p.shape.auto_cache_ttl}
         positions = sorted(marks)
-    eligible = [pos for pos in positions if p.cum[pos] >= minimum]
+    cum, live = p.cum, p.live
+    eligible: list[int] = []
+    hit = None
+    for pos in positions:
+        if cum[pos] >= minimum:
+            eligible.append(pos)
+            if live is not None and live <= pos < live + LOOKBACK_BLOCKS:
+                hit = live  # the anchored live entry is read
     if not eligible:
         return Decimal(0)
-    hit = (
-        p.live
-        if p.live is not None and any(p.live <= m < p.live + LOOKBACK_BLOCKS for m in eligible)
-        else None
-    )
-    read = p.cum[hit] if hit is not None else 0
-    after = [pos for pos in eligible if hit is None or pos > hit]
-    one_hour = [pos for pos in after if marks[pos] == "1h"]
-    b_tokens = p.cum[one_hour[-1]] if one_hour else read
+    read = cum[hit] if hit is not None else 0
+    after = last_1h = None  # the deepest write past the read, and the deepest one an hour long
+    for pos in eligible:
+        if hit is None or pos > hit:
+            after = pos
+            if marks[pos] == "1h":
+                last_1h = pos
+    b_tokens = cum[last_1h] if last_1h is not None else read
     write_1h = max(0, b_tokens - read)
-    write_5m = max(0, p.cum[eligible[-1]] - max(b_tokens, read)) if after else 0
+    write_5m = max(0, cum[eligible[-1]] - max(b_tokens, read)) if after is not None else 0
     rates = CacheRates.of(p.model, at=p.day, prompt_tokens=p.cum[-1])
     return rates.extra(read=read, write_5m=write_5m, write_1h=write_1h)
 
@@ -404,7 +410,8 @@ def _finish(
 ) -> CachePlan:
     if p.explain:
         explain(p, marks, option)
-    added = tuple(pos for pos in marks if pos not in p.caller)
+    caller = p.caller
+    added = tuple([pos for pos in marks if pos not in caller]) if caller else tuple(marks)
     expected = p.live if _reaches(p, marks) else None
     return CachePlan(
         marks=marks,

@@ -146,10 +146,18 @@ def marks_of(shape: RequestShape) -> list[tuple[int, Ttl]]:
 
 
 def infer_effects(
-    shape: RequestShape, usage: Usage, cum: list[int], min_tokens: int
+    shape: RequestShape,
+    usage: Usage,
+    cum: list[int],
+    min_tokens: int,
+    marks: list[tuple[int, Ttl]] | None = None,
 ) -> tuple[int | None, list[tuple[int, Ttl]]]:
-    """The read position and the writes behind a usage object, matched by token counts."""
-    marks = marks_of(shape)
+    """The read position and the writes behind a usage object, matched by token counts.
+
+    ``marks`` is ``marks_of(shape)`` when the caller has it already.
+    """
+    if marks is None:
+        marks = marks_of(shape)
     if not marks:
         return None, []
     hit: int | None = None

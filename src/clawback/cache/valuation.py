@@ -28,6 +28,7 @@ median gap would need promised reads the pings then did not always buy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from clawback.cache.economics import Ratios
@@ -81,9 +82,13 @@ def write_options(
     if not cands:
         return []
     n = len(cands)
-    r5 = [_reads(c.q5, c.repeat) for c in cands]
-    r60 = [_reads(c.q60, c.repeat) for c in cands]
-    late = [c.q60 - c.q5 for c in cands]
+    r5: list[float] = []
+    r60: list[float] = []
+    late: list[float] = []
+    for c in cands:  # one loop, not three comprehensions (each is a call of its own on this hot path)
+        r5.append(_reads(c.q5, c.repeat))
+        r60.append(_reads(c.q60, c.repeat))
+        late.append(c.q60 - c.q5)
     for i in range(n - 2, -1, -1):
         if r5[i + 1] > r5[i]:
             r5[i] = r5[i + 1]
@@ -108,5 +113,11 @@ def write_options(
         hour = t60 + (saving * late[i] * kept if kept > 0 and late[i] > 0 else 0.0)
         if hour > 0:
             out.append(Option(hour, "1h", i))
-    out.sort(key=lambda o: (-o.value, o.cand, o.ttl))
+    # best value first, ties by candidate then TTL: sorts are stable, reverse=True included
+    out.sort(key=_BY_CANDIDATE)
+    out.sort(key=_BY_VALUE, reverse=True)
     return out
+
+
+_BY_CANDIDATE = itemgetter(2, 1)
+_BY_VALUE = itemgetter(0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Final
 
 from clawback.cache.odds import Evidence, Keys, evidence_keys, gap_bucket, log_bucket
@@ -79,16 +78,20 @@ def view_of(
 ) -> RequestView:
     """Read ``shape``, sent for ``task`` (``""``: none), against the history's ``records`` at ``now``."""
     blocks = shape.blocks
-    cum = list(accumulate([b.tokens for b in blocks], initial=shape.overhead_tokens))
-    del cum[0]
-    hashes = [b.prefix_hash for b in blocks]
+    cum: list[int] = []
+    hashes: list[str] = []
+    recs: list[PrefixRecord | None] = []
     get = records.get
-    recs = [get(h) for h in hashes]
+    total = shape.overhead_tokens
     deepest = None
-    for i in range(len(recs) - 1, -1, -1):
-        if recs[i] is not None:
+    for i, b in enumerate(blocks):  # one pass (no comprehension calls): this runs on every call
+        total += b.tokens
+        cum.append(total)
+        hashes.append(b.prefix_hash)
+        found = get(b.prefix_hash)
+        recs.append(found)
+        if found is not None:
             deepest = i
-            break
     root, first_message = _root(shape)
     n = len(blocks)
     rec = recs[deepest] if deepest is not None else None

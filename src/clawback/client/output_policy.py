@@ -91,7 +91,9 @@ class OutputPolicy:
         """Record a finished call; returns a warning when the task's truncation rate has risen."""
         if task is None:
             return None
-        stats = self._tasks.setdefault(task, TaskOutputs(self.settings.window))
+        stats = self._tasks.get(task)
+        if stats is None:  # not setdefault: that would build (and drop) a TaskOutputs on every call
+            stats = self._tasks[task] = TaskOutputs(self.settings.window)
         stats.add(output_tokens, stop_reason == "max_tokens")
         rate = stats.truncation_rate
         enough = len(stats.stops) >= self.settings.alert_min_calls

@@ -3,10 +3,10 @@
 :meth:`CallPipeline.prepare` turns the caller's keyword arguments into the body to send: the
 routing decision, the concise-answer instruction, the learned output cap and the cache plan, in
 that order (the plan is made for the model that will serve the call). :meth:`CallPipeline.settle`
-takes what came back — usage, model, stop reason, or an error — prices it and feeds the cache
-history and the output policy, so the next call is planned with what this one taught; the
-:class:`Settled` it returns builds the ledger record (cost, baseline, shape) when asked, which the
-client does off the calling thread. :meth:`CallPipeline.finish` is both at once.
+takes what came back — usage, model, stop reason, or an error — prices its input side and feeds the
+cache history and the output policy, so the next call is planned with what this one taught; the
+:class:`Settled` it returns builds the ledger record (cost breakdown, baseline, shape) when asked,
+which the client does off the calling thread. :meth:`CallPipeline.finish` is both at once.
 
 The record's ``baseline_usd`` — what the call would have cost sent as the caller wrote it — is
 computed here (:mod:`clawback.ledger.baseline`), so every user of the pipeline (the client, the
@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from clawback.cache.apply import apply_plan
 from clawback.cache.history import PrefixHistory, SeedRecord
@@ -39,7 +39,7 @@ from clawback.errors import ClawbackError
 from clawback.ledger.baseline import EXTRA_CALL
 from clawback.ledger.record import CallRecord
 from clawback.pricing.catalogue import Catalogue, ModelInfo
-from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_usage
+from clawback.pricing.cost import CostBreakdown, Usage, parse_usage, price_input, price_usage
 from clawback.routing.policies import RoutingDecision
 from clawback.routing.route import RoutingConfig, route
 from clawback.shapes import RequestShape, request_shape
@@ -114,6 +114,22 @@ class Outcome:
     request_id: str | None = None
     error: BaseException | None = None
     ttft_s: float | None = None
+
+
+class _Priced(NamedTuple):
+    """What :meth:`CallPipeline._price` found out about one call's usage."""
+
+    parsed: Usage | None
+    breakdown: CostBreakdown | None
+    reason: str | None
+    """Why the call has no cost (its usage could not be read or priced)."""
+    input_total: Decimal | None
+    """The input side of the cost, on the model the call was planned for (the history books it)."""
+    deferred: ModelInfo | None
+    """The model to price ``parsed`` on later, when ``breakdown`` was left to the record."""
+
+
+_UNPRICED = _Priced(None, None, None, None, None)
 
 
 class CallPipeline:
@@ -284,29 +300,30 @@ class CallPipeline:
     ) -> Settled:
         """Price one attempt and, for a successful call, teach the history and caps; the record comes later."""
         latency_ms = (time.perf_counter() - prepared.started_perf) * 1000
-        day = day_of(prepared.started_at)
         served = outcome.served_model or prepared.model
         usage = outcome.usage
-        parsed, info, breakdown, reason = (
-            self._price(prepared, served, usage, day) if usage is not None else (None, None, None, None)
+        priced = (
+            self._price(prepared, served, usage, day_of(prepared.started_at))
+            if usage is not None
+            else _UNPRICED
         )
         if learn and usage is not None and outcome.error is None:
-            if parsed is None:
-                log.warning("usage from the API could not be read: %s", reason)
+            if priced.parsed is None:
+                log.warning("usage from the API could not be read: %s", priced.reason)
             else:
-                same = breakdown is not None and info is prepared.info
-                self._learn(prepared, parsed, outcome, breakdown.input_total if same and breakdown else None)
+                self._learn(prepared, priced.parsed, outcome, priced.input_total)
         return Settled(
-            pipeline=self,
-            prepared=prepared,
-            outcome=outcome,
-            parsed=parsed,
-            breakdown=breakdown,
-            reason=reason,
-            served=served,
-            latency_ms=latency_ms,
-            fallback_from=fallback_from,
-            extra=extra,
+            self,
+            prepared,
+            outcome,
+            priced.parsed,
+            priced.breakdown,
+            priced.reason,
+            served,
+            latency_ms,
+            fallback_from,
+            extra,
+            priced.deferred,
         )
 
     def finish(
@@ -321,23 +338,31 @@ class CallPipeline:
         """The ledger record of one attempt; successful calls also teach the history and caps."""
         return self.settle(prepared, outcome, fallback_from=fallback_from, extra=extra, learn=learn).record()
 
-    def _price(
-        self, prepared: Prepared, served: str, usage: Any, day: date
-    ) -> tuple[Usage | None, ModelInfo | None, CostBreakdown | None, str | None]:
-        """(parsed usage, the serving model, its cost, why it has none) — never raises."""
+    def _price(self, prepared: Prepared, served: str, usage: Any, day: date) -> _Priced:
+        """The parsed usage and its cost (or why it has none) — never raises.
+
+        When the model that served the call is the planned one and no price modifier applies, only
+        the input side is priced here (the history books it); the breakdown is left to the record,
+        built off the calling thread (:class:`Settled`), from the same usage, model and day.
+        """
         try:
             parsed = parse_usage(plain_usage(usage))
         except (ClawbackError, ArithmeticError, TypeError) as exc:
-            return None, None, None, str(exc)
+            return _Priced(None, None, str(exc), None, None)
         try:
-            info = (
-                prepared.info
-                if prepared.info is not None and served == prepared.model
-                else self.catalogue.resolve(served)
-            )
-            return parsed, info, price_usage(parsed, info, at=day), None
+            info = prepared.info
+            if info is not None and served == prepared.model:
+                input_total = price_input(parsed, info, at=day)
+                if input_total is not None:
+                    return _Priced(parsed, None, None, input_total, info)
+            else:
+                info = self.catalogue.resolve(served)
+            breakdown = price_usage(parsed, info, at=day)
         except (ClawbackError, ArithmeticError) as exc:
-            return parsed, None, None, str(exc)
+            return _Priced(parsed, None, str(exc), None, None)
+        return _Priced(
+            parsed, breakdown, None, breakdown.input_total if info is prepared.info else None, None
+        )
 
     def _extra(self, prepared: Prepared, extra: Mapping[str, Any] | None) -> dict[str, Any]:
         out: dict[str, Any] = dict(extra or {})

@@ -1,8 +1,10 @@
 """One call after it returned: priced and learnt from, its ledger record built on demand.
 
 :class:`Settled` is what :meth:`clawback.client.pipeline.CallPipeline.settle` returns. Building the
-record — the shape's JSON, the cost breakdown's, the baseline (:mod:`clawback.ledger.baseline`) —
-changes nothing the next call does, so the client does it off the calling thread.
+record — the shape's JSON, the cost breakdown and its JSON, the baseline
+(:mod:`clawback.ledger.baseline`) — changes nothing the next call does, so the client does it off
+the calling thread. (Settling prices only the input side, which the cache history books; the
+breakdown is made here from the same usage, model and day, so it is the one settling would have made.)
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from clawback.errors import ClawbackError
 from clawback.ledger.baseline import baseline_text, baseline_usd, caller_reach
 from clawback.ledger.record import CallError, CallRecord
-from clawback.pricing.cost import CostBreakdown, Usage
+from clawback.pricing.cost import CostBreakdown, Usage, price_usage
 
 if TYPE_CHECKING:
     from clawback.client.pipeline import CallPipeline, Outcome, Prepared
+    from clawback.pricing.catalogue import ModelInfo
 
 __all__ = ["Settled", "day_of", "plain_usage", "usage_json"]
 
@@ -29,8 +32,8 @@ __all__ = ["Settled", "day_of", "plain_usage", "usage_json"]
 class Settled:
     """One attempt after the call: priced and learnt from; :meth:`record` builds its ledger record.
 
-    Building the record (the shape's JSON, the cost breakdown's, the baseline) is the part the
-    client moves off the calling thread: nothing in it changes what the next call does.
+    Building the record (the shape's JSON, the cost breakdown and its JSON, the baseline) is the
+    part the client moves off the calling thread: nothing in it changes what the next call does.
     """
 
     pipeline: CallPipeline
@@ -43,11 +46,24 @@ class Settled:
     latency_ms: float
     fallback_from: str | None = None
     extra: Mapping[str, Any] | None = None
+    deferred: ModelInfo | None = None
+    """The model the usage is still to be priced on (the breakdown is made by :meth:`cost`)."""
 
     @property
     def total(self) -> Decimal | None:
         """What the attempt cost (None when unpriced or failed)."""
-        return None if self.breakdown is None else self.breakdown.total
+        breakdown = self.cost()[0]
+        return None if breakdown is None else breakdown.total
+
+    def cost(self) -> tuple[CostBreakdown | None, str | None]:
+        """The cost breakdown, or why there is none: priced at settling, or now from the same usage,
+        model and day (what settling would have made)."""
+        if self.deferred is None or self.parsed is None:
+            return self.breakdown, self.reason
+        try:
+            return price_usage(self.parsed, self.deferred, at=day_of(self.prepared.started_at)), None
+        except (ClawbackError, ArithmeticError) as exc:  # as settling would have said
+            return None, str(exc)
 
     def baseline(self) -> Decimal | None:
         """What the call would have cost sent as the caller wrote it (see :mod:`clawback.ledger.baseline`)."""
@@ -69,16 +85,17 @@ class Settled:
         """The ledger record of this attempt."""
         p, outcome, pipe = self.prepared, self.outcome, self.pipeline
         usage = usage_json(outcome.usage)
+        breakdown, reason = self.cost()
         return CallRecord.create(
             p.requested_model,
-            breakdown=self.breakdown,
+            breakdown=breakdown,
             ts=datetime.fromtimestamp(p.started_at, UTC),
             served_model=self.served,
             task=p.task,
             api_key_id=pipe.workspace,
             shape=p.shape.to_json() if p.shape is not None else None,
             usage=usage,
-            unpriced_reason=self.reason,
+            unpriced_reason=reason,
             latency_ms=round(self.latency_ms, 3),
             ttft_ms=None if outcome.ttft_s is None else round(outcome.ttft_s * 1000, 3),
             stop_reason=outcome.stop_reason,

@@ -35,6 +35,7 @@ __all__ = [
     "Usage",
     "format_usd",
     "parse_usage",
+    "price_input",
     "price_total",
     "price_usage",
 ]
@@ -369,6 +370,32 @@ def price_total(
         output = usage.output_tokens * rates.output / MILLION
         web_search = usage.web_search_requests * WEB_SEARCH_PER_REQUEST
     return uncached + write_5m + write_1h + read + output + web_search  # ... summed as CostBreakdown.total
+
+
+def price_input(usage: Usage, model: ModelInfo, *, at: date | None = None) -> Decimal | None:
+    """``price_usage(usage, model, at=at).input_total`` when no modifier applies, else None.
+
+    The same lines in the same context and order, so the same Decimal, without building the
+    breakdown (the client prices the input side on the calling thread and the rest later).
+    """
+    if (
+        type(usage) is not Usage
+        or type(model) is not ModelInfo
+        or usage.service_tier == "batch"
+        or usage.speed == "fast"
+        or usage.inference_geo == "us"
+    ):
+        return None
+    tier = model.prompt_tier_at(at)
+    if tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens:
+        return None
+    rates = model.rates_at(at)
+    with decimal.localcontext(_CONTEXT):  # the lines as _price makes them ...
+        uncached = usage.input_tokens * rates.input / MILLION
+        write_5m = usage.cache_write_5m_input_tokens * rates.cache_write_5m / MILLION
+        write_1h = usage.cache_write_1h_input_tokens * rates.cache_write_1h / MILLION
+        read = usage.cache_read_input_tokens * rates.cache_read / MILLION
+    return uncached + write_5m + write_1h + read  # ... summed as CostBreakdown.input_total
 
 
 def _price(
