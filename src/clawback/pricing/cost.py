@@ -375,8 +375,8 @@ def price_total(
 def price_input(usage: Usage, model: ModelInfo, *, at: date | None = None) -> Decimal | None:
     """``price_usage(usage, model, at=at).input_total`` when no modifier applies, else None.
 
-    The same lines in the same context and order, so the same Decimal, without building the
-    breakdown (the client prices the input side on the calling thread and the rest later).
+    The same lines in the same context, summed in the same order, so the same Decimal, without
+    building the breakdown (the client prices the input side on the calling thread, the rest later).
     """
     if (
         type(usage) is not Usage
@@ -389,13 +389,11 @@ def price_input(usage: Usage, model: ModelInfo, *, at: date | None = None) -> De
     tier = model.prompt_tier_at(at)
     if tier is not None and usage.prompt_tokens > tier.threshold_prompt_tokens:
         return None
-    rates = model.rates_at(at)
-    with decimal.localcontext(_CONTEXT):  # the lines as _price makes them ...
-        uncached = usage.input_tokens * rates.input / MILLION
-        write_5m = usage.cache_write_5m_input_tokens * rates.cache_write_5m / MILLION
-        write_1h = usage.cache_write_1h_input_tokens * rates.cache_write_1h / MILLION
-        read = usage.cache_read_input_tokens * rates.cache_read / MILLION
-    return uncached + write_5m + write_1h + read  # ... summed as CostBreakdown.input_total
+    with decimal.localcontext(_CONTEXT):  # the lines _price makes, ...
+        lines = _standard_lines(usage, model.rates_at(at))
+    return (
+        lines.uncached_input + lines.cache_write_5m + lines.cache_write_1h + lines.cache_read
+    )  # ... as input_total
 
 
 def _price(
