@@ -85,13 +85,14 @@ def detect_format(path: Path, name: str | None = None) -> str:
     try:
         with path.open("rb") as handle:
             head = handle.read(_FIRST_PROBE)
-            if len(head) == _FIRST_PROBE and (_vote(head) is None or head.count(b"\n") < 2):
+            if head.startswith(_SQLITE_MAGIC):
+                return "ledger"
+            kind = _vote(head)  # the lines are parsed once per head read (they are most of the cost)
+            if len(head) == _FIRST_PROBE and (kind is None or head.count(b"\n") < 2):
                 head += handle.read(_PROBE_BYTES - _FIRST_PROBE)
+                kind = _vote(head)
     except OSError as exc:
         raise InputFileError(f"cannot read {shown}: {exc.strerror or exc}") from exc
-    if head.startswith(_SQLITE_MAGIC):
-        return "ledger"
-    kind = _vote(head)
     if kind is not None:
         return kind
     if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
