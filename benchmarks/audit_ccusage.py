@@ -20,6 +20,7 @@ Run: .venv/bin/python benchmarks/audit_ccusage.py [--copies 50] [--rounds 3] [--
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -93,6 +94,9 @@ def run(copies: int, rounds: int) -> dict[str, Any]:
     """The whole comparison; a dict of medians and totals."""
     if not CCUSAGE.exists():
         raise SystemExit(f"{CCUSAGE} is missing: run `make node-clients`")
+    # clawback's modules compiled once, as an installed package has them (pip compiles at install);
+    # otherwise a checkout run with PYTHONDONTWRITEBYTECODE compiles them again in every child
+    compileall.compile_dir(REPO / "src" / "clawback", quiet=1)
     with tempfile.TemporaryDirectory(prefix="clawback-ccusage-bench-") as tmp:
         config = Path(tmp) / "claude"
         size = generate(config, copies)

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import clawback
 from clawback.audit.engine import AuditOptions, run_audit
 from clawback.audit.results import POLICIES
@@ -77,3 +79,40 @@ def test_a_ledger_written_by_the_clawback_client(tmp_path: Path) -> None:
     assert summary.spend.total == own.total_usd
     assert [row.key for row in summary.spend.by_task] == ["classify"]
     assert summary.caching.shaped_calls == 6  # the ledger keeps each request's shape
+
+
+def test_a_small_audit_held_in_memory_reads_the_same_as_one_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small audits keep their calls in memory, large ones in the database file: the same results."""
+    from clawback.audit import loading
+    from clawback.audit.engine import AuditOptions, run_audit
+    from clawback.audit.rules import load_rules
+    from clawback.audit.sample import write_sample
+    from clawback.audit.store import AuditStore
+    from clawback.pricing import load_catalogue
+
+    log, rules = write_sample(tmp_path, scale=0.1)
+    kept: list[bool] = []
+    real = AuditStore.keep_in_memory
+
+    def spy(store: AuditStore) -> None:
+        kept.append(True)
+        real(store)
+
+    monkeypatch.setattr(AuditStore, "keep_in_memory", spy)
+
+    def audit() -> dict[str, object]:
+        summary = run_audit([str(log)], load_catalogue(), AuditOptions(rules=load_rules(rules)))
+        data = summary.to_json()
+        data.pop("generated", None)
+        data["usage"]["blocks"].pop("now", None)  # the clock, not the store
+        return data
+
+    in_memory = audit()
+    assert kept == [True]
+    monkeypatch.setattr(loading, "_SMALL_CALLS", 0)
+    in_file = audit()
+    assert kept == [True], "a large audit stays in the file"
+    assert in_memory == in_file
+    assert in_memory["calls"] and in_memory["total_usd"]

@@ -175,6 +175,8 @@ def load_inputs(
     for name, reason in found.skipped:
         issues.skip_file(name, reason)
     plans, empties = _plan(store, found.sources, options, issues)
+    if _small(plans):
+        store.keep_in_memory()
     total = getattr(progress, "total", None)
     if callable(total):
         total(sum(p.size for p in plans))
@@ -221,6 +223,22 @@ def load_inputs(
     counts = store.records_by_source()
     inputs = [(p.index, InputFile(p.source.name, p.fmt, counts.get(p.index, 0))) for p in plans] + empties
     return [i for _, i in sorted(inputs, key=lambda pair: pair[0])]
+
+
+_BYTES_PER_CALL: Final = {"claude-code": 4_000}
+"""A low guess at the bytes a file of the format holds per call (Claude Code's transcripts hold
+the conversation: about 18 KB a call in the shared ones); other formats: :data:`_MIN_BYTES_PER_CALL`."""
+_MIN_BYTES_PER_CALL: Final = 200
+_SMALL_CALLS: Final = 500_000
+"""An audit of at most about this many calls keeps them in memory (under 100 MB compressed)."""
+
+
+def _small(plans: Sequence[_Plan]) -> bool:
+    """True when the inputs surely hold few calls (a ledger URL may hold any number)."""
+    if any(p.fmt == "ledger" and p.source.kind == "url" for p in plans):
+        return False
+    calls = sum(p.size // _BYTES_PER_CALL.get(p.fmt, _MIN_BYTES_PER_CALL) for p in plans)
+    return calls <= _SMALL_CALLS
 
 
 def _shapes(plans: Sequence[_Plan], options: LoadOptions) -> dict[int, Any]:
