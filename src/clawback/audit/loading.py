@@ -139,7 +139,11 @@ def _plan(
             if store.folder is None:
                 raise InputFileError(f"cannot read {source.name}: no folder to keep it in")
             path = _spool(source, store.folder, index)
-        if _is_empty(path):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        if size < _EMPTY_PROBE and _is_empty(path):  # a file as long as the probe is not empty
             issues.note(f"{source.name} is empty")
             empties.append((index, InputFile(source.name, EMPTY, 0)))
             continue
@@ -150,10 +154,6 @@ def _plan(
             except InputFileError as exc:
                 issues.skip_file(source.name, str(exc))
                 continue
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
         plans.append(_Plan(index, source, path, fmt, size))
     return plans, empties
 
