@@ -374,8 +374,7 @@ def _models() -> tuple[ModelInfo, ...]:
     return _CATALOGUE_MODELS
 
 
-@settings(max_examples=300, deadline=None)
-@given(
+_USAGES = (
     st.integers(0, 2_000_000),
     st.integers(0, 200_000),
     st.integers(0, 2_000_000),
@@ -385,9 +384,12 @@ def _models() -> tuple[ModelInfo, ...]:
     st.sampled_from([None, "standard", "batch", "priority"]),
     st.sampled_from([None, "us", "global"]),
     st.sampled_from([None, "fast", "standard"]),
-    st.sampled_from([None, False, True]),
-    st.data(),
 )
+"""Counts (input, output, read, 5m and 1h writes, web searches), service tier, region and speed."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(*_USAGES, st.sampled_from([None, False, True]), st.data())
 def test_price_total_is_price_usage_total(
     inp: int,
     out: int,
@@ -419,18 +421,7 @@ def test_price_total_is_price_usage_total(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.integers(0, 2_000_000),
-    st.integers(0, 200_000),
-    st.integers(0, 2_000_000),
-    st.integers(0, 500_000),
-    st.integers(0, 500_000),
-    st.integers(0, 20),
-    st.sampled_from([None, "standard", "batch", "priority"]),
-    st.sampled_from([None, "us", "global"]),
-    st.sampled_from([None, "fast", "standard"]),
-    st.data(),
-)
+@given(*_USAGES, st.data())
 def test_price_input_is_price_usage_input_total(
     inp: int, out: int, read: int, w5: int, w1: int, web: int, tier: Any, geo: Any, speed: Any, data: Any
 ) -> None:

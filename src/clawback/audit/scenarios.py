@@ -162,28 +162,6 @@ def scenarios_costs(
     for i, t, m, cost in con.execute(sql).fetchall():
         out[int(i)][(str(t), str(m))] = micro_to_usd(cost)
     return out
-    con.execute(CACHE_SIM_DDL)
-    con.execute(_PLAN_DDL)
-    appender = con.appender("plan")
-    appender.append_rows(rows)
-    appender.flush()
-    summed = f"""(
-        SELECT u.scenario, u.task, u.source_model, u.model_id, u.day, u.agg, u.tier, u.speed, u.geo, u.rep_kind,
-               u.rep_usd IS NOT NULL AS rep, (u.inp + u.rd + u.w5 + u.w1) > t.tier_min AS over,
-               sum(u.inp) AS inp, sum(u.w5) AS w5, sum(u.w1) AS w1, sum(u.rd) AS rd, sum(u.outp) AS outp,
-               sum(u.web) AS web, sum(u.rep_usd) AS rep_usd, sum(u.base) AS base
-        FROM {_usage_sql(any(row[8] for row in rows))} u LEFT JOIN {tier_thresholds()} t ON t.model_id = u.model_id
-        GROUP BY ALL
-    )"""
-    priced = priced_select(summed, keep="u.scenario, u.task, u.source_model, u.base", over="u.over")
-    total = "(c_in + c_w5 + c_w1 + c_rd + c_out + c_web)"
-    sql = f"""
-        SELECT scenario, task, source_model, sum(CASE WHEN unpriced IS NULL THEN {total} ELSE base END)
-        FROM ({priced}) GROUP BY ALL
-    """
-    for i, t, m, cost in con.execute(sql).fetchall():
-        out[int(i)][(str(t), str(m))] = micro_to_usd(cost)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
