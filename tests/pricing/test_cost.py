@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -444,15 +444,7 @@ def test_price_input_is_price_usage_input_total(
 
 def _reference_check(values: list[Any]) -> str | None:
     """The validation Usage did before its plain-int shortcut: the first bad count's message."""
-    names = [
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "cache_write_5m_input_tokens",
-        "cache_write_1h_input_tokens",
-        "thinking_tokens",
-        "web_search_requests",
-    ]
+    names = [field.name for field in fields(Usage)][:7]  # the counts come first
     for name, value in zip(names, values, strict=True):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return f"{name} must be a non-negative integer, got {value!r}"
