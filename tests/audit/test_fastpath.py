@@ -192,10 +192,22 @@ def claude_code_lines(draw: st.DrawFn) -> str:
         }
         if draw(st.booleans()):
             inner["timestamp"] = draw(stamps)
-        return json.dumps(
-            {"type": draw(st.sampled_from(["progress", "progress", "other"])), "timestamp": draw(stamps),
-             "sessionId": draw(maybe_text), "data": {"type": "agent_progress", "message": inner}}
-        )  # fmt: skip
+        # now and then what holds the relayed call is not an object at all
+        relayed = mostly(st.just(inner), st.sampled_from([None, "x", 5, [inner], {}]))
+        data = mostly(
+            st.fixed_dictionaries({"type": st.just("agent_progress"), "message": relayed}),
+            st.sampled_from([None, "x", 7, []]),
+        )
+        line = {
+            "type": draw(st.sampled_from(["progress", "progress", "other"])),
+            "timestamp": draw(stamps),
+            "sessionId": draw(maybe_text),
+            "data": draw(data),
+        }
+        if draw(st.integers(0, 10)) == 0:  # a progress line that also holds a call of its own
+            line["message"] = message
+            line["requestId"] = "req_own"
+        return json.dumps(line, ensure_ascii=draw(st.booleans()))  # fmt: skip
     line: dict[str, Any] = {
         "type": "assistant",
         "timestamp": draw(stamps),

@@ -16,7 +16,8 @@ slow      anything else: the Python reader reads it, with its messages and line 
 In a Claude Code transcript, lines without ``"usage"`` that look like whole JSON objects (``{``
 first, ``}`` last) are not parsed: they hold no call; they get no row but are counted from
 ``lines`` (the file's number of lines, on the row of its first line). Every other line that starts
-with ``{`` is parsed once (``json_transform`` of every field the audit reads, as JSON text). Each
+with ``{`` is parsed once (``json_transform`` of every field the audit reads, as JSON text; the
+call a progress line relays is parsed again from its object's text, on progress lines only). Each
 field is then checked against the strict shape with cheap tests on its text: strings without
 escapes, counts written as plain digits from 0 to 10^15, objects where objects belong, a timestamp
 ``YYYY-MM-DD[T ]hh:mm:ss[.ffffff]`` with ``Z``, ``+00:00`` or no zone (or, in JSON-lines logs,
@@ -114,9 +115,21 @@ def _col(name: str) -> str:
     return name.replace(".", "_")
 
 
+def _unquoted(col: str) -> str:
+    """The text inside the quotes of the JSON string in ``col`` (``col[2:-2]``, which DuckDB slices
+    character by character; ``substring`` takes a fast path over ASCII)."""
+    return f"substring({col}, 2, length({col}) - 2)"
+
+
 def _text(col: str) -> str:
     """The value of a JSON string (checked: no escapes) held in column ``col``, NULL for anything else."""
-    return f"(CASE WHEN prefix({col}, '\"') THEN {col}[2:-2] END)"
+    return f"(CASE WHEN prefix({col}, '\"') THEN {_unquoted(col)} END)"
+
+
+def _checked_text(col: str) -> str:
+    """The value of a JSON string in column ``col``, a call's checks having passed (so it is a string
+    without escapes, or NULL); the value on any other line is never read."""
+    return _unquoted(col)
 
 
 _USAGE_STRUCT: Final = {
@@ -148,9 +161,10 @@ def _usage_picks(u: str) -> list[str]:
     return cols
 
 
-def _usage_casts() -> str:
-    """``u_<count>``: each count's text cast to UBIGINT (NULL when it isn't a whole number)."""
-    return ", ".join(f"TRY_CAST(j_{_col(c)} AS UBIGINT) AS u_{_col(c)}" for c in _COUNTS)
+def _usage_casts(u: str) -> str:
+    """``u_<count>``: each count's text in the struct ``u`` cast to UBIGINT (NULL when it isn't a
+    whole number), beside its text (:func:`_usage_picks`), which DuckDB computes once."""
+    return ", ".join(f"TRY_CAST(CAST({u}.{c} AS VARCHAR) AS UBIGINT) AS u_{_col(c)}" for c in _COUNTS)
 
 
 def _usage_ok() -> str:
@@ -184,7 +198,14 @@ def _split(plain: bool, lenient: bool) -> str:
                  WHEN {parse} THEN 'parse'
                  WHEN regexp_full_match(line, '[ \\t\\r\\x0b\\x0c]*') THEN 'blank'
                  ELSE 'slow' END"""
-    transform = "TRY(json_transform(line, $structure))" if lenient else "json_transform(line, $structure)"
+    # the transform of a line that is not to be parsed is that of NULL (a CASE around the transform
+    # would copy its whole struct); without TRY a line parsed is never NULL
+    transform = "json_transform(CASE WHEN cls = 'parse' THEN line END, $structure)"
+    if lenient:
+        parse = f"""p0 AS (SELECT fno, n, line, cls, lines, TRY({transform}) AS v FROM c),
+    p AS (SELECT fno, n, line, CASE WHEN cls = 'parse' AND v IS NULL THEN 'slow' ELSE cls END AS cls, lines, v FROM p0)"""
+    else:
+        parse = f"p AS (SELECT fno, n, line, cls, lines, {transform} AS v FROM c)"
     return f"""
     f0 AS (SELECT CAST(list_position($files, filename) AS INTEGER) AS fno, string_split(content, E'\\n') AS ls
            FROM read_text($files)),
@@ -192,8 +213,7 @@ def _split(plain: bool, lenient: bool) -> str:
     l AS (SELECT fno, unnest(ls) AS line, generate_subscripts(ls, 1) AS n, total, lines FROM f),
     l2 AS (SELECT * FROM l WHERE {keep}),
     c AS (SELECT fno, n, line, CASE WHEN n = 1 THEN lines END AS lines, {kind} AS cls FROM l2),
-    p0 AS (SELECT fno, n, line, cls, lines, CASE WHEN cls = 'parse' THEN {transform} END AS v FROM c),
-    p AS (SELECT fno, n, line, CASE WHEN cls = 'parse' AND v IS NULL THEN 'slow' ELSE cls END AS cls, lines, v FROM p0)"""
+    {parse}"""
 
 
 def _typed(ts: str) -> str:
@@ -202,20 +222,20 @@ def _typed(ts: str) -> str:
     def count(name: str) -> str:
         return f"coalesce(CAST(u_{_col(name)} AS BIGINT), 0)"
 
-    return f"""{ts} AS ts, {_text("j_model")} AS model,
+    return f"""{ts} AS ts, {_checked_text("j_model")} AS model,
         {count("input_tokens")} AS inp, {count("output_tokens")} AS outp, {count("cache_read_input_tokens")} AS rd,
         {count("cache_creation.ephemeral_5m_input_tokens")} AS s5,
         {count("cache_creation.ephemeral_1h_input_tokens")} AS w1,
         CAST(u_cache_creation_input_tokens AS BIGINT) AS total_w,
         {count("server_tool_use.web_search_requests")} AS web,
-        {_text("j_service_tier")} AS tier, nullif({_text("j_inference_geo")}, '') AS geo,
-        {_text("j_speed")} AS speed, {_text("j_stop")} AS stop"""
+        {_checked_text("j_service_tier")} AS tier, nullif({_checked_text("j_inference_geo")}, '') AS geo,
+        {_checked_text("j_speed")} AS speed, {_checked_text("j_stop")} AS stop"""
 
 
-def _finish(typed: str, prelude: str = "") -> str:
-    """The kind of each line from ``s`` (picked texts with ``sig_ok``) and the typed columns of calls."""
+def _finish(prelude: str = "") -> str:
+    """The kind of each line from ``s`` (picked texts with ``sig_ok`` and the typed columns of
+    :func:`_typed`) and the columns of calls."""
     return f"""
-    t AS (SELECT *, {typed} FROM s),
     k AS (
         SELECT *, CASE
             WHEN cls <> 'parse' THEN cls
@@ -223,7 +243,7 @@ def _finish(typed: str, prelude: str = "") -> str:
             WHEN sig_ok AND (total_w IS NULL OR s5 + w1 <= total_w) AND ts IS NOT NULL
                  AND year(ts) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN 'call'
             ELSE 'slow' END AS kind
-        FROM t
+        FROM s
     )
     SELECT $base + (CAST(fno AS BIGINT) << {ID_BITS}) + n AS id, CAST($srcs[fno] AS INTEGER) AS src,
            CAST($line0s[fno] AS BIGINT) + n AS line, kind, lines, CASE WHEN kind = 'slow' THEN line END AS text,
@@ -233,21 +253,23 @@ def _finish(typed: str, prelude: str = "") -> str:
     FROM k"""
 
 
-_ISO_TS: Final = "TRY_CAST(j_ts[2:-2] AS TIMESTAMP)"
+_ISO_TS: Final = f"TRY_CAST({_unquoted('j_ts')} AS TIMESTAMP)"
 """The time of an ISO timestamp's JSON text already checked against :data:`_ISO`."""
 
 
 def _claude_code() -> tuple[str, dict[str, Any]]:
+    # a relayed call sits in ``data.message`` of a progress line: kept as JSON text, parsed again
+    # only on progress lines (the others would pay for its empty struct on every line)
     structure = {
         "type": "JSON", "timestamp": "JSON", "requestId": "JSON", "sessionId": "JSON", "isSidechain": "JSON",
-        "agentId": "JSON", "message": _MESSAGE_STRUCT,
-        "data": {"message": {"timestamp": "JSON", "requestId": "JSON", "message": _MESSAGE_STRUCT}},
+        "agentId": "JSON", "message": _MESSAGE_STRUCT, "data": {"message": "JSON"},
     }  # fmt: skip
-    relay = f"(CAST(v.type AS VARCHAR) = '{_QUOTED_PROGRESS}' AND v.data.message.message.usage IS NOT NULL)"
-    relay_ts = (
-        "CASE WHEN v.data.message.timestamp IS NULL OR CAST(v.data.message.timestamp AS VARCHAR) = 'null' "
-        "THEN v.timestamp ELSE v.data.message.timestamp END"
+    inner = json.dumps({"timestamp": "JSON", "requestId": "JSON", "message": _MESSAGE_STRUCT})
+    relayed = (  # a line with usage of its own is read as that call, whatever it relays
+        f"CASE WHEN v.message.usage IS NULL AND CAST(v.type AS VARCHAR) = '{_QUOTED_PROGRESS}' "
+        f"THEN json_transform(v.data.message, '{inner}') END"
     )
+    relay_ts = "CASE WHEN w.timestamp IS NULL OR CAST(w.timestamp AS VARCHAR) = 'null' THEN v.timestamp ELSE w.timestamp END"
     checks = " AND ".join(
         [
             f"regexp_full_match(j_ts, '{_ISO}')", _nonempty("j_model"), _plain("j_mid"), _plain("j_rid"),
@@ -258,33 +280,34 @@ def _claude_code() -> tuple[str, dict[str, Any]]:
         f"WHEN NOT (direct OR relay) THEN 'nousage' WHEN j_model = '{_QUOTED_SYNTHETIC}' THEN 'synthetic'"
     )
     sql = f"""
+    q1 AS (SELECT fno, n, cls, line, lines, v, v.message.usage IS NOT NULL AS direct, {relayed} AS w FROM p),
     q AS (
-        SELECT fno, n, cls, line, lines, v, direct, relay,
-               CASE WHEN direct THEN v.message ELSE v.data.message.message END AS m,
-               CAST(CASE WHEN direct THEN v.requestId ELSE v.data.message.requestId END AS VARCHAR) AS j_rid,
+        SELECT fno, n, cls, line, lines, v, direct, w.message.usage IS NOT NULL AS relay,
+               CASE WHEN direct THEN v.message ELSE w.message END AS m,
+               CAST(CASE WHEN direct THEN v.requestId ELSE w.requestId END AS VARCHAR) AS j_rid,
                CAST(CASE WHEN direct THEN v.timestamp ELSE {relay_ts} END AS VARCHAR) AS j_ts
-        FROM (SELECT *, v.message.usage IS NOT NULL AS direct, {relay} AS relay FROM p)
+        FROM q1
     ),
     r AS (
         SELECT fno, n, cls, line, lines, direct, relay, j_rid, j_ts, {", ".join(_usage_picks("m.usage"))},
+               {_usage_casts("m.usage")},
                CAST(m.model AS VARCHAR) AS j_model, CAST(m.id AS VARCHAR) AS j_mid,
                CAST(m.stop_reason AS VARCHAR) AS j_stop, CAST(v.sessionId AS VARCHAR) AS j_sid,
                CAST(CASE WHEN direct THEN v.isSidechain END AS VARCHAR) AS j_side,
                CAST(CASE WHEN direct THEN v.agentId END AS VARCHAR) AS j_agent
         FROM q
     ),
-    r3 AS (SELECT *, {_usage_casts()} FROM r),
     s AS (
-        SELECT *, {checks} AS sig_ok,
-               coalesce({_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
+        SELECT *, {checks} AS sig_ok, {_typed(_ISO_TS)},
+               coalesce({_checked_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
                CASE WHEN relay THEN 'claude-code/subagent'
-                    WHEN prefix({_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
+                    WHEN prefix({_checked_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
                     WHEN j_side = 'true' THEN 'claude-code/subagent' ELSE 'claude-code/main' END AS task,
-               CASE WHEN coalesce({_text("j_mid")}, '') <> '' OR coalesce({_text("j_rid")}, '') <> ''
-                    THEN coalesce({_text("j_mid")}, '') || '|' || coalesce({_text("j_rid")}, '') END AS ckey
-        FROM r3
+               CASE WHEN coalesce({_checked_text("j_mid")}, '') <> '' OR coalesce({_checked_text("j_rid")}, '') <> ''
+                    THEN coalesce({_checked_text("j_mid")}, '') || '|' || coalesce({_checked_text("j_rid")}, '') END AS ckey
+        FROM r
     ),
-    {_finish(_typed(_ISO_TS), prelude)}"""
+    {_finish(prelude)}"""
     return sql, structure
 
 
@@ -337,6 +360,7 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
     picks = [
         *(f"CAST({expr} AS VARCHAR) AS j_{name}" for name, expr in plain.items()),
         *_usage_picks(f"{m}.usage"),
+        _usage_casts(f"{m}.usage"),
         f"({absent}) AS absent_ok",
         "v.metadata IS NULL OR v.metadata.task IS NOT NULL OR v.metadata.workspace IS NOT NULL "
         "OR v.metadata.latency_tolerant IS NOT NULL AS meta_ok",
@@ -351,17 +375,16 @@ def _jsonl(shape: Shape) -> tuple[str, dict[str, Any]]:
         checks.append(f"""NOT regexp_matches(line, '"(?:{"|".join(earlier)})"')""")
     sql = f"""
     r AS (SELECT fno, n, cls, line, lines, {", ".join(picks)} FROM p),
-    r3 AS (SELECT *, {_usage_casts()} FROM r),
     s AS (
-        SELECT *, {" AND ".join(checks)} AS sig_ok,
+        SELECT *, {" AND ".join(checks)} AS sig_ok, {_typed(ts)},
                coalesce(nullif({_text("j_task")}, ''), nullif({_text("j_mtask")}, '')) AS task,
                coalesce(nullif({_text("j_ws")}, ''), nullif({_text("j_mws")}, ''), '') AS workspace,
                CASE WHEN j_tol IN ('true', 'false') THEN j_tol = 'true'
                     WHEN j_mtol IN ('true', 'false') THEN j_mtol = 'true' END AS tolerant,
                NULL::VARCHAR AS ckey, false AS relayed
-        FROM r3
+        FROM r
     ),
-    {_finish(_typed(ts))}"""
+    {_finish()}"""
     return sql, structure
 
 
