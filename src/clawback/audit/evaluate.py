@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.evaluation import CapCut, Evaluation, Key, Pair, Route, RouteCaching
 from clawback.audit.rules import AuditRules
 from clawback.audit.scenarios import TaskPlan, scenarios_costs

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.fastpath_sql import CLAUDE_CODE, ID_BITS, Shape, calls_select_sql, lines_sql
 from clawback.audit.readers.claude_code import NO_USAGE, SYNTHETIC
 from clawback.audit.readers.jsonl import REQUEST_KEYS, TASK_KEYS, TIMESTAMP_KEYS, WORKSPACE_KEYS

@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.results import SeriesPoint, Spend, SpendRow, UnpricedRow
 
 __all__ = ["COST_COLUMNS", "micro_to_usd", "pick_bucket", "spend", "window"]

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.pricing_sql import priced_select, tier_thresholds
 from clawback.audit.queries import micro_to_usd
 

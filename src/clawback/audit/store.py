@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.pricing_sql import RATES_DDL, priced_select, rate_rows
 from clawback.audit.records import AuditRecord
 from clawback.audit.tasks import (

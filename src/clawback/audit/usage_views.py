@@ -25,8 +25,7 @@ from pathlib import PurePath
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import duckdb
-
+from clawback.audit.duckdb_engine import duckdb
 from clawback.audit.queries import TOTAL_SQL, micro_to_usd
 from clawback.audit.results import usd
 from clawback.errors import UsageError
