@@ -63,3 +63,54 @@ def test_plain_makes_any_label_inert_for_rich_and_the_terminal() -> None:
     assert "[/bold]" in out and "[link=http://evil]" in out  # printed, not parsed
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "\\x1b[2J" in out
+
+
+def test_audit_ends_without_teardown_yet_writes_all_it_printed(tmp_path: Any, capsys: Any) -> None:
+    """`audit` and `usage` end the process without the interpreter's teardown: everything printed,
+    the report written and the store's folder removed first, exactly as the in-process run prints."""
+    import json
+
+    from clawback.audit.sample import write_sample
+
+    log, _rules = write_sample(tmp_path / "s", scale=0.05)
+    work, report = tmp_path / "work", tmp_path / "r.html"
+    work.mkdir()
+    args = ["audit", str(log), "--json", "--workdir", str(work)]
+    result = clawback(*args, "--report", str(report))
+    assert result.code == 0, result.err
+    printed = json.loads(result.out)  # complete: a cut-off output would not parse
+    assert printed["calls"] > 100
+    assert report.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert list(work.iterdir()) == []
+    here = run_in_process(capsys, *args)
+    assert json.loads(here.out)["total_usd"] == printed["total_usd"]
+    usage = clawback("usage", "daily", str(log), "--json")
+    assert usage.code == 0 and json.loads(usage.out)["totals"]["cost_usd"]
+
+
+def test_the_progress_bar_loads_rich_only_where_it_may_show(monkeypatch: Any) -> None:
+    import io
+
+    from clawback.cli._logs import Bar, _maybe_terminal
+
+    plain_stream = io.StringIO()
+    assert not _maybe_terminal(plain_stream, {})
+    assert _maybe_terminal(plain_stream, {"FORCE_COLOR": "1"})
+    assert _maybe_terminal(plain_stream, {"TTY_COMPATIBLE": "1"})
+    assert not _maybe_terminal(plain_stream, {"TTY_COMPATIBLE": "0"})
+    closed = io.StringIO()
+    closed.close()
+    assert not _maybe_terminal(closed, {})
+    monkeypatch.setattr("sys.stderr", plain_stream)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    with Bar() as bar:  # not a terminal: a bar that counts and shows nothing
+        bar.stage("reading")
+        bar.total(10)
+        bar.read_bytes(5)
+        bar.advance(3)
+    assert not bar.enabled and bar.records == 3 and plain_stream.getvalue() == ""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    with Bar() as bar:  # Rich is asked, and Rich decides
+        bar.advance(2)
+    assert bar.enabled and bar.progress is not None

@@ -9,14 +9,15 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from clawback.errors import UsageError
 from clawback.pricing.catalogue import Catalogue
 from clawback.pricing.loader import load_catalogue
 from clawback.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "catalogue_for",
@@ -33,12 +34,16 @@ __all__ = [
 
 def console() -> Console:
     """The standard-output console; 160 columns when not a terminal, so piped tables stay readable."""
+    from rich.console import Console
+
     probe = Console()
     return Console(highlight=False, soft_wrap=False, width=None if probe.is_terminal else 160)
 
 
 def err_console() -> Console:
     """The standard-error console, for progress and warnings."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 

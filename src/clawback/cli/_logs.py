@@ -8,15 +8,17 @@ With no paths both read Claude Code's own logs (:func:`clawback.audit.discover.c
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import IO, TYPE_CHECKING, Any
 
 from clawback.errors import InputFileError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["FORMATS_HELP", "Bar", "Logs", "parse_when", "resolve_logs"]
 
@@ -73,46 +75,72 @@ def resolve_logs(
     return Logs(found, "claude-code" if fmt == "auto" else fmt, "*.jsonl", f" in {searched}")
 
 
-class Bar:
-    """A progress bar on standard error, shown only on a terminal."""
+def _maybe_terminal(stream: IO[str], environ: Mapping[str, str]) -> bool:
+    """False only when Rich would surely not call ``stream`` a terminal (so Rich need not be loaded)."""
+    if environ.get("TTY_COMPATIBLE", "") not in ("", "0") or environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or the stream is closed
+        return False
 
-    def __init__(self, out: Console) -> None:
-        self.enabled = out.is_terminal
+
+class Bar:
+    """A progress bar on standard error, shown only on a terminal (Rich is loaded only then)."""
+
+    def __init__(self, out: Console | None = None) -> None:
         self.records = 0
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[records]:,} records"),
-            TimeElapsedColumn(),
+        self.progress: Any = None
+        if out is None:
+            if not _maybe_terminal(sys.stderr, os.environ):
+                self.enabled = False
+                return
+            from clawback.cli._common import err_console
+
+            out = err_console()
+        self.enabled = out.is_terminal
+        if not self.enabled:
+            return
+        from rich import progress as rp
+
+        self.progress = rp.Progress(
+            rp.SpinnerColumn(),
+            rp.TextColumn("{task.description}"),
+            rp.BarColumn(),
+            rp.DownloadColumn(),
+            rp.TextColumn("{task.fields[records]:,} records"),
+            rp.TimeElapsedColumn(),
             console=out,
             transient=True,
         )
         self.task = self.progress.add_task("reading", total=None, records=0)
 
     def __enter__(self) -> Bar:
-        if self.enabled:
+        if self.progress is not None:
             self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.progress is not None:
             self.progress.stop()
 
     def stage(self, text: str) -> None:
         """A new phase started."""
-        self.progress.update(self.task, description=text)
+        if self.progress is not None:
+            self.progress.update(self.task, description=text)
 
     def total(self, count: int) -> None:
         """The bytes all inputs hold (once they are found)."""
-        self.progress.update(self.task, total=count or None)
+        if self.progress is not None:
+            self.progress.update(self.task, total=count or None)
 
     def advance(self, records: int) -> None:
         """More records were loaded."""
         self.records += records
-        self.progress.update(self.task, records=self.records)
+        if self.progress is not None:
+            self.progress.update(self.task, records=self.records)
 
     def read_bytes(self, count: int) -> None:
         """More bytes were read."""
-        self.progress.advance(self.task, count)
+        if self.progress is not None:
+            self.progress.advance(self.task, count)

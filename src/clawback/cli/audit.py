@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, err_console, plain, print_json
+from clawback.cli._common import catalogue_for, console, plain, print_json
 from clawback.cli._logs import FORMATS_HELP, Bar, parse_when, resolve_logs
 from clawback.errors import InputFileError, UsageError
 from clawback.pricing.catalogue import Catalogue
 from clawback.safe_input import bounded_decimal, check_year
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from clawback.audit.rules import AuditRules
     from clawback.audit.summary import AuditSummary
 
@@ -36,6 +36,9 @@ def _money(value: Decimal) -> str:
 
 
 def _table(title: str, columns: list[tuple[str, str]]) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for name, justify in columns:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -259,7 +262,7 @@ def audit(
     )
     if report is not None:
         _check_report_path(report)
-    with Bar(err_console()) as bar:
+    with Bar() as bar:
         summary = run_audit(logs.paths, catalogue, options, progress=bar, caching=_replay_with(cap))
     if report is not None:
         _write_report(summary, report)

@@ -145,7 +145,26 @@ def run(argv: Sequence[str] | None = None) -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (set CLAWBACK_DEBUG=1 for a traceback)", 70)
     if code == _INTERRUPTED:  # Typer turns Ctrl-C into a silent exit 130
         _fail("interrupted", _INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None and only in _QUICK_EXIT:
+        _quick_exit(code)
+    sys.exit(code)
+
+
+_QUICK_EXIT: frozenset[str | None] = frozenset({"audit", "usage"})
+"""Commands that leave nothing behind once they return (their store is closed and removed, their
+output written): their process ends without the interpreter's teardown."""
+
+
+def _quick_exit(code: int) -> None:
+    """End the process now, output flushed: tearing down every module and DuckDB's memory after an
+    audit costs tens of milliseconds of CPU and saves nothing."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a reader gone, or the stream closed: as a normal exit would
+        code = code or 1
+    os._exit(code)
 
 
 def _fail(message: str, code: int) -> None:

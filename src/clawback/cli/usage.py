@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from clawback.cli._common import catalogue_for, console, err_console, plain, print_json
+from clawback.cli._common import catalogue_for, console, plain, print_json
 from clawback.cli._logs import FORMATS_HELP, Bar, parse_when, resolve_logs
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from clawback.audit.usage_views import Block, UsageRow, UsageView
 
 app = typer.Typer(
@@ -79,6 +79,9 @@ def _cells(row: UsageRow) -> list[str]:
 
 
 def _table(first: str, width: int = 16) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_footer=False)
     table.add_column(first, no_wrap=True, max_width=width, overflow="ellipsis")
     for name in ("calls", "input", "output", "c.write", "c.read", "cost", "hit"):
@@ -179,7 +182,7 @@ def _run(
         pattern=logs.pattern,
     )
     issues = IssueLog()
-    with Bar(err_console()) as bar, AuditStore.open(catalogue, workdir=workdir) as store:
+    with Bar() as bar, AuditStore.open(catalogue, workdir=workdir) as store:
         inputs = load_inputs(store, logs.paths, catalogue, options, issues, bar)
         if store.count() == 0:
             raise nothing_read(inputs, issues, logs.searched)
