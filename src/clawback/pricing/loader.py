@@ -11,7 +11,6 @@ import functools
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,13 @@ BUNDLED_NAME = "clawback/pricing/data/catalogue.toml"
 
 @functools.cache
 def _bundled() -> dict[str, Any]:
-    text = resources.files("clawback.pricing").joinpath("data/catalogue.toml").read_text("utf-8")
+    beside = Path(__file__).with_name("data") / "catalogue.toml"
+    if beside.is_file():  # an installed or checked-out package: no need to load importlib.resources
+        text = beside.read_text("utf-8")
+    else:  # pragma: no cover - a package imported from a zip file
+        from importlib import resources
+
+        text = resources.files("clawback.pricing").joinpath("data/catalogue.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 
