@@ -175,6 +175,8 @@ def claude_code_lines(draw: st.DrawFn) -> str:
                 '{"type": "assistant", "message": {"usage": {"input_tokens": 1}',
                 '{"type": "assistant", "message": {"model": "m", "usage": {"input_tokens": NaN}}}',
                 '{"type": "assistant", "message": {"usage": {"input_tokens": 1},}}',
+                # usage" without "usage": parsed, and found without usage
+                '{"type": "user", "total_usage": {"input_tokens": 1}, "message": {"role": "user"}}',
             ])
         )  # fmt: skip
     if kind == 1:
