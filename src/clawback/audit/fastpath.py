@@ -354,6 +354,9 @@ def load_fast(
     folder = store.folder / "fast"
     folder.mkdir(exist_ok=True)
     loader = _Loader(store, issues, fallback, progress)
+    # rows are numbered in input order, so that their ids follow their (src, line) order
+    # (AuditStore.insert_settled relies on it)
+    files = sorted(files, key=lambda f: f.src)
     counter = iter(range(1, 1 << 62))
     for shape in dict.fromkeys(f.shape for f in files):
         group: list[_Piece] = []

@@ -291,14 +291,16 @@ class AuditStore:
         has nothing left to do): deduplicated before they are priced, in one grouping instead of
         deletes and a re-dated re-insert. The kept row of a call is the one with the most output
         tokens (then the first), dated by the call's first row; relayed calls also held first-hand
-        are dropped.
+        are dropped. The ids of ``source``'s keyed rows follow their (src, line) order (the fast
+        path numbers its rows so), which lets the grouping compare plain numbers.
         """
         con = self.con
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE sg AS
-            SELECT ckey, relayed, count(*) AS n, arg_min(id, (-outp, src, line)) AS keep,
-                   arg_min(ts, (src, line)) AS ts0, min((src, line)) AS first
+            SELECT ckey, relayed, count(*) AS n,
+                   arg_min(id, CAST(-outp AS HUGEINT) * 9223372036854775808 + id) AS keep,
+                   arg_min(ts, id) AS ts0, arg_min(src, id) AS src0, arg_min(line, id) AS line0
             FROM {source} WHERE ckey IS NOT NULL GROUP BY ckey, relayed
             """
         )
@@ -321,7 +323,7 @@ class AuditStore:
                 self._settled[reason] = self._settled.get(reason, 0) + int(gone)
         self.insert(
             f"""(
-            SELECT s.* REPLACE (k.ts0 AS ts, k.first[1] AS src, k.first[2] AS line)
+            SELECT s.* REPLACE (k.ts0 AS ts, k.src0 AS src, k.line0 AS line)
             FROM {source} s JOIN sk k ON s.id = k.keep WHERE NOT k.known
             UNION ALL BY NAME
             SELECT * FROM {source} WHERE ckey IS NULL
