@@ -3,7 +3,8 @@
 The shared transcripts (``../shared/data/claude-code-transcripts-*``) are copied ``--copies`` times
 (default 50) into a temporary ``CLAUDE_CONFIG_DIR`` laid out as Claude Code lays it out
 (``projects/<project>/<session>.jsonl`` and ``<session>/subagents/``), each copy in its own project
-folder with its own message and request ids (so no copy is a repeat of another). Then, in one run,
+folder with its own message and request ids (so no copy is a repeat of another), synced to disk.
+Then, in one run,
 alternating, ``--rounds`` times each: ``ccusage claude session --json --offline`` (and
 ``ccusage daily --json --offline`` for its total with relayed subagent calls), ``clawback audit
 --json`` and ``clawback usage daily --json``, all with no paths. CPU time is the child's user +
@@ -100,6 +101,7 @@ def run(copies: int, rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clawback-ccusage-bench-") as tmp:
         config = Path(tmp) / "claude"
         size = generate(config, copies)
+        os.sync()  # the copies written back to disk first, not while a command runs (as audit_scale does)
         env = {**os.environ, "CLAUDE_CONFIG_DIR": str(config), "HOME": tmp}
         commands = {
             "ccusage session": [str(CCUSAGE), "claude", "session", "--json", "--offline"],
@@ -125,6 +127,7 @@ def run(copies: int, rounds: int) -> dict[str, Any]:
         "files": len(audit["inputs"]),
         "megabytes": size / 1e6,
         "cpu": {name: statistics.median(values) for name, values in cpu.items()},
+        "rounds_cpu": {name: [round(v, 3) for v in values] for name, values in cpu.items()},
         "ccusage_session_usd": outputs["ccusage session"]["totals"]["totalCost"],
         "ccusage_daily_usd": outputs["ccusage daily"]["totals"]["totalCost"],
         "clawback_usd": audit["total_usd"],
