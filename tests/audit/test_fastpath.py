@@ -411,3 +411,31 @@ def test_repeated_and_relayed_calls_kept_once_either_way(
     first = fast_rows[0]
     assert (first[1], first[2], first[7], first[8]) == (0, 1, 2, 9)
     assert str(first[-1]) == "2026-11-10"
+
+
+def test_a_call_in_a_small_file_and_a_chunked_one_is_kept_as_the_python_reader_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file is read chunk by chunk while the small files before it wait for their group: those
+    are read first, so rows are numbered in input order and a call held in both keeps the earlier
+    file's line (and its date), as the Python reader keeps it."""
+    from clawback.audit import fastpath
+
+    folder = _two_transcripts(tmp_path)
+    small = (folder / "a.jsonl").stat().st_size
+    pad = json.dumps({"type": "user", "message": {"role": "user", "content": "x" * 200}})
+    big = folder / "b.jsonl"
+    big.write_text(big.read_text(encoding="utf-8") + ("\n" + pad) * 40, encoding="utf-8")
+    monkeypatch.setattr(fastpath, "CHUNK_BYTES", small + 10)  # a.jsonl whole, b.jsonl in chunks
+    monkeypatch.setattr(fastpath, "GROUP_BYTES", 1 << 30)  # a.jsonl waits in a group
+    fast_rows, fast_issues = _load_all(folder, True, tmp_path)
+    slow_rows, slow_issues = _load_all(folder, False, tmp_path)
+    assert fast_rows == slow_rows
+    assert fast_issues == slow_issues
+    first = fast_rows[0]
+    assert (first[1], first[2], first[7], first[8]) == (
+        0,
+        1,
+        2,
+        9,
+    )  # a.jsonl's stream, dated by its first line

@@ -354,7 +354,7 @@ def load_fast(
     folder = store.folder / "fast"
     folder.mkdir(exist_ok=True)
     loader = _Loader(store, issues, fallback, progress)
-    # rows are numbered in input order, so that their ids follow their (src, line) order
+    # pieces are read, and so numbered, in input order: rows' ids follow their (src, line) order
     # (AuditStore.insert_settled relies on it)
     files = sorted(files, key=lambda f: f.src)
     counter = iter(range(1, 1 << 62))
@@ -369,6 +369,8 @@ def load_fast(
                     loader.run(shape, group)
                     group, size = [], 0
                 continue
+            loader.run(shape, group)  # the files before it first
+            group, size = [], 0
             line0 = 0  # a big file: chunk by chunk, each chunk's first line number known from the last
             for staged, fno, length in _chunks(file, folder, counter):
                 line0 += loader.run(shape, [_Piece(file, staged, fno, line0, length, True, True)])
