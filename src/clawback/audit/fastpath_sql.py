@@ -117,19 +117,14 @@ def _col(name: str) -> str:
 
 def _unquoted(col: str) -> str:
     """The text inside the quotes of the JSON string in ``col`` (``col[2:-2]``, which DuckDB slices
-    character by character; ``substring`` takes a fast path over ASCII)."""
+    character by character; ``substring`` takes a fast path over ASCII). Used bare where a call's
+    checks guarantee a string without escapes (or NULL); the value on any other line is never read."""
     return f"substring({col}, 2, length({col}) - 2)"
 
 
 def _text(col: str) -> str:
     """The value of a JSON string (checked: no escapes) held in column ``col``, NULL for anything else."""
     return f"(CASE WHEN prefix({col}, '\"') THEN {_unquoted(col)} END)"
-
-
-def _checked_text(col: str) -> str:
-    """The value of a JSON string in column ``col``, a call's checks having passed (so it is a string
-    without escapes, or NULL); the value on any other line is never read."""
-    return _unquoted(col)
 
 
 _USAGE_STRUCT: Final = {
@@ -224,14 +219,14 @@ def _typed(ts: str) -> str:
     def count(name: str) -> str:
         return f"coalesce(CAST(u_{_col(name)} AS BIGINT), 0)"
 
-    return f"""{ts} AS ts, {_checked_text("j_model")} AS model,
+    return f"""{ts} AS ts, {_unquoted("j_model")} AS model,
         {count("input_tokens")} AS inp, {count("output_tokens")} AS outp, {count("cache_read_input_tokens")} AS rd,
         {count("cache_creation.ephemeral_5m_input_tokens")} AS s5,
         {count("cache_creation.ephemeral_1h_input_tokens")} AS w1,
         CAST(u_cache_creation_input_tokens AS BIGINT) AS total_w,
         {count("server_tool_use.web_search_requests")} AS web,
-        {_checked_text("j_service_tier")} AS tier, nullif({_checked_text("j_inference_geo")}, '') AS geo,
-        {_checked_text("j_speed")} AS speed, {_checked_text("j_stop")} AS stop"""
+        {_unquoted("j_service_tier")} AS tier, nullif({_unquoted("j_inference_geo")}, '') AS geo,
+        {_unquoted("j_speed")} AS speed, {_unquoted("j_stop")} AS stop"""
 
 
 def _finish(prelude: str = "") -> str:
@@ -301,12 +296,12 @@ def _claude_code() -> tuple[str, dict[str, Any]]:
     ),
     s AS (
         SELECT *, {checks} AS sig_ok, {_typed(_ISO_TS)},
-               coalesce({_checked_text("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
+               coalesce({_unquoted("j_sid")}, '') AS workspace, NULL::BOOLEAN AS tolerant, relay AS relayed,
                CASE WHEN relay THEN 'claude-code/subagent'
-                    WHEN prefix({_checked_text("j_agent")}, 'acompact') THEN 'claude-code/compaction'
+                    WHEN prefix({_unquoted("j_agent")}, 'acompact') THEN 'claude-code/compaction'
                     WHEN j_side = 'true' THEN 'claude-code/subagent' ELSE 'claude-code/main' END AS task,
-               CASE WHEN coalesce({_checked_text("j_mid")}, '') <> '' OR coalesce({_checked_text("j_rid")}, '') <> ''
-                    THEN coalesce({_checked_text("j_mid")}, '') || '|' || coalesce({_checked_text("j_rid")}, '') END AS ckey
+               CASE WHEN coalesce({_unquoted("j_mid")}, '') <> '' OR coalesce({_unquoted("j_rid")}, '') <> ''
+                    THEN coalesce({_unquoted("j_mid")}, '') || '|' || coalesce({_unquoted("j_rid")}, '') END AS ckey
         FROM r
     ),
     {_finish(prelude)}"""

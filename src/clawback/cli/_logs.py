@@ -13,12 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from clawback.errors import InputFileError, UsageError
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 __all__ = ["FORMATS_HELP", "Bar", "Logs", "parse_when", "resolve_logs"]
 
@@ -88,16 +85,15 @@ def _maybe_terminal(stream: IO[str], environ: Mapping[str, str]) -> bool:
 class Bar:
     """A progress bar on standard error, shown only on a terminal (Rich is loaded only then)."""
 
-    def __init__(self, out: Console | None = None) -> None:
+    def __init__(self) -> None:
         self.records = 0
         self.progress: Any = None
-        if out is None:
-            if not _maybe_terminal(sys.stderr, os.environ):
-                self.enabled = False
-                return
-            from clawback.cli._common import err_console
+        self.enabled = False
+        if not _maybe_terminal(sys.stderr, os.environ):
+            return
+        from clawback.cli._common import err_console
 
-            out = err_console()
+        out = err_console()
         self.enabled = out.is_terminal
         if not self.enabled:
             return
